@@ -1,0 +1,157 @@
+"""`axtrain` console script: subcommands over Hydra.
+
+`axtrain train [hydra args]` keeps every Hydra feature (overrides, -m multirun, --cfg,
+--help listing the groups). Bad values are caught before any work with a one-line error
+and exit code 2; an unknown group option gets Hydra's own message listing the options.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from importlib.resources import files
+from pathlib import Path
+
+USAGE = """usage: axtrain <command> [args]
+
+commands:
+  train      train one method on one dataset and sweep the hardware knobs (Hydra app:
+             `axtrain train --help` lists the config groups; -m runs a multirun sweep)
+  report     build the paper's figure tables from run/multirun directories
+  reproduce  run the paper's whole grid, then the report
+
+examples:
+  axtrain train dataset=mnist_mlp method=bp
+  axtrain train -m dataset=breast_cancer,ionosphere,image_seg,satimage method=bp seed=0,1,2
+"""
+
+EXIT_USAGE = 2
+log = logging.getLogger("axtrain")
+
+
+def config_dir() -> str:
+    """Absolute path of the shipped configs (works for editable and regular installs)."""
+    return str(Path(str(files("axtrain_cli.conf"))).resolve())
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> None:
+    print(f"axtrain: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return
+    command, rest = argv[0], argv[1:]
+    if command == "train":
+        train(rest)
+    elif command in ("report", "reproduce"):
+        fail(f"`axtrain {command}` is not implemented in this version")
+    else:
+        fail(f"unknown command {command!r}: allowed train, report, reproduce")
+
+
+def _one_line(exc: BaseException) -> str:
+    """The most specific message in an exception chain, on one line."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    from .config import RANGES
+
+    chain = []
+    while exc is not None:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    for e in chain:
+        if isinstance(e, OmegaConfBaseException) and getattr(e, "full_key", None):
+            key = e.full_key
+            msg = str(getattr(e, "msg", e)).splitlines()[0]
+            allowed = f" (allowed: {RANGES[key]})" if key in RANGES else ""
+            return f"{key}: {msg}{allowed}"
+    return " ".join(str(chain[-1]).split())
+
+
+def precheck(overrides: list[str]) -> None:
+    """Compose the config once and validate it, so bad values fail fast (exit 2)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import MissingConfigException
+
+    from .config import ConfigError, register_configs, validate
+
+    register_configs()
+    try:
+        with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=overrides)
+        validate(cfg)
+    except ConfigError as e:
+        fail(str(e))
+    except MissingConfigException as e:  # unknown group option: Hydra lists the options
+        print(str(e), file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    except Exception as e:  # type errors, unknown keys, bad override syntax
+        fail(_one_line(e))
+
+
+def train(args: list[str]) -> None:
+    from hydra._internal.utils import get_args_parser
+
+    parsed = get_args_parser().parse_args(args)
+    inspecting = parsed.help or parsed.hydra_help or parsed.info or parsed.cfg or \
+        parsed.shell_completion
+    if not parsed.multirun and not inspecting:
+        precheck(parsed.overrides)
+    sys.argv = ["axtrain train", *args]
+    _hydra_train()
+
+
+def _job_cores() -> tuple[int | None, list[int] | None]:
+    """Under the joblib launcher: this job's share of the cores (threads, cpu set)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hc = HydraConfig.get()
+    if hc.mode != RunMode.MULTIRUN or "joblib" not in str(hc.launcher.get("_target_", "")):
+        return None, None
+    cores = sorted(os.sched_getaffinity(0))
+    n_jobs = int(hc.launcher.get("n_jobs", -1))
+    n_jobs = len(cores) if n_jobs <= 0 else min(n_jobs, len(cores))
+    share = max(1, len(cores) // n_jobs)
+    slot = int(hc.job.num) % n_jobs
+    return share, cores[slot * share:(slot + 1) * share] or cores
+
+
+def _task(cfg) -> None:
+    import torch
+    from hydra.core.hydra_config import HydraConfig
+
+    from .config import ConfigError
+    from .data import DataError
+    from .run import run
+
+    threads, cpus = _job_cores()
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    if threads and cfg.threads is None:
+        torch.set_num_threads(threads)
+    try:
+        run(cfg, HydraConfig.get().runtime.output_dir)
+    except (ConfigError, DataError) as e:
+        fail(str(e))
+    except Exception:
+        log.exception("job failed: %s", HydraConfig.get().job.override_dirname or "(defaults)")
+        raise
+
+
+def _hydra_train() -> None:
+    import hydra
+
+    from .config import register_configs
+
+    register_configs()
+    hydra.main(config_path=config_dir(), config_name="config", version_base="1.3")(_task)()
+
+
+if __name__ == "__main__":
+    main()

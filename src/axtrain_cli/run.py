@@ -1,0 +1,81 @@
+"""`run(cfg, out_dir)`: one training run and its inference sweep, callable from a notebook.
+
+Writes into out_dir (all atomically, at the end, so a failed run leaves nothing half
+written): config.yaml (resolved), results.csv, history.csv, model.pt."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from . import ui
+from .config import validate
+from .data import load_split
+from .evaluate import sweep
+from .methods import Context, run_method
+from .models import build_model
+from .results import COLUMNS, SCHEMA_VERSION, atomic_write_text, save_checkpoint, write_csv
+
+log = logging.getLogger("axtrain")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
+    """Train `cfg.method` on `cfg.dataset`, sweep the hardware knobs, write the outputs."""
+    validate(cfg)
+    out_dir = Path(out_dir)
+    if cfg.threads is not None:
+        torch.set_num_threads(int(cfg.threads))
+    start = time.perf_counter()
+    log.info("dataset=%s topology=%s method=%s seed=%s threads=%d", cfg.dataset.name,
+             cfg.topology.name, cfg.method.name, cfg.seed, torch.get_num_threads())
+    log.info("fidelity choices: loss=%s bits=%d K->k=%s flip_rates=%s store_biases=%s "
+             "calibration=%s trials=%d", cfg.train.loss, cfg.hardware.bits,
+             dict(cfg.hardware.multipliers), dict(cfg.hardware.flip_rates),
+             cfg.hardware.store_biases, cfg.hardware.calibration, cfg.eval.trials)
+
+    split = load_split(cfg.dataset, cfg.seed)
+    log.info("data: %r", split)
+    gen = seed_everything(cfg.seed)
+    net = build_model(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes)
+    with ui.progress(cfg.progress) as bar:
+        trained = run_method(cfg.method.name, net, Context(cfg, split, gen, bar))
+        rows = []
+        for knob in cfg.eval.knobs:
+            model = trained.per_knob.get(knob, trained.net)
+            knob_rows, act_fl = sweep(model, split, cfg, [knob], seed=cfg.seed, progress=bar)
+            rows += knob_rows
+    common = {"schema_version": SCHEMA_VERSION, "dataset": cfg.dataset.name,
+              "topology": cfg.topology.name, "method": cfg.method.name,
+              "train_knob": cfg.approx.name if cfg.method.name in ("pas", "axtrain",
+                                                                   "approxann") else "",
+              "seed": cfg.seed, "epochs": cfg.train.epochs, **trained.figures}
+    rows = [{**common, **r} for r in rows]
+    extra = list(trained.figures)
+    df = pd.DataFrame(rows)[COLUMNS + extra]
+
+    # Everything is computed: now write (each file atomically).
+    atomic_write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    if trained.history:
+        write_csv(out_dir / "history.csv", pd.DataFrame(trained.history))
+    if cfg.checkpoint:
+        save_checkpoint(out_dir / "model.pt", {
+            "state_dict": trained.net.state_dict(),
+            "per_knob": {k: m.state_dict() for k, m in trained.per_knob.items()},
+            "topology": OmegaConf.to_container(cfg.topology, resolve=True),
+            "input_shape": list(cfg.dataset.input_shape), "n_classes": cfg.dataset.n_classes,
+            "act_fl": act_fl, "schema_version": SCHEMA_VERSION})
+    write_csv(out_dir / "results.csv", df)
+    log.info("wrote %s (%d rows) in %.1f s", out_dir / "results.csv", len(df),
+             time.perf_counter() - start)
+    ui.print_table(ui.summary(rows, f"{cfg.dataset.name} / {cfg.method.name} / seed {cfg.seed}"))
+    return df

@@ -87,15 +87,16 @@ class ApproxConf:
 
 @dataclass
 class HardwareConf:
+    name: str = "fixed16"
     bits: int = 16  # fixed-point word size for weights and activations
     calibration: str = "train"  # activation ranges measured on: train
     store_biases: bool = True  # biases live in the SRAM too (NTV flips them)
     multipliers: dict[str, int] = field(
         default_factory=lambda: {"K1": 4, "K2": 5, "K3": 6, "K4": 7}
     )  # DRUM k per knob (the paper does not give k)
-    flip_rates: dict[int, float] = field(
-        default_factory=lambda: {400: 0.10, 660: 0.01, 850: 0.001}
-    )  # NTV per-bit flip probability per voltage (mV)
+    flip_rates: dict[str, float] = field(
+        default_factory=lambda: {"400": 0.10, "660": 0.01, "850": 0.001}
+    )  # NTV per-bit flip probability per voltage (mV, as a string key)
     nominal_mv: float = 1100.0
 
 
@@ -194,7 +195,7 @@ def validate(cfg: DictConfig) -> None:
     for mv, p in h.flip_rates.items():
         _range(cfg, f"hardware.flip_rates.{mv}", 0 <= p <= 1, "a probability in [0, 1]")
     for role, mv in d.voltages.items():
-        _range(cfg, f"dataset.voltages.{role}", mv in h.flip_rates,
+        _range(cfg, f"dataset.voltages.{role}", str(mv) in h.flip_rates,
                "a voltage with a flip rate in hardware.flip_rates "
                f"({', '.join(str(v) for v in h.flip_rates)} mV); add hardware.flip_rates.{mv}=P")
     for knob in cfg.eval.knobs:

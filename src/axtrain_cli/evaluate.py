@@ -40,9 +40,9 @@ def resolve_knob(name: str, cfg) -> Knob:
         return Knob(name, "drum", k=int(h.multipliers[name]))
     if name in ("aggressive", "conservative"):
         name = f"ntv{cfg.dataset.voltages[name]}"
-    if name.startswith("ntv") and name[3:].isdigit() and int(name[3:]) in h.flip_rates:
-        mv = int(name[3:])
-        return Knob(name, "ntv", voltage_mv=float(mv), flip_rate=float(h.flip_rates[mv]))
+    if name.startswith("ntv") and name[3:] in h.flip_rates:
+        return Knob(name, "ntv", voltage_mv=float(name[3:]),
+                    flip_rate=float(h.flip_rates[name[3:]]))
     raise ValueError(f"unknown knob {name!r}: allowed float, exact, "
                      f"{', '.join(h.multipliers)}, aggressive, conservative, "
                      f"{', '.join(f'ntv{v}' for v in h.flip_rates)}")

@@ -38,22 +38,27 @@ class Net(nn.Module):
 
     forward = outputs
 
-    def logits(self, x: torch.Tensor, plan: "HwPlan | None" = None, ste: bool = False):
+    def logits(self, x: torch.Tensor, plan: "HwPlan | None" = None, ste: bool = False,
+               observe=None):
+        """Pre-activation outputs; `observe(i, x, z)` sees compute layer i's input x and its
+        output z (before the nonlinearity), both in the autograd graph."""
         trials = plan.trials if plan is not None else None
         shared = True  # x has no trial dimension yet (the input is the same for all trials)
         for op in self.ops:
             kind = op[0]
             if kind in ("fc", "conv"):
                 layer = self.compute[op[1]]
+                x_in = x
                 if plan is None:
                     x = _layer(kind, layer, x, layer.weight, layer.bias, None, True)
                 else:
-                    x_in = x
                     x = plan.layer(op[1], kind, layer, x, shared)
                     if ste:  # Eq. 12: gradients pass the approximate operator as if exact
                         exact = _layer(kind, layer, x_in, layer.weight, layer.bias, trials, shared)
                         x = hw.straight_through(x, exact, plan.ste_clip)
                     shared = shared and not trials
+                if observe is not None:
+                    observe(op[1], x_in, x)
             elif kind == "relu":
                 x = torch.relu(x)
             elif kind == "pool":
@@ -168,15 +173,12 @@ def calibrate(net: Net, x: torch.Tensor, bits: int, batch: int = 8192) -> list[i
     """Activation fraction length per compute layer from the largest input magnitude seen
     on `x` (the training data), float forward."""
     maxima = [0.0] * len(net.compute)
-    hooks = [m.register_forward_pre_hook(
-        lambda m, args, i=i: maxima.__setitem__(i, max(maxima[i], float(args[0].abs().max()))))
-        for i, m in enumerate(net.compute)]
-    try:
-        for s in range(0, len(x), batch):
-            net.logits(x[s:s + batch])
-    finally:
-        for h in hooks:
-            h.remove()
+
+    def observe(i, a, z):
+        maxima[i] = max(maxima[i], float(a.abs().max()))
+
+    for s in range(0, len(x), batch):
+        net.logits(x[s:s + batch], observe=observe)
     return [hw.frac_length(m, bits) for m in maxima]
 
 

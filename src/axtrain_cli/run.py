@@ -52,16 +52,16 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
         rows = []
         for knob in cfg.eval.knobs:
             model = trained.per_knob.get(knob, trained.net)
-            knob_rows, act_fl = sweep(model, split, cfg, [knob], seed=cfg.seed, progress=bar)
-            rows += knob_rows
+            rows += sweep(model, split, cfg, [knob], seed=cfg.seed, progress=bar)
+        rows += trained.rows
     common = {"schema_version": SCHEMA_VERSION, "dataset": cfg.dataset.name,
               "topology": cfg.topology.name, "method": cfg.method.name,
               "train_knob": cfg.approx.name if cfg.method.name in ("pas", "axtrain",
                                                                    "approxann") else "",
               "seed": cfg.seed, "epochs": cfg.train.epochs, **trained.figures}
     rows = [{**common, **r} for r in rows]
-    extra = list(trained.figures)
-    df = pd.DataFrame(rows)[COLUMNS + extra]
+    df = pd.DataFrame(rows)
+    df = df[COLUMNS + [c for c in df.columns if c not in COLUMNS]]
 
     # Everything is computed: now write (each file atomically).
     atomic_write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
@@ -73,7 +73,7 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
             "per_knob": {k: m.state_dict() for k, m in trained.per_knob.items()},
             "topology": OmegaConf.to_container(cfg.topology, resolve=True),
             "input_shape": list(cfg.dataset.input_shape), "n_classes": cfg.dataset.n_classes,
-            "act_fl": act_fl, "schema_version": SCHEMA_VERSION})
+            "schema_version": SCHEMA_VERSION})
     write_csv(out_dir / "results.csv", df)
     log.info("wrote %s (%d rows) in %.1f s", out_dir / "results.csv", len(df),
              time.perf_counter() - start)

@@ -88,8 +88,8 @@ def criticality(net: Net, x: torch.Tensor, y: torch.Tensor, plan, loss: str, n_c
 
 def _accuracy(net, ctx, plan) -> tuple[float, float]:
     s, cfg = ctx.split, ctx.cfg
-    loss, acc = evaluate(net, s.x_test, s.y_test, plan, cfg.train.loss, s.n_classes)
-    return float(loss[0]), float(acc[0])
+    m = evaluate(net, s.x_test, s.y_test, plan, cfg.train.loss, s.n_classes)
+    return float(m.loss[0]), float(m.accuracy[0])
 
 
 def _init(net: Net, ctx: Context) -> tuple[list[dict], dict]:

@@ -82,10 +82,24 @@ def _flip(words, p, bits, trials, generator):
     return hw.flip_bits(stack, p, bits, generator)
 
 
+@dataclass
+class Metrics:
+    """Per-trial test metrics, shape (T,) (T = 1 without trials). deviation: mean over
+    samples of 1/2 sum_k (O_k - O_k^ref)^2, the output error the hardware adds relative to
+    `reference` outputs (the same network on exact fixed point); outputs: sigmoid outputs
+    (N, K) of trial 0 when asked for."""
+
+    loss: torch.Tensor
+    accuracy: torch.Tensor
+    deviation: torch.Tensor | None = None
+    outputs: torch.Tensor | None = None
+
+
 @torch.no_grad()
 def evaluate(net: Net, x: torch.Tensor, y: torch.Tensor, plan: HwPlan | None, loss: str,
-             n_classes: int, budget: int = 1 << 25) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-trial (loss, accuracy) tensors of shape (T,) (T = 1 without trials).
+             n_classes: int, *, reference: torch.Tensor | None = None,
+             keep_outputs: bool = False, budget: int = 1 << 25) -> Metrics:
+    """Test loss, accuracy (and deviation from `reference`) per trial.
 
     The test set runs in chunks sized so that the widest activation stays within
     `budget` floats."""
@@ -95,6 +109,8 @@ def evaluate(net: Net, x: torch.Tensor, y: torch.Tensor, plan: HwPlan | None, lo
     chunk = max(1, budget // (trials * width))
     loss_sum = torch.zeros(trials, dtype=torch.float64)
     correct = torch.zeros(trials, dtype=torch.float64)
+    dev = torch.zeros(trials, dtype=torch.float64)
+    outputs = []
     for s in range(0, len(x), chunk):
         xb, yb = x[s:s + chunk], y[s:s + chunk]
         z = net.logits(xb, plan)
@@ -102,7 +118,15 @@ def evaluate(net: Net, x: torch.Tensor, y: torch.Tensor, plan: HwPlan | None, lo
             z = z.unsqueeze(0)
         loss_sum += loss_per_sample(z, yb, loss, n_classes).sum(-1).double()
         correct += (z.argmax(-1) == yb).sum(-1).double()
-    return loss_sum / len(x), correct / len(x)
+        if reference is not None or keep_outputs:
+            o = torch.sigmoid(z)
+            if reference is not None:
+                dev += 0.5 * (o - reference[s:s + chunk]).pow(2).sum((-1, -2)).double()
+            if keep_outputs:
+                outputs.append(o[0])
+    n = len(x)
+    return Metrics(loss_sum / n, correct / n, dev / n if reference is not None else None,
+                   torch.cat(outputs) if keep_outputs else None)
 
 
 def sweep(net: Net, split, cfg, knobs: list[str], *, seed: int, progress=None):
@@ -112,6 +136,9 @@ def sweep(net: Net, split, cfg, knobs: list[str], *, seed: int, progress=None):
     on which other knobs were evaluated."""
     bits = cfg.hardware.bits
     act_fl = calibrate(net, split.x_train, bits)
+    x, y, n_classes = split.x_test, split.y_test, split.n_classes
+    exact = make_plan(net, Knob("exact", "exact"), bits, act_fl)
+    reference = evaluate(net, x, y, exact, cfg.train.loss, n_classes, keep_outputs=True).outputs
     rows = []
     task = progress.add_task("evaluate", total=len(knobs)) if progress else None
     for name in knobs:
@@ -120,13 +147,13 @@ def sweep(net: Net, split, cfg, knobs: list[str], *, seed: int, progress=None):
         gen = torch.Generator().manual_seed(_knob_seed(seed, knob.name))
         plan = make_plan(net, knob, bits, act_fl, trials=trials, generator=gen,
                          store_biases=cfg.hardware.store_biases)
-        losses, accs = evaluate(net, split.x_test, split.y_test, plan, cfg.train.loss,
-                                split.n_classes)
-        for t in range(len(losses)):
+        m = evaluate(net, x, y, plan, cfg.train.loss, n_classes, reference=reference)
+        for t in range(len(m.loss)):
             rows.append({"knob": name, "knob_name": knob.name, "knob_kind": knob.kind,
                          "k": knob.k, "voltage_mv": knob.voltage_mv,
                          "flip_rate": knob.flip_rate, "trial": t,
-                         "loss": float(losses[t]), "accuracy": float(accs[t]),
+                         "loss": float(m.loss[t]), "accuracy": float(m.accuracy[t]),
+                         "deviation": float(m.deviation[t]),
                          "compute_power": knob.compute_power(),
                          "storage_power": knob.storage_power(cfg.hardware.nominal_mv)})
         if progress:

@@ -49,9 +49,10 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     net = build_model(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes)
     with ui.progress(cfg.progress) as bar:
         trained = run_method(cfg.method.name, net, Context(cfg, split, gen, bar))
-        rows = []
-        for knob in cfg.eval.knobs:
-            model = trained.per_knob.get(knob, trained.net)
+        rows = sweep(trained.net, split, cfg,
+                     [k for k in cfg.eval.knobs if k not in trained.per_knob],
+                     seed=cfg.seed, progress=bar)
+        for knob, model in trained.per_knob.items():
             rows += sweep(model, split, cfg, [knob], seed=cfg.seed, progress=bar)
         rows += trained.rows
     common = {"schema_version": SCHEMA_VERSION, "dataset": cfg.dataset.name,

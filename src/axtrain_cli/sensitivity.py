@@ -1,0 +1,175 @@
+"""Network sensitivity S(w) of AxTrain-act (paper section 3.1, Eq. 5) and its per-weight map.
+
+    S(w) = sum_k sum_{l,i,j} |w_ij^l| * |dO_k / dw_ij^l|                      (Eq. 5)
+
+O_k are the network outputs after the output nonlinearity (sigmoid in the paper). The sum
+runs over the *weights* of every compute layer (nn.Linear / nn.Conv2d); biases are not
+part of Eq. 5 and are left out (S still depends on them, and autograd differentiates S
+with respect to them too).
+
+Mini-batches. Eq. 5 is written for one input pattern n. `per_sample=True` (the faithful
+reading, default) takes the absolute values per sample and averages over the batch,
+mean_n sum_k sum |W| * |dO_k(n)/dW|. `per_sample=False` differentiates the batch-mean
+output first, sum_k sum |W| * |d mean_n O_k(n) / dW| (cancellation across samples allowed).
+
+How it is computed without B x K x P per-sample gradients. Let z_l = W_l a_l + b_l be the
+pre-activation output of compute layer l and delta_k(n) = dO_k(n)/dz_l(n) its per-sample
+"delta" for output k. For a fully connected layer the per-sample gradient is the outer
+product dO_k(n)/dW_l = delta_k(n) a(n)^T, so, with D(n, i) = sum_k |delta_k(n, i)|,
+
+    sum_n sum_k |W| * |delta_k(n) a(n)^T| = |W| * (D^T |A|)        (one GEMM per layer),
+
+because |A| does not depend on k. The deltas of all K outputs for all layers come from one
+explicit K-batched backward pass through the network's ops (see `_layer_terms`). For
+`per_sample=False` the signed batch gradients Delta_k^T A / N of all k are formed with one
+GEMM (K*out rows) and then made absolute (this variant holds K weight-sized tensors).
+
+Convolutions share each weight across output positions p: the per-sample gradient is
+sum_p delta_k(n, o, p) a(n, c, p + offset), and the same absolute-value product,
+|W| * conv2d_weight(|A|, D) = |W| * sum_p |delta| |a|, is an UPPER BOUND of the per-sample
+sensitivity (absolute values inside the sum over positions: no cancellation across
+positions), i.e. the sensitivity of the network with the weight untied per position.
+That bound is what `per_sample=True` and `sensitivity_map` use for conv layers. With
+`per_sample=False` conv layers are exact (signed deltas, sum over positions and samples
+before the absolute value).
+
+Gradients: S (deltas included) is built from differentiable ops, so autograd's dS/dw is the
+paper's Eq. 6, sign(w)|g| + H V with V = |w| * sign(g) (g = dO_k/dw, H the Hessian of O_k,
+summed over k and averaged over samples), which the paper gets with Pearlmutter's
+R-operator. Only the plain float network is covered (no hardware plan).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch.nn.grad import conv2d_input, conv2d_weight
+
+from .models import Net
+
+
+def network_sensitivity(model: Net, inputs: torch.Tensor, per_sample: bool = True) -> torch.Tensor:
+    """S(w) of Eq. 5 on the batch `inputs`, a 0-d tensor differentiable (to second order)
+    with respect to the model's parameters.
+
+    Sums |w| |dO_k/dw| over the weights (not the biases: Eq. 5 sums w_ij) of every compute
+    layer and every output k. per_sample=True: mean over samples of the per-sample value
+    (conv layers: the untied-position upper bound, see the module docstring);
+    per_sample=False: derivatives of the batch-mean outputs, then absolute values."""
+    total = inputs.new_zeros(())
+    for layer, a, delta, tail in _layer_terms(model, inputs):
+        if per_sample:
+            m = _abs_weight_grad(layer, a, delta, tail)
+        else:
+            m = _signed_weight_grad(layer, a, _apply(tail, delta)).abs().sum(0)
+        total = total + (layer.weight.abs() * m).sum()
+    return total / inputs.shape[0]
+
+
+@torch.no_grad()
+def sensitivity_map(model: Net, inputs: torch.Tensor, layer: int = -1) -> torch.Tensor:
+    """Per-weight sensitivity |w| * mean_n sum_k |dO_k(n)/dw| of compute layer `layer`
+    (default the last), shaped like that layer's weight; no autograd graph. For a conv layer
+    it is the untied-position upper bound used by `network_sensitivity`. Summed over all
+    layers it equals network_sensitivity(model, inputs, per_sample=True)."""
+    mod, a, delta, tail = _layer_terms(model, inputs)[range(len(model.compute))[layer]]
+    return mod.weight.abs() * _abs_weight_grad(mod, a, delta, tail) / inputs.shape[0]
+
+
+def _abs_weight_grad(layer, a, delta, tail):
+    """sum_n sum_k |delta_k(n)| (x) |a(n)| in the weight's shape (conv: summed over positions)."""
+    d = _apply(tail, delta.abs().sum(0, keepdim=True))[0]  # D(n, ...) = sum_k |delta_k(n, ...)|
+    if d.dim() == 2:
+        return d.T @ a.abs()
+    return conv2d_weight(a.abs(), layer.weight.shape, d, layer.stride, layer.padding)
+
+
+def _signed_weight_grad(layer, a, delta):
+    """sum_n delta_k(n) (x) a(n) for every k: shape (K, *weight.shape), one GEMM / conv."""
+    k, shape = delta.shape[0], layer.weight.shape
+    d = delta.movedim(0, 1).reshape(delta.shape[1], k * shape[0], *delta.shape[3:])
+    if d.dim() == 2:
+        g = d.T @ a
+    else:  # K output-channel groups stacked: one weight-gradient call
+        g = conv2d_weight(a, (k * shape[0], *shape[1:]), d, layer.stride, layer.padding)
+    return g.view(k, *shape)
+
+
+def _apply(tail, d):
+    for fn in tail:
+        d = fn(d)
+    return d
+
+
+def _layer_terms(model: Net, x: torch.Tensor):
+    """Per compute layer, in index order: (layer, input a_l, delta, tail), where the deltas
+    dO_k/dz_l (K, N, *z_l.shape[1:]) are `_apply(tail, delta)`.
+
+    The deltas of all K outputs come from one explicit K-batched backprop through
+    `model.ops` (one GEMM / transposed conv per layer for all k at once), built from
+    differentiable ops so that S can be differentiated again. (Measured faster than one
+    autograd.grad(..., is_grads_batched=True, create_graph=True) over the z_l, and it needs
+    no autograd for `sensitivity_map`.) `tail` holds the ReLU masks, max-unpoolings and
+    reshapes met since the layer above: they commute with |.| and with the sum over k, so
+    D = sum_k |delta_k| can be formed before them (one unpooling instead of K)."""
+    tape = []
+    for op in model.ops:  # Net.logits' float forward, recording what the backward needs
+        kind = op[0]
+        if kind in ("fc", "conv"):
+            layer = model.compute[op[1]]
+            tape.append((op, layer, x))
+            x = layer(x)
+        elif kind == "relu":
+            tape.append((op, x > 0, None))
+            x = torch.relu(x)
+        elif kind == "pool":
+            shape = x.shape
+            x, idx = F.max_pool2d(x, 2, return_indices=True)
+            tape.append((op, shape, idx))
+        elif kind == "flatten":
+            tape.append((op, x.shape, None))
+            x = x.flatten(1)
+        else:
+            raise ValueError(f"unknown op {op!r}")
+    delta, tail, terms = _output_jacobian(model, x), [], {}  # delta: (K, N, K)
+    left = sum(op[0] in ("fc", "conv") for op in model.ops)
+    for op, rec, extra in reversed(tape):  # backward, K-batched
+        kind = op[0]
+        if kind in ("fc", "conv"):
+            layer, a = rec, extra
+            terms[op[1]] = (layer, a, delta, tuple(tail))
+            left -= 1
+            if not left:  # nothing below the first compute layer needs a delta
+                break
+            delta, tail = _apply(tail, delta), []
+            if kind == "fc":
+                delta = delta @ layer.weight
+            else:
+                k, n = delta.shape[:2]
+                flat = delta.reshape(k * n, *delta.shape[2:])
+                delta = conv2d_input((k * n, *a.shape[1:]), layer.weight, flat, layer.stride,
+                                     layer.padding).view(k, *a.shape)
+        elif kind == "relu":
+            tail.append(lambda d, mask=rec: d * mask)
+        elif kind == "pool":
+            tail.append(lambda d, shape=rec, idx=extra: _unpool(d, idx, shape))
+        else:  # flatten
+            tail.append(lambda d, shape=rec: d.reshape(d.shape[0], *shape))
+    return [terms[i] for i in sorted(terms)]
+
+
+def _unpool(d, idx, shape):
+    """Backward of the 2x2 max-pool for (k, N, C, h, w) gradients."""
+    k = d.shape[0]
+    flat = d.reshape(k * shape[0], *d.shape[2:])
+    idx = idx.expand(k, *idx.shape).reshape(flat.shape)
+    return F.max_unpool2d(flat, idx, 2, output_size=shape[-2:]).view(k, *shape)
+
+
+def _output_jacobian(model: Net, z: torch.Tensor) -> torch.Tensor:
+    """dO_k/dz_L(n) for all k: (K, N, K)."""
+    if model.output_activation == "sigmoid":
+        s = torch.sigmoid(z)
+        return torch.diag_embed(s * (1 - s)).movedim(1, 0)
+    p = torch.softmax(z, -1)  # dO_k/dz_i = p_k (delta_ki - p_i)
+    return (torch.diag_embed(p) - p[:, :, None] * p[:, None, :]).movedim(1, 0)

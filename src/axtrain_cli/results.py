@@ -15,7 +15,7 @@ SCHEMA_VERSION = 1
 # Column order of results.csv (documented in the README); extra method figures follow.
 COLUMNS = ["schema_version", "dataset", "topology", "method", "train_knob", "knob", "knob_name",
            "knob_kind", "k", "voltage_mv", "flip_rate", "trial", "seed", "loss", "accuracy",
-           "deviation", "compute_power", "storage_power", "epochs"]
+           "deviation", "compute_power", "storage_power", "sensitivity", "epochs"]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -19,9 +19,27 @@ from .data import load_split
 from .evaluate import sweep
 from .methods import Context, run_method
 from .models import build_model
+from .sensitivity import network_sensitivity, sensitivity_map
 from .results import COLUMNS, SCHEMA_VERSION, atomic_write_text, save_checkpoint, write_csv
 
 log = logging.getLogger("axtrain")
+
+
+SENSITIVITY_SAMPLES = 2048  # test samples the reported S(w) and the map average over
+
+
+def _sensitivity(net, x) -> float:
+    with torch.no_grad():
+        return float(network_sensitivity(net, x))
+
+
+def map_frame(smap: torch.Tensor) -> pd.DataFrame:
+    """A last-layer sensitivity map as (row, col, value) rows (conv maps: kernels flattened)."""
+    m = smap.reshape(smap.shape[0], -1)
+    rows, cols = torch.meshgrid(torch.arange(m.shape[0]), torch.arange(m.shape[1]),
+                                indexing="ij")
+    return pd.DataFrame({"row": rows.flatten().numpy(), "col": cols.flatten().numpy(),
+                         "value": m.flatten().double().numpy()})
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -49,16 +67,20 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     net = build_model(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes)
     with ui.progress(cfg.progress) as bar:
         trained = run_method(cfg.method.name, net, Context(cfg, split, gen, bar))
-        rows = sweep(trained.net, split, cfg,
-                     [k for k in cfg.eval.knobs if k not in trained.per_knob],
-                     seed=cfg.seed, progress=bar)
+        x_s = split.x_test[:SENSITIVITY_SAMPLES]
+        train_knob = cfg.approx.name if cfg.method.name in ("pas", "approxann") else ""
+        rows = [{"train_knob": train_knob, "sensitivity": _sensitivity(trained.net, x_s), **r}
+                for r in sweep(trained.net, split, cfg,
+                               [k for k in cfg.eval.knobs if k not in trained.per_knob],
+                               seed=cfg.seed, progress=bar)]
         for knob, model in trained.per_knob.items():
-            rows += sweep(model, split, cfg, [knob], seed=cfg.seed, progress=bar)
-        rows += trained.rows
+            s_knob = _sensitivity(model, x_s)
+            rows += [{"train_knob": knob, "sensitivity": s_knob, **r}
+                     for r in sweep(model, split, cfg, [knob], seed=cfg.seed, progress=bar)]
+        rows += [{"train_knob": train_knob, **r} for r in trained.rows]
+        smap = sensitivity_map(trained.net, x_s)
     common = {"schema_version": SCHEMA_VERSION, "dataset": cfg.dataset.name,
               "topology": cfg.topology.name, "method": cfg.method.name,
-              "train_knob": cfg.approx.name if cfg.method.name in ("pas", "axtrain",
-                                                                   "approxann") else "",
               "seed": cfg.seed, "epochs": cfg.train.epochs, **trained.figures}
     rows = [{**common, **r} for r in rows]
     df = pd.DataFrame(rows)
@@ -75,6 +97,7 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
             "topology": OmegaConf.to_container(cfg.topology, resolve=True),
             "input_shape": list(cfg.dataset.input_shape), "n_classes": cfg.dataset.n_classes,
             "schema_version": SCHEMA_VERSION})
+    write_csv(out_dir / "sensitivity_map.csv", map_frame(smap))
     write_csv(out_dir / "results.csv", df)
     log.info("wrote %s (%d rows) in %.1f s", out_dir / "results.csv", len(df),
              time.perf_counter() - start)

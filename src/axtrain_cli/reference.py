@@ -1,0 +1,69 @@
+"""Slow reference of the hardware models in plain Python integers (no torch).
+
+Written independently of :mod:`axtrain_cli.hardware` (bit loops instead of IEEE tricks)
+so that the tests compare two different implementations of the same definitions:
+
+- fixed point: word = round(x * 2^fl), half to even, saturated to ``bits`` bits;
+- DRUM-k (Hashemi et al., ICCAD 2015), sign-magnitude with an XOR sign;
+- SRAM bit flips: XOR of a bit mask on the ``bits``-bit two's complement pattern.
+"""
+
+from __future__ import annotations
+
+
+def quantize(x: float, fl: int, bits: int) -> int:
+    """Fixed-point word of x: Python round (half to even) of x * 2**fl, saturated."""
+    value = round(x * 2**fl)
+    top = (1 << (bits - 1)) - 1
+    bottom = -(1 << (bits - 1))
+    if value > top:
+        return top
+    if value < bottom:
+        return bottom
+    return value
+
+
+def drum_t(x: int, k: int) -> int:
+    """DRUM-k operand transform of a signed integer (applied to the magnitude, sign kept)."""
+    negative = x < 0
+    magnitude = -x if negative else x
+    if magnitude < (1 << k):
+        return x
+    lead = 0  # index of the leading one
+    while magnitude >> (lead + 1):
+        lead += 1
+    low = lead - k + 1  # lowest kept bit
+    kept = 0
+    for i in range(lead, low - 1, -1):
+        if (magnitude >> i) & 1:
+            kept += 1 << i
+    kept |= 1 << low
+    return -kept if negative else kept
+
+
+def drum_mul(a: int, b: int, k: int) -> int:
+    """DRUM-k product: T_k(|a|) * T_k(|b|) with the sign sign(a) XOR sign(b)."""
+    magnitude = drum_t(abs(a), k) * drum_t(abs(b), k)
+    return -magnitude if (a < 0) != (b < 0) else magnitude
+
+
+def flip(word: int, mask: int, bits: int) -> int:
+    """XOR ``mask`` into the ``bits``-bit two's complement pattern of word, sign-extended."""
+    if not 0 <= mask < (1 << bits):
+        raise ValueError(f"mask={mask} does not fit {bits} bits")
+    pattern = word + (1 << bits) if word < 0 else word
+    result = 0
+    for i in range(bits):
+        if ((pattern >> i) & 1) != ((mask >> i) & 1):
+            result += 1 << i
+    return result - (1 << bits) if result >= (1 << (bits - 1)) else result
+
+
+def dot(xs: list[int], ws: list[int], k: int | None = None) -> int:
+    """Integer dot product with DRUM-k products (exact ones when k is None), exact sum."""
+    if len(xs) != len(ws):
+        raise ValueError(f"length mismatch: {len(xs)} != {len(ws)}")
+    total = 0
+    for x, w in zip(xs, ws):
+        total += x * w if k is None else drum_mul(x, w, k)
+    return total

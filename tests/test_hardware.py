@@ -179,6 +179,24 @@ def test_frac_length_rejects_bad_input():
 
 
 # ----------------------------------------------------------------------------- fake_quant
+@pytest.fixture(autouse=True)
+def _fuse_small_tensors(monkeypatch):
+    """These tests run the fused path on small inputs too (the default keeps them eager)."""
+    monkeypatch.setattr(hw, "FUSE_MIN_NUMEL", 2)
+
+
+def test_small_tensors_stay_eager_by_default(monkeypatch):
+    monkeypatch.undo()  # the real threshold
+    calls = []
+    monkeypatch.setattr(hw, "_compiled", lambda *a: calls.append(a) or hw._fake_quant_fused(*a))
+    monkeypatch.setattr(hw, "_compile_failed", False)
+    monkeypatch.setattr(hw, "_fused", True)
+    hw.fake_quant(torch.randn(100, 30), 14, 16, 4)
+    assert not calls
+    hw.fake_quant(torch.randn(hw.FUSE_MIN_NUMEL), 14, 16, 4)
+    assert len(calls) == 1
+
+
 def _special_inputs(dtype: torch.dtype) -> torch.Tensor:
     g = _gen(4)
     x = torch.cat([

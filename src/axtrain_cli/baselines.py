@@ -27,7 +27,7 @@ import torch
 
 from . import hardware as hw
 from .evaluate import Knob, evaluate, knob_from_approx, make_plan
-from .methods import Context, Trained, _fit, train_act, train_bp
+from .methods import Context, Trained, _fit, load_start, train_act, train_bp
 from .models import HwPlan, Net, _layer, calibrate
 from .training import loss_per_sample
 
@@ -93,7 +93,11 @@ def _accuracy(net, ctx, plan) -> tuple[float, float]:
 
 
 def _init(net: Net, ctx: Context) -> tuple[list[dict], dict]:
-    """Train the starting network with `method.init` (bp or act)."""
+    """The starting network: `method.checkpoint` if given (a run of `method.init`), else
+    trained here with `method.init` (bp or act)."""
+    if ctx.cfg.method.checkpoint:
+        load_start(net, ctx.cfg.method.checkpoint)
+        return [], {}
     if ctx.cfg.method.init == "act":
         history, gamma = train_act(net, ctx, label="init:act")
         return history, {"final_gamma": gamma}

@@ -19,7 +19,9 @@ commands:
   train      train one method on one dataset and sweep the hardware knobs (Hydra app:
              `axtrain train --help` lists the config groups; -m runs a multirun sweep)
   report     build the paper's figure tables from run/multirun directories
+             (`axtrain report DIR [DIR ...] [--out OUT]`)
   reproduce  run the paper's whole grid, then the report
+             (`axtrain reproduce profile=quick|paper [out=DIR] [jobs=N]`)
 
 examples:
   axtrain train dataset=mnist_mlp method=bp
@@ -48,8 +50,14 @@ def main(argv: list[str] | None = None) -> None:
     command, rest = argv[0], argv[1:]
     if command == "train":
         train(rest)
-    elif command in ("report", "reproduce"):
-        fail(f"`axtrain {command}` is not implemented in this version")
+    elif command == "report":
+        from .report import main as report_main
+
+        report_main(rest)
+    elif command == "reproduce":
+        from .reproduce import main as reproduce_main
+
+        reproduce_main(rest)
     else:
         fail(f"unknown command {command!r}: allowed train, report, reproduce")
 
@@ -135,8 +143,12 @@ def _task(cfg) -> None:
         os.sched_setaffinity(0, cpus)
     if threads and cfg.threads is None:
         torch.set_num_threads(threads)
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    if cfg.resume and (out_dir / "results.csv").is_file():
+        log.info("resume: %s already has results.csv, skipping", out_dir)
+        return
     try:
-        run(cfg, HydraConfig.get().runtime.output_dir)
+        run(cfg, out_dir)
     except (ConfigError, DataError) as e:
         fail(str(e))
     except Exception:

@@ -31,6 +31,8 @@ class DatasetConf:
     insert_zero_column: Optional[int] = None  # ionosphere: KEEL drops UCI's constant column 2
     scaling: str = "standard"  # standard | minmax | none (fitted on the training part)
     test_size: float = 0.2
+    max_train: Optional[int] = None  # stratified subsample of the training part (quick runs)
+    max_test: Optional[int] = None  # stratified subsample of the test part (quick runs)
     epochs: int = 100  # default training schedule for this application
     batch_size: int = 32
     voltages: dict[str, int] = field(
@@ -71,7 +73,8 @@ class MethodConf:
     # pas (AxTrain-pas, section 3.2) and axtrain's fine-tune
     epochs: Optional[int] = None  # pas / fine-tune epochs (None: train.epochs)
     lr: Optional[float] = None  # pas / fine-tune learning rate (None: train.lr)
-    init: Optional[str] = None  # approxann: bp | act ; pas: checkpoint path or null
+    init: Optional[str] = None  # approxann, axnn: the starting network's method, bp | act
+    checkpoint: Optional[str] = None  # pas, approxann, axnn: start from this model.pt
     ste_clip: float = 1.0  # Eq. 12: zero gradients with |g| >= ste_clip
     # baselines (approxann, axnn)
     max_loss: float = 2.0  # approxann: allowed accuracy loss, percentage points
@@ -127,9 +130,11 @@ class AxConf:
     train: TrainConf = field(default_factory=TrainConf)
     eval: EvalConf = field(default_factory=EvalConf)
     seed: int = 0
+    resume: bool = False  # skip the job if its output dir already holds a results.csv
     threads: Optional[int] = None  # torch threads (None: all cores, or the job's share)
     progress: str = "auto"  # auto | on | off
     checkpoint: bool = True
+    profile: Any = None  # reproduction profile tables (conf/experiment/*.yaml)
 
 
 def register_configs() -> None:
@@ -190,6 +195,10 @@ def validate(cfg: DictConfig) -> None:
     _choice(cfg, "train.loss", ("mse", "bce"))
     _range(cfg, "dataset.test_size", 0 < d.test_size < 1)
     _choice(cfg, "dataset.scaling", ("standard", "minmax", "none"))
+    for key in ("max_train", "max_test"):
+        if d[key] is not None:
+            _range(cfg, f"dataset.{key}", d[key] >= 2 * d.n_classes,
+                   f"an integer >= 2 x n_classes ({2 * d.n_classes}) or null")
     _range(cfg, "dataset.n_classes", d.n_classes >= 2)
     _range(cfg, "hardware.bits", 2 <= h.bits <= 24)
     _range(cfg, "eval.trials", cfg.eval.trials >= 1)

@@ -171,6 +171,14 @@ def _require(path: Path, ds) -> None:
         raise DataError(f"dataset.path={str(path)!r} does not exist (dataset {ds.name})")
 
 
+def _subsample(x, y, n, seed):
+    """A stratified seeded subsample of n rows (all rows when n is None or too large)."""
+    if n is None or n >= len(y):
+        return x, y
+    x, _, y, _ = train_test_split(x, y, train_size=n, random_state=seed, stratify=y)
+    return x, y
+
+
 def load_split(ds, seed: int) -> Split:
     """80/20 (dataset.test_size) stratified seeded split, scaling fitted on the train part."""
     x, y = load_arrays(ds)
@@ -180,6 +188,8 @@ def load_split(ds, seed: int) -> Split:
                         f"{list(ds.input_shape)} needs {n_features}")
     x_tr, x_te, y_tr, y_te = train_test_split(
         x, y, test_size=ds.test_size, random_state=seed, stratify=y)
+    x_tr, y_tr = _subsample(x_tr, y_tr, ds.get("max_train"), seed)
+    x_te, y_te = _subsample(x_te, y_te, ds.get("max_test"), seed)
     scaler = {"standard": StandardScaler, "minmax": MinMaxScaler}.get(ds.scaling)
     if scaler is not None:
         s = scaler().fit(x_tr)

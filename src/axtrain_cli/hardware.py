@@ -140,6 +140,9 @@ def _fake_quant_fused(x: Tensor, scale: float, inv_scale: float, lo: int, hi: in
 _fused = True
 _compile_failed = False
 _compiled = None
+# Below this many elements fake_quant stays eager: compiling costs seconds once per process
+# and only pays off on large activation matrices (e.g. MNIST batches of thousands).
+FUSE_MIN_NUMEL = 1 << 18
 
 
 def set_fused(enabled: bool) -> None:
@@ -161,7 +164,7 @@ def _try_fused(x: Tensor, fl: int, bits: int, k: int | None) -> Tensor | None:
     global _compile_failed, _compiled
     if not _fused or _compile_failed or os.environ.get("AXTRAIN_NO_COMPILE") == "1":
         return None
-    if x.numel() < 2:  # sizes 0 and 1 would compile specialised graphs
+    if x.numel() < FUSE_MIN_NUMEL:  # small tensors: eager is fast, compiling is not
         return None
     mantissa = _MANTISSA[x.dtype][1]
     kk = MIN_K if k is None else k

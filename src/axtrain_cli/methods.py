@@ -151,16 +151,22 @@ def train_pas(net: Net, ctx: Context, knob: Knob, epochs: int, label: str) -> li
     return _fit(net, ctx, step, epochs, cfg.method.lr or cfg.train.lr, label)
 
 
+def load_start(net: Net, path: str) -> None:
+    """Start from the model.pt of an earlier run (`method.checkpoint`)."""
+    from .results import load_checkpoint
+
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ValueError(f"method.checkpoint={path!r}: no such file (a model.pt of an "
+                         "earlier run, or null)")
+    net.load_state_dict(load_checkpoint(file)["state_dict"])
+    log.info("starting from %s", file)
+
+
 def pas(net: Net, ctx: Context) -> Trained:
     cfg, m = ctx.cfg, ctx.cfg.method
-    if m.init:
-        from .results import load_checkpoint
-
-        path = Path(m.init).expanduser()
-        if not path.is_file():
-            raise ValueError(f"method.init={m.init!r}: no such checkpoint (a model.pt of "
-                             "an earlier run, or null to start from scratch)")
-        net.load_state_dict(load_checkpoint(path)["state_dict"])
+    if m.checkpoint:
+        load_start(net, m.checkpoint)
     knob = knob_from_approx(cfg.approx)
     history = train_pas(net, ctx, knob, m.epochs or cfg.train.epochs, f"pas@{knob.name}")
     return Trained(net, history=history)

@@ -11,6 +11,8 @@ import pandas as pd
 import torch
 
 SCHEMA_VERSION = 1
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 # Column order of results.csv (documented in the README); extra method figures follow.
 COLUMNS = ["schema_version", "dataset", "topology", "method", "train_knob", "knob", "knob_name",
@@ -26,6 +28,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,104 @@
+"""`axtrain reproduce profile=quick|paper`: the paper's whole grid, then the report.
+
+The grid is three Hydra multiruns ("arms") over the six applications, each with the
+profile's schedules (`+experiment=<profile>`, conf/experiment/*.yaml):
+
+  main       method = bp, act, axtrain                      (figures 4, 6, 7, 9)
+  pas        method = pas at K1                              (figure 4)
+  approxann  method = approxann, init = bp, act, at K1, K2   (figures 8, 9)
+
+Job dirs are named by their overrides, so a rerun with the same arguments resumes:
+finished jobs (a results.csv in their dir) are skipped. `jobs=N` runs N jobs in
+parallel with the joblib launcher (each pinned to its share of the cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DATASETS = ["breast_cancer", "image_seg", "ionosphere", "satimage", "mnist_mlp", "mnist_cnn"]
+ARMS = {
+    "main": ["method=bp,act,axtrain"],
+    "pas": ["method=pas", "approx=K1", "eval.knobs=[exact,K1,K2,K3,K4]"],
+    "approxann": ["method=approxann", "method.init=bp,act", "approx=K1,K2", "eval.knobs=[exact]",
+                  # start from the main arm's bp / act network of the same dataset and seed
+                  "method.checkpoint='{out}/main/dataset=${{dataset.name}},method=${{method.init}},"
+                  "seed=${{seed}}/model.pt'"],
+}
+PROFILES = ("quick", "paper")
+
+
+def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """key=value arguments (profile=, out=, jobs=, datasets=, seeds=, arms=); anything else
+    is passed to every job as a Hydra override."""
+    p = argparse.ArgumentParser(prog="axtrain reproduce", description=__doc__.splitlines()[0])
+    p.add_argument("args", nargs="*", help="profile=quick|paper out=DIR jobs=N "
+                   "datasets=a,b seeds=0,1 arms=main,pas,approxann [hydra overrides]")
+    ns = p.parse_args(argv)
+    opts = {"profile": "quick", "out": None, "jobs": "1", "datasets": ",".join(DATASETS),
+            "seeds": "0", "arms": ",".join(ARMS)}
+    extra = []
+    for a in ns.args:
+        key, sep, value = a.partition("=")
+        if sep and key in opts:
+            opts[key] = value
+        else:
+            extra.append(a)
+    if opts["profile"] not in PROFILES:
+        _fail(f"profile={opts['profile']!r}: allowed {', '.join(PROFILES)}")
+    for name in opts["datasets"].split(","):
+        if name not in DATASETS:
+            _fail(f"datasets: {name!r} is not one of {', '.join(DATASETS)}")
+    for name in opts["arms"].split(","):
+        if name not in ARMS:
+            _fail(f"arms: {name!r} is not one of {', '.join(ARMS)}")
+    if not opts["jobs"].isdigit() or int(opts["jobs"]) < 1:
+        _fail(f"jobs={opts['jobs']!r}: allowed an integer >= 1")
+    opts["out"] = Path(opts["out"] or f"reproduce/{opts['profile']}")
+    return argparse.Namespace(**opts), extra
+
+
+def _fail(message: str) -> None:
+    print(f"axtrain: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def arm_command(arm: str, o: argparse.Namespace, extra: list[str]) -> list[str]:
+    launcher = ([] if o.jobs == "1" else
+                ["hydra/launcher=local_parallel", f"hydra.launcher.n_jobs={o.jobs}"])
+    return [sys.executable, "-m", "axtrain_cli.cli", "train", "-m",
+            f"+experiment={o.profile}", f"dataset={o.datasets}", f"seed={o.seeds}",
+            *(a.format(out=o.out.resolve()) for a in ARMS[arm]), "resume=true", *extra,
+            *launcher,
+            f"hydra.sweep.dir={o.out / arm}",
+            "hydra.sweep.subdir=${hydra.job.override_dirname}",
+            "hydra.job.config.override_dirname.exclude_keys=[resume,experiment,eval.knobs,method.checkpoint]"]
+
+
+def main(argv: list[str]) -> None:
+    o, extra = parse(argv)
+    start = time.perf_counter()
+    failed = []
+    arms = o.arms.split(",")
+    for i, arm in enumerate(arms, 1):
+        print(f"[reproduce {o.profile}] arm {i}/{len(arms)}: {arm} -> {o.out / arm}", flush=True)
+        t = time.perf_counter()
+        code = subprocess.run(arm_command(arm, o, extra)).returncode
+        print(f"[reproduce {o.profile}] arm {arm}: exit {code} in {time.perf_counter() - t:.0f} s",
+              flush=True)
+        if code != 0:
+            failed.append(arm)
+    from .report import NoResults, build_report
+
+    try:
+        build_report([o.out], o.out / "report")
+    except NoResults as e:
+        failed.append(f"report ({e})")
+    print(f"[reproduce {o.profile}] done in {time.perf_counter() - start:.0f} s; "
+          f"report in {o.out / 'report'}", flush=True)
+    if failed:
+        _fail(f"arm(s) {', '.join(failed)} failed; rerun the same command to resume")

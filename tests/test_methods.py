@@ -1,0 +1,101 @@
+"""Training methods: the adaptive gamma rule, act vs BP sensitivity, pas vs BP at K1,
+the ApproxANN and AxNN guarantees, and bad input through the CLI."""
+
+import pandas as pd
+import pytest
+
+from conftest import TINY, run_cli
+
+from axtrain_cli.methods import AdaptiveGamma
+from axtrain_cli.run import run
+
+FAST = ["progress=off", "checkpoint=false", "eval.trials=3"]
+
+
+def _run(compose_cfg, tmp_path, overrides) -> pd.DataFrame:
+    cfg = compose_cfg([*FAST, *overrides])
+    return run(cfg, tmp_path / "_".join(o.replace("/", "-") for o in overrides)[:120])
+
+
+def _row(df, knob):
+    return df[df.knob == knob].iloc[0]
+
+
+def test_adaptive_gamma_rule():
+    g = AdaptiveGamma(gamma0=0.01, delta=0.005, bound=0.0)
+    rec = {"loss": 1.0}
+    g.on_epoch(1, rec)  # A_1 = 0: E > A and E > bound -> decrease
+    assert rec["gamma"] == 0.01 and g.gamma == pytest.approx(0.005)
+    g.on_epoch(2, {"loss": 0.4})  # A_2 = 0.5 * 1.0 = 0.5 > 0.4 -> increase
+    assert g.gamma == pytest.approx(0.01) and g.avg == pytest.approx(0.45)
+    g.on_epoch(3, {"loss": 0.5})  # A_3 = 0.45 < 0.5 -> decrease
+    assert g.gamma == pytest.approx(0.005)
+    for e in range(4, 10):
+        g.on_epoch(e, {"loss": 10.0})  # error rising: gamma decreases but stays >= 0
+    assert g.gamma == 0.0
+    g = AdaptiveGamma(0.0, 0.1, bound=0.2, metric="misclassification")
+    g.on_epoch(1, {"loss": 5.0, "error_rate": 0.1})  # below the bound -> increase
+    assert g.gamma == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("dataset,extra,ratio", [
+    ("breast_cancer", ["train.epochs=40"], 0.7),
+    ("mnist_mlp", ["train.epochs=2", "dataset.max_train=6000", "dataset.max_test=2000"], 0.8),
+])
+def test_act_lowers_sensitivity_at_comparable_accuracy(compose_cfg, tmp_path, dataset, extra,
+                                                        ratio):
+    common = [f"dataset={dataset}", "eval.knobs=[exact]", *extra]
+    bp = _row(_run(compose_cfg, tmp_path, [*common, "method=bp"]), "exact")
+    act = _row(_run(compose_cfg, tmp_path, [*common, "method=act"]), "exact")
+    assert act.sensitivity < ratio * bp.sensitivity, (act.sensitivity, bp.sensitivity)
+    assert act.accuracy > bp.accuracy - 0.03, (act.accuracy, bp.accuracy)
+
+
+def test_approxann_from_act_respects_max_loss(compose_cfg, tmp_path):
+    df = _run(compose_cfg, tmp_path, ["dataset=ionosphere", "method=approxann",
+                                      "method.init=act", "approx=K1", "train.epochs=20",
+                                      "eval.knobs=[exact]", "method.max_loss=2.0"])
+    row = _row(df, "approxann_K1")
+    assert (row.base_accuracy - row.accuracy) * 100 <= 2.0 + 1e-9
+    assert row.base_accuracy == pytest.approx(_row(df, "exact").accuracy)
+    assert 0 <= row.approx_multipliers <= row.total_multipliers
+    assert row.compute_power == pytest.approx(
+        (row.approx_multipliers * 0.14 + row.total_multipliers - row.approx_multipliers)
+        / row.total_multipliers, rel=1e-3)
+
+
+@pytest.mark.parametrize("dataset,extra", [
+    ("breast_cancer", []), ("image_seg", []), ("ionosphere", []),
+    ("satimage", ["dataset.max_train=1500"]),
+    ("mnist_mlp", ["dataset.max_train=2000", "dataset.max_test=500"]),
+    ("mnist_cnn", ["dataset.max_train=1000", "dataset.max_test=300"]),
+])
+def test_axnn_terminates_within_its_constraints(compose_cfg, tmp_path, dataset, extra):
+    df = _run(compose_cfg, tmp_path, [f"dataset={dataset}", "method=axnn", "train.epochs=3",
+                                      "method.epochs=1", "method.max_iterations=6",
+                                      "eval.knobs=[exact]", *extra])
+    rows = df[df.knob_kind == "axnn"]
+    assert sorted(rows.constraint) == [0.5, 2.5, 7.5]
+    for r in rows.itertuples():
+        assert (r.base_accuracy - r.accuracy) * 100 <= r.constraint + 1e-9
+        assert 0 < r.compute_power <= 1.0 and r.iterations <= 6
+
+
+@pytest.mark.parametrize("override,key", [
+    (["method=approxann", "method.init=random"], "method.init"),
+    (["method=approxann", "method.max_loss=150"], "method.max_loss"),
+    (["method=axnn", "method.constraints=[2.5,0]"], "method.constraints.1"),
+    (["method=act", "method.gamma0=-1"], "method.gamma0"),
+    (["method=pas", "approx=exact"], "approx.kind"),
+    (["method=approxann", "approx=ntv660"], "approx.kind"),
+])
+def test_method_bad_input_one_line_exit_2(tmp_path, override, key):
+    r = run_cli([*TINY, *override, f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and key in lines[0], r.stderr
+    assert not (tmp_path / "run" / "results.csv").exists()
+
+
+def test_pas_unknown_knob_lists_options(tmp_path):
+    r = run_cli([*TINY, "method=pas", "approx=K9"], cwd=tmp_path)
+    assert r.returncode == 2 and "K9" in r.stderr and "ntv660" in r.stderr

@@ -1,0 +1,273 @@
+"""`axtrain report` on synthetic run directories (no training)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from axtrain_cli.report import build_report, main
+from axtrain_cli.results import COLUMNS, write_csv
+
+DATASETS = ["breast_cancer", "satimage"]
+SEEDS = [0, 1]
+K_POWER = {"K1": 0.3, "K2": 0.45, "K3": 0.6, "K4": 0.75}
+LEVEL = {"aggressive": (660, 0.4), "conservative": (850, 0.7)}
+# normalised error (loss at K / loss at exact) and accuracy at K, per method
+FACTOR = {"bp": {"K1": 3.0, "K2": 2.0, "K3": 1.5, "K4": 1.1},
+          "act": {"K1": 2.0, "K2": 1.5, "K3": 1.25, "K4": 1.05},
+          "axtrain": {"K1": 1.5, "K2": 1.25, "K3": 1.1, "K4": 1.02}}
+ACC = {"bp": {"K1": 0.80, "K2": 0.90, "K3": 0.94, "K4": 0.95},
+       "act": {"K1": 0.90, "K2": 0.93, "K3": 0.94, "K4": 0.95},
+       "axtrain": {"K1": 0.935, "K2": 0.94, "K3": 0.945, "K4": 0.95}}
+DEV = {"bp": 0.2, "act": 0.1, "axtrain": 0.05}
+NTV = {"bp": {"aggressive": [0.5, 0.6, 0.7], "conservative": [0.9, 0.9, 0.9]},
+       "axtrain": {"aggressive": [0.8, 0.85, 0.9], "conservative": [0.935, 0.935, 0.935]}}
+
+
+def row(dataset, method, seed, knob, *, kind, loss, acc, dev=0.0, train_knob="", trial=0,
+        k=None, mv=None, cp=1.0, sp=1.0, knob_name=None):
+    return {"schema_version": 1, "dataset": dataset, "topology": dataset, "method": method,
+            "train_knob": train_knob, "knob": knob, "knob_name": knob_name or knob,
+            "knob_kind": kind, "k": k, "voltage_mv": mv, "flip_rate": None, "trial": trial,
+            "seed": seed, "loss": loss, "accuracy": acc, "deviation": dev,
+            "compute_power": cp, "storage_power": sp, "sensitivity": 1.0, "epochs": 2}
+
+
+def write_run(d: Path, rows, *, init=None, smap_scale=None, extra=()):
+    df = pd.DataFrame(rows)
+    write_csv(d / "results.csv", df[COLUMNS + [c for c in extra if c in df.columns]])
+    d.joinpath("config.yaml").write_text(
+        f"seed: 0\nmethod:\n  name: {rows[0]['method']}\n  init: {init or 'bp'}\n")
+    if smap_scale is not None:
+        r, c = np.meshgrid(np.arange(2), np.arange(3), indexing="ij")
+        write_csv(d / "sensitivity_map.csv", pd.DataFrame(
+            {"row": r.ravel(), "col": c.ravel(), "value": smap_scale * (r * 3 + c + 1.0).ravel()}))
+
+
+def sweep_rows(ds, method, seed):
+    exact = 0.1 + 0.01 * seed
+    rows = [row(ds, method, seed, "exact", kind="exact", loss=exact, acc=0.95)]
+    for k, f in FACTOR[method].items():
+        rows.append(row(ds, method, seed, k, kind="drum", loss=exact * f, acc=ACC[method][k],
+                        dev=DEV[method], k=4, cp=K_POWER[k],
+                        train_knob=k if method == "axtrain" else ""))
+    for level, (mv, sp) in LEVEL.items():
+        shift = 0.1 * seed if (method, level) == ("bp", "aggressive") else 0.0
+        for t, acc in enumerate(NTV.get(method, NTV["bp"])[level]):
+            rows.append(row(ds, method, seed, level, kind="ntv", knob_name=f"ntv{mv}",
+                            loss=0.3, acc=acc + shift, trial=t, mv=mv, sp=sp,
+                            train_knob=level if method == "axtrain" else ""))
+    return rows
+
+
+def make_grid(root: Path, approxann=True):
+    """bp/act/axtrain/pas (+ approxann from bp and act inits) x 2 datasets x 2 seeds."""
+    n = 0
+    for ds in DATASETS:
+        for seed in SEEDS:
+            for method, scale in (("bp", 1.0), ("act", 0.5), ("axtrain", None), ("pas", 0.25)):
+                rows = sweep_rows(ds, "act" if method == "pas" else method, seed)
+                if method == "pas":
+                    rows = [{**r, "method": "pas", "train_knob": "K1"} for r in rows]
+                write_run(root / f"{n}_{ds}_{method}_s{seed}", rows, smap_scale=scale)
+                n += 1
+            if not approxann:
+                continue
+            for init, mults in (("bp", {"K1": 100, "K2": 120}), ("act", {"K1": 125, "K2": 150})):
+                for knob, m in mults.items():
+                    rows = [row(ds, "approxann", seed, "exact", kind="exact", loss=0.1, acc=0.95,
+                                train_knob=knob),
+                            row(ds, "approxann", seed, f"approxann_{knob}", kind="approxann",
+                                knob_name=knob, loss=0.12, acc=0.94, dev=float("nan"),
+                                train_knob=knob, cp=1 - m / 400 * 0.7)]
+                    fig = {"approx_multipliers": m, "total_multipliers": 400,
+                           "approx_neurons": m // 10, "total_neurons": 40, "final_gamma": 0.1}
+                    write_run(root / "deep" / f"{n}_{ds}_approxann_{init}_{knob}_s{seed}",
+                              [{**r, **fig} for r in rows], init=init, extra=list(fig))
+                    n += 1
+    return root
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = make_grid(tmp_path_factory.mktemp("multirun"))
+    out = root / "report"
+    assert main([str(root), "--out", str(out)]) == 0
+    return out
+
+
+def read(out, name):
+    return pd.read_csv(out / name, keep_default_na=True)
+
+
+def test_tables_exist_with_columns(report):
+    expect = {
+        "fig4_sensitivity.csv": ["dataset", "method", "row", "col", "value", "relative"],
+        "fig6_multiplier_error.csv": ["dataset", "knob", "method", "normalized_error",
+                                      "deviation", "error_reduction_vs_bp_pct",
+                                      "ratio_reduction_vs_bp_pct",
+                                      "deviation_reduction_vs_bp_pct"],
+        "fig7_ntv_accuracy.csv": ["dataset", "knob", "method", "voltage_mv", "accuracy_mean",
+                                  "accuracy_std", "n_draws", "gain_points",
+                                  "gain_relative_pct"],
+        "fig8_approxann_multipliers.csv": ["dataset", "knob", "approx_multipliers_bp",
+                                           "approx_multipliers_act", "total_multipliers",
+                                           "increase_pct"],
+        "fig9_power.csv": ["dataset", "method", "domain", "max_loss", "knob", "power",
+                           "accuracy", "exact_accuracy", "reduction_vs_bp_pct",
+                           "reduction_vs_approxann_pct"],
+        "claims.csv": ["claim", "figure", "paper_value", "ours", "direction", "agrees", "note"],
+    }
+    for name, cols in expect.items():
+        t = read(report, name)
+        assert set(cols) <= set(t.columns), name
+        if name != "claims.csv":
+            assert "average" in set(t["dataset"]) or name == "fig4_sensitivity.csv"
+
+
+def test_fig4_relative(report):
+    t = read(report, "fig4_sensitivity.csv")
+    assert set(t["dataset"]) == set(DATASETS) and set(t["method"]) == {"bp", "act", "pas"}
+    bp = t[(t.dataset == "satimage") & (t.method == "bp")]
+    assert bp["relative"].max() == pytest.approx(1.0)
+    act = t[(t.dataset == "satimage") & (t.method == "act") & (t.row == 1) & (t.col == 2)]
+    assert act["relative"].item() == pytest.approx(0.5)  # 0.5 * 6 / 6
+    assert set(t.loc[t.method == "pas", "train_knob"]) == {"K1"}
+
+
+def test_fig6_normalised_error_and_reductions(report):
+    t = read(report, "fig6_multiplier_error.csv").set_index(["dataset", "knob", "method"])
+    r = t.loc[("breast_cancer", "K1", "act")]
+    assert r["normalized_error"] == pytest.approx(2.0)
+    assert r["error_reduction_vs_bp_pct"] == pytest.approx(100 * (1 - 1 / 2))  # (2-1)/(3-1)
+    assert r["ratio_reduction_vs_bp_pct"] == pytest.approx(100 * (1 - 2 / 3))
+    assert r["deviation_reduction_vs_bp_pct"] == pytest.approx(50.0)
+    assert r["exact_loss"] == pytest.approx(0.105)  # mean over seeds 0.10, 0.11
+    avg = t.loc[("average", "K2", "axtrain")]
+    assert avg["error_reduction_vs_bp_pct"] == pytest.approx(75.0)  # 1 - 0.25 / 1
+
+
+def test_fig7_mean_std_gain(report):
+    t = read(report, "fig7_ntv_accuracy.csv").set_index(["dataset", "knob", "method"])
+    bp = t.loc[("satimage", "aggressive", "bp")]
+    draws = [0.5, 0.6, 0.7, 0.6, 0.7, 0.8]  # seed 1 is shifted by 0.1
+    assert bp["accuracy_mean"] == pytest.approx(np.mean(draws))
+    assert bp["accuracy_std"] == pytest.approx(np.std(draws, ddof=1))
+    assert bp["n_draws"] == 6 and bp["voltage_mv"] == 660
+    ax = t.loc[("satimage", "aggressive", "axtrain")]
+    assert ax["gain_points"] == pytest.approx(100 * (0.85 - 0.65))
+    assert ax["gain_relative_pct"] == pytest.approx(100 * (0.85 / 0.65 - 1))
+
+
+def test_fig8_increase(report):
+    t = read(report, "fig8_approxann_multipliers.csv").set_index(["dataset", "knob"])
+    r = t.loc[("breast_cancer", "K1")]
+    assert (r["approx_multipliers_bp"], r["approx_multipliers_act"]) == (100, 125)
+    assert r["total_multipliers"] == 400
+    assert r["increase_pct"] == pytest.approx(25.0)
+    assert t.loc[("average", "K2"), "increase_pct"] == pytest.approx(25.0)
+
+
+def test_fig9_chosen_knobs(report):
+    t = read(report, "fig9_power.csv")
+    t["knob"] = t["knob"].fillna("")
+    t = t.set_index(["dataset", "method", "domain", "max_loss"])
+    assert t.loc[("satimage", "bp", "compute", 2.0), "knob"] == "K3"  # K1/K2 lose > 2 points
+    ax = t.loc[("satimage", "axtrain", "compute", 2.0)]
+    assert ax["knob"] == "K1" and ax["power"] == pytest.approx(0.3)
+    assert ax["reduction_vs_bp_pct"] == pytest.approx(50.0)
+    aa = t.loc[("satimage", "approxann", "compute", 2.0)]  # init=bp: 120 of 400 at K2
+    assert aa["knob"] == "approxann_K2" and aa["power"] == pytest.approx(1 - 0.3 * 0.7)
+    assert ax["reduction_vs_approxann_pct"] == pytest.approx(100 * (1 - 0.3 / 0.79))
+    assert t.loc[("satimage", "bp", "storage", 2.0), "knob"] == "exact"
+    assert t.loc[("satimage", "axtrain", "storage", 2.0), "knob"] == "ntv850"
+    assert t.loc[("satimage", "bp", "storage", 6.0), "knob"] == "ntv850"  # 5 points lost
+
+
+def test_claims(report):
+    c = read(report, "claims.csv")
+    assert len(c) == 6 + 4 + 2 + 4
+    k1 = c[c.claim.str.startswith("act output error reduction vs BP at K1")].iloc[0]
+    assert k1["paper_value"] == 40.77 and k1["ours"] == pytest.approx(50.0)
+    assert bool(k1["agrees"]) is True
+    sat = c[c.claim.str.startswith("satimage")].iloc[0]
+    assert sat["ours"] == pytest.approx(0.0) and not bool(sat["agrees"])
+    assert c["figure"].isin(["fig6", "fig7", "fig8", "fig9"]).all()
+
+
+def test_plots_written(report):
+    pytest.importorskip("matplotlib")
+    for name in ["fig4_breast_cancer.png", "fig4_satimage.png", "fig6.png", "fig7.png",
+                 "fig8.png", "fig9.png"]:
+        assert (report / name).stat().st_size > 1000, name
+
+
+def test_no_results_exit_2(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as e:
+        main([str(tmp_path / "empty")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(tmp_path / "empty") in err
+
+
+def test_cli_dispatch_exit_code(tmp_path):
+    """Through the console script's dispatcher: exit code 2 and one stderr line."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "axtrain_cli.cli", "report", str(tmp_path)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and str(tmp_path) in r.stderr
+
+
+def test_incompatible_schema_skipped(tmp_path, capsys):
+    root = make_grid(tmp_path / "runs")
+    bad = root / "zz_future"
+    rows = sweep_rows("satimage", "bp", 7)
+    write_run(bad, [{**r, "schema_version": 2} for r in rows])
+    r = build_report([root], tmp_path / "out", plots=False)
+    err = capsys.readouterr().err
+    line = next(ln for ln in err.splitlines() if str(bad / "results.csv") in ln)
+    assert "schema_version" in line and "2" in line
+    assert not r["skipped"]
+    assert (tmp_path / "out" / "fig6_multiplier_error.csv").exists()
+    t = read(tmp_path / "out", "fig6_multiplier_error.csv")
+    assert t["n_seeds"].max() == 2  # the seed-7 run was not read
+
+
+def test_missing_approxann_skips_fig8_only(tmp_path, capsys):
+    root = make_grid(tmp_path / "runs", approxann=False)
+    assert main([str(root), "--no-plots"]) == 0
+    cap = capsys.readouterr()
+    warn = [ln for ln in cap.err.splitlines() if "fig8_approxann_multipliers.csv" in ln]
+    assert len(warn) == 1 and "method=approxann" in warn[0] and "init=" in warn[0]
+    out = root / "report"
+    assert not (out / "fig8_approxann_multipliers.csv").exists()
+    assert not list(out.glob("*.png"))
+    for name in ["fig4_sensitivity.csv", "fig6_multiplier_error.csv", "fig7_ntv_accuracy.csv",
+                 "fig9_power.csv", "claims.csv"]:
+        assert (out / name).exists(), name
+        assert name in cap.out
+    c = read(out, "claims.csv")
+    f8 = c[c.figure == "fig8"]
+    assert f8["ours"].isna().all() and f8["note"].str.contains("not built").all()
+    t = read(out, "fig9_power.csv")
+    assert t["reduction_vs_approxann_pct"].isna().all()
+
+
+def test_act_init_from_results_column(tmp_path):
+    """A results column `init` wins over config.yaml's method.init."""
+    root = make_grid(tmp_path / "runs")
+    for f in (root / "deep").rglob("results.csv"):
+        df = pd.read_csv(f)
+        df["init"] = "act" if "_act_" in f.parent.name else "bp"
+        write_csv(f, df)
+        (f.parent / "config.yaml").unlink()
+    build_report([root], tmp_path / "out", plots=False)
+    t = read(tmp_path / "out", "fig8_approxann_multipliers.csv")
+    assert math.isclose(t.loc[t.dataset == "average", "increase_pct"].iloc[0], 25.0)

@@ -174,9 +174,14 @@ def pas(net: Net, ctx: Context) -> Trained:
 
 # ------------------------------------------------------------------------------ axtrain
 def axtrain(net: Net, ctx: Context) -> Trained:
-    """act until the schedule ends, then one pas fine-tune per approximate knob."""
+    """act until the schedule ends (or start from `method.checkpoint`, an act run's
+    model.pt), then one pas fine-tune per approximate knob."""
     cfg = ctx.cfg
-    history, gamma = train_act(net, ctx)
+    if cfg.method.checkpoint:
+        load_start(net, cfg.method.checkpoint)
+        history, gamma = [], None
+    else:
+        history, gamma = train_act(net, ctx)
     per_knob = {}
     for name in cfg.eval.knobs:
         knob = resolve_knob(name, cfg)
@@ -185,7 +190,8 @@ def axtrain(net: Net, ctx: Context) -> Trained:
         tuned = copy.deepcopy(net)
         history += train_pas(tuned, ctx, knob, cfg.method.epochs, f"pas@{name}")
         per_knob[name] = tuned
-    return Trained(net, per_knob=per_knob, history=history, figures={"final_gamma": gamma})
+    figures = {} if gamma is None else {"final_gamma": gamma}
+    return Trained(net, per_knob=per_knob, history=history, figures=figures)
 
 
 METHODS = {"bp": bp, "act": act, "pas": pas, "axtrain": axtrain}

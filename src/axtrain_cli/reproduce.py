@@ -3,9 +3,10 @@
 The grid is three Hydra multiruns ("arms") over the six applications, each with the
 profile's schedules (`+experiment=<profile>`, conf/experiment/*.yaml):
 
-  main       method = bp, act, axtrain                      (figures 4, 6, 7, 9)
-  pas        method = pas at K1                              (figure 4)
-  approxann  method = approxann, init = bp, act, at K1, K2   (figures 8, 9)
+  main       method = bp, act                                  (figures 4, 6, 7, 8, 9)
+  axtrain    method = axtrain from main's act network          (figures 6, 7, 9)
+  pas        method = pas at K1                                (figure 4)
+  approxann  method = approxann from main's bp / act networks, at K1, K2  (figures 8, 9)
 
 Job dirs are named by their overrides, so a rerun with the same arguments resumes:
 finished jobs (a results.csv in their dir) are skipped. `jobs=N` runs N jobs in
@@ -21,13 +22,13 @@ import time
 from pathlib import Path
 
 DATASETS = ["breast_cancer", "image_seg", "ionosphere", "satimage", "mnist_mlp", "mnist_cnn"]
-ARMS = {
-    "main": ["method=bp,act,axtrain"],
+_FROM = "method.checkpoint='{out}/main/dataset=${{dataset.name}},method=%s,seed=${{seed}}/model.pt'"
+ARMS = {  # later arms start from the main arm's networks of the same dataset and seed
+    "main": ["method=bp,act"],
+    "axtrain": ["method=axtrain", _FROM % "act"],
     "pas": ["method=pas", "approx=K1", "eval.knobs=[exact,K1,K2,K3,K4]"],
     "approxann": ["method=approxann", "method.init=bp,act", "approx=K1,K2", "eval.knobs=[exact]",
-                  # start from the main arm's bp / act network of the same dataset and seed
-                  "method.checkpoint='{out}/main/dataset=${{dataset.name}},method=${{method.init}},"
-                  "seed=${{seed}}/model.pt'"],
+                  _FROM % "${{method.init}}"],
 }
 PROFILES = ("quick", "paper")
 

@@ -1,0 +1,96 @@
+"""CI regression of the paper's claims on `axtrain reproduce profile=quick`.
+
+Asserts only what we measured to hold for our hardware models (see docs/REPRODUCTION.md);
+claims that do not reproduce are recorded in claims.csv and the docs, not asserted."""
+
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+
+DATASETS = ["breast_cancer", "image_seg", "ionosphere", "satimage", "mnist_mlp", "mnist_cnn"]
+TABLES = ["fig4_sensitivity.csv", "fig6_multiplier_error.csv", "fig7_ntv_accuracy.csv",
+          "fig8_approxann_multipliers.csv", "fig9_power.csv", "claims.csv"]
+
+
+def reproduce(out, *args, timeout=1500):
+    return subprocess.run([sys.executable, "-m", "axtrain_cli.cli", "reproduce", f"out={out}",
+                           *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          env={**os.environ, "OMP_NUM_THREADS": "2"})
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("quick")
+    r = reproduce(out, "profile=quick", "jobs=2")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    runs = pd.concat([pd.read_csv(f) for f in out.rglob("results.csv")], ignore_index=True)
+    return out, runs
+
+
+def test_every_table_is_written(quick):
+    out, _ = quick
+    for name in TABLES:
+        assert (out / "report" / name).is_file(), name
+    claims = pd.read_csv(out / "report" / "claims.csv")
+    assert len(claims) == 16 and claims.paper_value.notna().all()
+
+
+def test_grid_is_complete(quick):
+    _, runs = quick
+    for method in ("bp", "act", "axtrain", "pas", "approxann"):
+        assert set(runs[runs.method == method].dataset) == set(DATASETS), method
+
+
+# The five MLP applications. On LeNet-5 the quick schedule's act run does NOT lower S and
+# loses accuracy (measured; see docs/REPRODUCTION.md), so it is not asserted.
+MLPS = DATASETS[:5]
+
+
+def _exact(runs, value):
+    exact = runs[(runs.knob == "exact") & runs.method.isin(["bp", "act"])]
+    return exact.pivot_table(index="dataset", columns="method", values=value).loc[MLPS]
+
+
+def test_act_lowers_sensitivity_on_the_mlps(quick):
+    s = _exact(quick[1], "sensitivity")
+    assert (s["act"] < 0.9 * s["bp"]).all(), s
+
+
+def test_act_keeps_exact_accuracy_close_to_bp_on_the_mlps(quick):
+    a = _exact(quick[1], "accuracy")
+    assert (a["act"] > a["bp"] - 0.02).all(), a
+
+
+def test_approxann_from_act_uses_at_least_as_many_multipliers(quick):
+    """Fig. 8's direction (the paper: +25.51 % / +23.33 %); ours: equal (every neuron)."""
+    out, _ = quick
+    f8 = pd.read_csv(out / "report" / "fig8_approxann_multipliers.csv")
+    f8 = f8[f8.dataset != "average"]
+    assert len(f8) == 12
+    assert (f8.approx_multipliers_act >= f8.approx_multipliers_bp).all(), f8
+
+
+def test_approxann_stays_within_its_constraint(quick):
+    _, runs = quick
+    rows = runs[runs.knob_kind == "approxann"]
+    assert len(rows) == 24
+    assert ((rows.base_accuracy - rows.accuracy) * 100 <= 2.0 + 1e-9).all()
+
+
+def test_resume_skips_finished_jobs(tmp_path):
+    args = ["profile=quick", "datasets=ionosphere", "arms=main"]
+    assert reproduce(tmp_path, *args).returncode == 0
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("results.csv")}
+    r = reproduce(tmp_path, *args)
+    assert r.returncode == 0 and "skipping" in r.stdout + r.stderr
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("results.csv")} == before
+
+
+def test_bad_profile_is_one_line_exit_2(tmp_path):
+    r = reproduce(tmp_path, "profile=huge")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "profile" in r.stderr

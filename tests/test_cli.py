@@ -75,6 +75,8 @@ def test_failed_run_keeps_earlier_outputs(tmp_path):
     r = run_cli([*TINY, f"dataset.path={bad}", f"hydra.run.dir={out}"], cwd=tmp_path)
     assert r.returncode == 2 and "features" in r.stderr
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    log = "cli.log"  # Hydra's log is appended to, never truncated
+    assert after[log].startswith(before.pop(log))
     assert {k: after[k] for k in before} == before
 
 

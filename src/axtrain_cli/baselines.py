@@ -27,7 +27,8 @@ import torch
 
 from . import hardware as hw
 from .evaluate import Knob, evaluate, knob_from_approx, make_plan
-from .methods import Context, Trained, _fit, load_start, train_act, train_bp
+from .methods import (Context, Trained, _fit, hardware_step, load_start, train_act,
+                      train_bp)
 from .models import HwPlan, Net, _layer, calibrate
 from .training import loss_per_sample
 
@@ -169,15 +170,9 @@ def approxann(net: Net, ctx: Context) -> Trained:
 
 
 def _mixed_step(knob, cfg, n_classes, masks):
-    def step(net, xb, yb):
-        with torch.no_grad():
-            plan = mixed_plan(net, knob, cfg.hardware.bits, [None] * len(masks), masks,
-                              cfg.method.ste_clip)
-        z = net.logits(xb, plan, ste=True)
-        e = loss_per_sample(z, yb, cfg.train.loss, n_classes).mean()
-        return e, {"loss": e.detach(), "error_rate": (z.argmax(-1) != yb).float().mean()}
-
-    return step
+    return hardware_step(lambda net: mixed_plan(net, knob, cfg.hardware.bits, [None] * len(masks),
+                                                masks, cfg.method.ste_clip),
+                         cfg.train.loss, n_classes)
 
 
 # --------------------------------------------------------------------------------- AxNN
@@ -277,11 +272,6 @@ def axnn(net: Net, ctx: Context) -> Trained:
 
 
 def _precision_step(cfg, n_classes, widths):
-    def step(net, xb, yb):
-        plan = precision_plan(net, cfg.hardware.bits, [None] * len(widths), widths,
-                              cfg.method.ste_clip)
-        z = net.logits(xb, plan, ste=True)
-        e = loss_per_sample(z, yb, cfg.train.loss, n_classes).mean()
-        return e, {"loss": e.detach(), "error_rate": (z.argmax(-1) != yb).float().mean()}
-
-    return step
+    return hardware_step(lambda net: precision_plan(net, cfg.hardware.bits, [None] * len(widths),
+                                                    widths, cfg.method.ste_clip),
+                         cfg.train.loss, n_classes)

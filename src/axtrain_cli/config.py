@@ -176,7 +176,7 @@ def _range(cfg: DictConfig, key: str, ok: bool, allowed: str | None = None) -> N
 def _select(cfg: DictConfig, key: str) -> Any:
     node: Any = cfg
     for part in key.split("."):
-        node = node[part]
+        node = node[int(part) if part.isdigit() and not hasattr(node, "keys") else part]
     return node
 
 

@@ -126,21 +126,28 @@ def act(net: Net, ctx: Context) -> Trained:
 
 
 # ---------------------------------------------------------------------------------- pas
-def pas_step(knob: Knob, cfg, n_classes: int, generator: torch.Generator) -> Step:
-    """Forward through the hardware model of `knob` (fresh NTV flips every pass, DRUM
-    products, fixed point with per-batch activation ranges); Eq. 12 STE backward."""
-    h, m = cfg.hardware, cfg.method
+def hardware_step(make_plan_for, loss: str, n_classes: int) -> Step:
+    """Training through a hardware model: `make_plan_for(net)` gives the plan (built from
+    the current weights at every step, e.g. fresh NTV flips); Eq. 12 STE backward."""
 
     def step(net, xb, yb):
         with torch.no_grad():
-            plan = make_plan(net, knob, h.bits, [None] * len(net.compute), generator=generator,
-                             store_biases=h.store_biases, ste_clip=m.ste_clip)
+            plan = make_plan_for(net)
         z = net.logits(xb, plan, ste=True)
-        e = loss_per_sample(z, yb, cfg.train.loss, n_classes).mean()
-        err = (z.argmax(-1) != yb).float().mean()
-        return e, {"loss": e.detach(), "error_rate": err}
+        e = loss_per_sample(z, yb, loss, n_classes).mean()
+        return e, {"loss": e.detach(), "error_rate": (z.argmax(-1) != yb).float().mean()}
 
     return step
+
+
+def pas_step(knob: Knob, cfg, n_classes: int, generator: torch.Generator) -> Step:
+    """Forward through the hardware model of `knob` (fresh NTV flips every pass, DRUM
+    products, fixed point with per-batch activation ranges)."""
+    h, m = cfg.hardware, cfg.method
+    return hardware_step(
+        lambda net: make_plan(net, knob, h.bits, [None] * len(net.compute), generator=generator,
+                              store_biases=h.store_biases, ste_clip=m.ste_clip),
+        cfg.train.loss, n_classes)
 
 
 def train_pas(net: Net, ctx: Context, knob: Knob, epochs: int, label: str) -> list[dict]:

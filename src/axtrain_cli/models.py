@@ -73,25 +73,16 @@ class Net(nn.Module):
     def trace(self) -> list[dict]:
         """Per compute layer and per inference: input and output sizes, multiplications."""
         if self._trace is None:
-            x, self._trace = torch.zeros(1, *self.input_shape), []
-            hooks = [m.register_forward_hook(
-                lambda m, a, out: self._trace.append(
-                    {"inputs": a[0][0].numel(), "outputs": out[0].numel(),
-                     "mults": out[0].numel() * (m.weight[0].numel() if out.dim() == 4
-                                                else m.in_features)}))
-                for m in self.compute]
+            trace = []
+
+            def observe(i, a, z):
+                per_output = self.compute[i].weight[0].numel()  # fan-in of one output
+                trace.append({"inputs": a[0].numel(), "outputs": z[0].numel(),
+                              "mults": z[0].numel() * per_output})
+
             with torch.no_grad():
-                for op in self.ops:  # the module calls let the hooks see each layer
-                    if op[0] in ("fc", "conv"):
-                        x = self.compute[op[1]](x)
-                    elif op[0] == "relu":
-                        x = torch.relu(x)
-                    elif op[0] == "pool":
-                        x = F.max_pool2d(x, 2)
-                    else:
-                        x = x.flatten(1)
-            for h in hooks:
-                h.remove()
+                self.logits(torch.zeros(1, *self.input_shape), observe=observe)
+            self._trace = trace
         return self._trace
 
     def mult_counts(self) -> list[int]:

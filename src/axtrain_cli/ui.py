@@ -30,19 +30,21 @@ def progress(mode: str):
 
 
 def summary(rows: list[dict], title: str) -> Table:
-    """One line per knob: mean (and std over trials) of accuracy and loss, power."""
+    """One line per knob: n evaluations (NTV draws), mean and std of accuracy, mean loss,
+    relative compute and storage power."""
     import pandas as pd
 
     df = pd.DataFrame(rows)
     g = df.groupby("knob", sort=False)
     table = Table(title=title)
-    for col in ("knob", "trials", "accuracy", "loss", "compute power", "storage power"):
+    for col in ("knob", "n", "accuracy", "std", "loss", "compute", "storage"):
         table.add_column(col, justify="left" if col == "knob" else "right")
     for knob, d in g:
-        acc, loss = d["accuracy"], d["loss"]
-        spread = f" ± {acc.std(ddof=0):.4f}" if len(d) > 1 else ""
-        table.add_row(str(knob), str(len(d)), f"{acc.mean():.4f}{spread}", f"{loss.mean():.5f}",
-                      f"{d['compute_power'].iloc[0]:.3f}", f"{d['storage_power'].iloc[0]:.3f}")
+        acc = d["accuracy"]
+        table.add_row(str(knob), str(len(d)), f"{acc.mean():.4f}",
+                      f"{acc.std(ddof=0):.4f}" if len(d) > 1 else "",
+                      f"{d['loss'].mean():.5f}", f"{d['compute_power'].iloc[0]:.3f}",
+                      f"{d['storage_power'].iloc[0]:.3f}")
     return table
 
 

@@ -39,6 +39,7 @@ reproduce: install
 	$(VENV)/bin/axtrain reproduce $(ARGS)
 
 lint: install
+	$(PIP) install -q ruff
 	$(PY) -m ruff check src tests scripts
 
 clean:

@@ -75,7 +75,7 @@ def test_user_csv_label_last(compose_cfg, tmp_path):
     x = rng.normal(size=(100, 30))
     y = np.where(x[:, 0] > 0, "yes", "no")
     path = tmp_path / "mine.csv"
-    path.write_text("\n".join(",".join([*map(str, r), l]) for r, l in zip(x, y)) + "\n")
+    path.write_text("\n".join(",".join([*map(str, r), lab]) for r, lab in zip(x, y)) + "\n")
     cfg = compose_cfg(["dataset=breast_cancer", f"dataset.path={path}"])
     s = load_split(cfg.dataset, seed=0)
     assert s.x_train.shape == (80, 30) and s.x_test.shape == (20, 30)

@@ -65,7 +65,8 @@ def fit(net: Net, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: 
             on_epoch(epoch, record)
         history.append(record)
         if progress:
-            progress.update(task, advance=1, description=f"{label} loss={record.get('loss', 0):.4f}")
+            progress.update(task, advance=1,
+                            description=f"{label} loss={record.get('loss', 0):.4f}")
     return history
 
 

@@ -428,6 +428,16 @@ def _bars(ax, t, hue, y, err=None, labels=None):
     ax.legend(fontsize=7)
 
 
+def heatmap_png(path: Path, values: np.ndarray, title: str) -> None:
+    """One sensitivity map (rows: output neurons, columns: inputs) as a PNG heatmap."""
+    fig, (ax,) = _figure(1, 5.0, 3.6)
+    im = ax.imshow(values, aspect="auto", cmap="viridis")
+    ax.set(title=title, xlabel="input neuron (column)", ylabel="output neuron (row)")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    fig.colorbar(im, ax=ax, label="|w| |dO/dw|")
+    _png(path, fig)
+
+
 def plot_all(tables: dict, out: Path, max_loss: float) -> list[Path]:
     written = []
     f4 = tables.get(FIG["fig4_sensitivity"])

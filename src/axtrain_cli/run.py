@@ -98,6 +98,13 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
             "input_shape": list(cfg.dataset.input_shape), "n_classes": cfg.dataset.n_classes,
             "schema_version": SCHEMA_VERSION})
     write_csv(out_dir / "sensitivity_map.csv", map_frame(smap))
+    try:
+        from .report import heatmap_png
+
+        heatmap_png(out_dir / "sensitivity_map.png", smap.reshape(smap.shape[0], -1).numpy(),
+                    f"{cfg.dataset.name} / {cfg.method.name}: last-layer sensitivity")
+    except ImportError:
+        log.info("matplotlib is not installed (the `plots` extra): no sensitivity_map.png")
     write_csv(out_dir / "results.csv", df)
     log.info("wrote %s (%d rows) in %.1f s", out_dir / "results.csv", len(df),
              time.perf_counter() - start)

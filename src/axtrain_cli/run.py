@@ -1,7 +1,8 @@
 """`run(cfg, out_dir)`: one training run and its inference sweep, callable from a notebook.
 
 Writes into out_dir (all atomically, at the end, so a failed run leaves nothing half
-written): config.yaml (resolved), results.csv, history.csv, model.pt."""
+written): config.yaml (resolved), results.csv, history.csv, model.pt,
+sensitivity_map.csv (+ .png with matplotlib)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
              "calibration=%s trials=%d", cfg.train.loss, cfg.hardware.bits,
              dict(cfg.hardware.multipliers), dict(cfg.hardware.flip_rates),
              cfg.hardware.store_biases, cfg.hardware.calibration, cfg.eval.trials)
+    log.info("method settings: %s", OmegaConf.to_container(cfg.method, resolve=True))
 
     split = load_split(cfg.dataset, cfg.seed)
     log.info("data: %r", split)

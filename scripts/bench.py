@@ -3,7 +3,7 @@
   1. DRUM-emulated (K1) inference of the MNIST-MLP test set / exact float inference
   2. one batched 50-trial NTV sweep (660 mV) / 50 exact float inferences
   3. LeNet-5 at K1 on the MNIST test set / exact float inference
-  4. an AxTrain-act epoch / a BP epoch, MNIST-MLP and LeNet-5 (when available)
+  4. an AxTrain-act epoch / a BP epoch, MNIST-MLP and LeNet-5
 
 Usage: python scripts/bench.py [--threads 2] [--repeats 5] [--quick]
 """
@@ -82,11 +82,7 @@ def inference_ratios(args, rows):
 
 
 def training_ratios(args, rows):
-    try:
-        from axtrain_cli.sensitivity import network_sensitivity  # noqa: F401
-        from axtrain_cli.methods import act_step
-    except ImportError:
-        return
+    from axtrain_cli.methods import act_step
     from axtrain_cli.training import bp_step, fit, make_optimizer
 
     x_cal, _, _ = mnist(10)

@@ -10,7 +10,7 @@ flip draws run in one batched pass (one GEMM per layer, not a Python loop over t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -127,7 +127,6 @@ class HwPlan:
     k: int | None = None
     trials: int | None = None
     ste_clip: float | None = 1.0
-    info: dict = field(default_factory=dict)
 
     def layer(self, i: int, kind: str, layer: nn.Module, x: torch.Tensor, shared: bool):
         fl = self.act_fl[i]

@@ -96,3 +96,11 @@ def test_resume_skips_finished_jobs(tmp_path):
 def test_bad_profile_is_one_line_exit_2(tmp_path):
     r = reproduce(tmp_path, "profile=huge")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "profile" in r.stderr
+
+
+def test_arms_launch_the_longest_jobs_first(tmp_path):
+    from axtrain_cli import reproduce as rp
+
+    o, extra = rp.parse(["datasets=ionosphere,mnist_cnn,breast_cancer,mnist_mlp", f"out={tmp_path}"])
+    cmd = rp.arm_command("main", o, extra)
+    assert "dataset=mnist_cnn,mnist_mlp,ionosphere,breast_cancer" in cmd

@@ -211,25 +211,34 @@ _CHUNK = 1 << 22  # draws per step, bounds the memory used
 
 
 def _flip_masks(n_words: int, p: float, bits: int, generator: torch.Generator) -> Tensor:
-    """int64 XOR masks, one per word, each of its ``bits`` bits set with probability p."""
+    """int64 XOR masks, one per word, each of its ``bits`` bits set with probability p.
+
+    The n_words * bits bit cells are numbered word-major (cell = word * bits + bit); the
+    flipped cells are a Bernoulli(p) process over that numbering, drawn as iid geometric
+    gaps (a handful of vectorised draws whatever the word count) or, for p above
+    _GEOMETRIC_MAX_P, one uniform per cell."""
     masks = torch.zeros(n_words, dtype=torch.int64)
-    expected = n_words * p
+    cells = n_words * bits
+    if p > _GEOMETRIC_MAX_P:
+        place = torch.tensor([1 << b for b in range(bits)], dtype=torch.int64)
+        rows = max(1, _CHUNK // bits)
+        for start in range(0, n_words, rows):
+            hit = torch.rand(min(rows, n_words - start), bits, generator=generator) < p
+            masks[start:start + rows] = (hit * place).sum(-1)
+        return masks
+    # gaps between flipped cells are iid geometric on {1, 2, ...}:
+    # floor(log(u) / log(1 - p)) + 1 with u uniform (P(gap > j) = (1-p)^j)
+    expected = cells * p
     size = min(_CHUNK, int(expected + 6.0 * math.sqrt(expected) + 16))
-    for b in range(bits):
-        if p > _GEOMETRIC_MAX_P:
-            for start in range(0, n_words, _CHUNK):
-                hit = torch.rand(min(_CHUNK, n_words - start), generator=generator) < p
-                masks[start:start + _CHUNK].add_(hit, alpha=1 << b)
-            continue
-        # flips of bit b over the words: a Bernoulli(p) process, whose gaps are iid geometric
-        # on {1, 2, ...}: floor(log(u) / log(1 - p)) + 1 with u uniform (P(gap > j) = (1-p)^j)
-        last = -1  # word index of the last flip so far
-        while last < n_words:
-            u = torch.rand(size, dtype=torch.float64, generator=generator)
-            gaps = torch.floor_(u.log_().div_(math.log1p(-p))).add_(1).clamp_(max=n_words + 1)
-            pos = gaps.to(torch.int64).cumsum_(0).add_(last)
-            last = int(pos[-1])
-            masks.index_put_((pos[pos < n_words],), torch.tensor(1 << b), accumulate=True)
+    last = -1  # the last flipped cell so far
+    while last < cells:
+        u = torch.rand(size, dtype=torch.float64, generator=generator)
+        gaps = torch.floor_(u.log_().div_(math.log1p(-p))).add_(1).clamp_(max=cells + 1)
+        pos = gaps.to(torch.int64).cumsum_(0).add_(last)
+        last = int(pos[-1])
+        pos = pos[pos < cells]
+        masks.index_put_((pos // bits,), torch.bitwise_left_shift(1, pos % bits),
+                         accumulate=True)
     return masks
 
 

@@ -22,6 +22,9 @@ import time
 from pathlib import Path
 
 DATASETS = ["breast_cancer", "image_seg", "ionosphere", "satimage", "mnist_mlp", "mnist_cnn"]
+# Launch order: the longest jobs first, so that parallel workers finish an arm together
+# instead of one LeNet-5 job running alone at its end.
+LONGEST_FIRST = ["mnist_cnn", "mnist_mlp", "satimage", "image_seg", "ionosphere", "breast_cancer"]
 _FROM = "method.checkpoint='{out}/main/dataset=${{dataset.name}},method=%s,seed=${{seed}}/model.pt'"
 ARMS = {  # later arms start from the main arm's networks of the same dataset and seed
     "main": ["method=bp,act"],
@@ -71,8 +74,9 @@ def _fail(message: str) -> None:
 def arm_command(arm: str, o: argparse.Namespace, extra: list[str]) -> list[str]:
     launcher = ([] if o.jobs == "1" else
                 ["hydra/launcher=local_parallel", f"hydra.launcher.n_jobs={o.jobs}"])
+    datasets = sorted(o.datasets.split(","), key=LONGEST_FIRST.index)
     return [sys.executable, "-m", "axtrain_cli.cli", "train", "-m",
-            f"+experiment={o.profile}", f"dataset={o.datasets}", f"seed={o.seeds}",
+            f"+experiment={o.profile}", f"dataset={','.join(datasets)}", f"seed={o.seeds}",
             *(a.format(out=o.out.resolve()) for a in ARMS[arm]), "resume=true", *extra,
             *launcher,
             f"hydra.sweep.dir={o.out / arm}",

@@ -101,6 +101,7 @@ def test_bad_profile_is_one_line_exit_2(tmp_path):
 def test_arms_launch_the_longest_jobs_first(tmp_path):
     from axtrain_cli import reproduce as rp
 
-    o, extra = rp.parse(["datasets=ionosphere,mnist_cnn,breast_cancer,mnist_mlp", f"out={tmp_path}"])
+    o, extra = rp.parse(["datasets=ionosphere,mnist_cnn,breast_cancer,mnist_mlp",
+                         f"out={tmp_path}"])
     cmd = rp.arm_command("main", o, extra)
     assert "dataset=mnist_cnn,mnist_mlp,ionosphere,breast_cancer" in cmd

@@ -129,6 +129,21 @@ def test_tables_exist_with_columns(report):
             assert "average" in set(t["dataset"]) or name == "fig4_sensitivity.csv"
 
 
+def test_runs_summary(report):
+    t = read(report, "runs_summary.csv").fillna({"init": "", "train_knob": ""})
+    keys = ["dataset", "method", "init", "train_knob", "knob"]
+    assert not t.duplicated(keys).any()
+    bp = t[(t.dataset == "satimage") & (t.method == "bp") & (t.knob == "aggressive")].iloc[0]
+    draws = [0.5, 0.6, 0.7, 0.6, 0.7, 0.8]  # seed 1 is shifted by 0.1
+    assert bp.accuracy == pytest.approx(0.65) and bp.n_trials == 6 and bp.n_seeds == 2
+    assert bp.accuracy_std == pytest.approx(pd.Series(draws).std())
+    ax = t[(t.method == "approxann") & (t.dataset == "satimage")]
+    assert set(ax["init"]) == {"bp", "act"}
+    k1 = ax[(ax.init == "act") & (ax.knob == "approxann_K1")].iloc[0]
+    assert k1.approx_multipliers == 125 and k1.train_knob == "K1"
+    assert set(t[t.method != "approxann"]["init"]) == {""}
+
+
 def test_fig4_relative(report):
     t = read(report, "fig4_sensitivity.csv")
     assert set(t["dataset"]) == set(DATASETS) and set(t["method"]) == {"bp", "act", "pas"}

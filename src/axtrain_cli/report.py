@@ -32,6 +32,10 @@ fig9_power.csv  per dataset, method and domain, the lowest-power knob whose mean
     exact + NTV knobs (storage_power); approxann (init=bp preferred): its approxann rows
     or exact, compute only. reduction_* = 100 (1 - power / power_ref).
 claims.csv  the paper's headline numbers next to ours; `agrees` = same direction.
+runs_summary.csv  every run cell in one table: per dataset, method, init, train_knob and
+    knob, the mean (and pooled std) accuracy, loss, deviation and sensitivity S(w)
+    (seed_mean), approximate multipliers where ApproxANN reports them. The committed
+    reference run (docs/reference/) is compared on this table.
 
 Tables fig6..fig9 have `average` rows (dataset = "average"): the plain mean over datasets of each
 value column, percentages included (the mean of the per-dataset reductions/gains/increases,
@@ -59,7 +63,7 @@ LABELS = {"bp": "BP", "act": "AxTrain-act", "pas": "AxTrain-pas", "axtrain": "Ax
           "approxann": "ApproxANN"}
 FIG = {k: f"{k}.csv" for k in ("fig4_sensitivity", "fig6_multiplier_error",
                                "fig7_ntv_accuracy", "fig8_approxann_multipliers",
-                               "fig9_power", "claims")}
+                               "fig9_power", "claims", "runs_summary")}
 
 
 class NoResults(Exception):
@@ -242,6 +246,24 @@ def fig7(df: pd.DataFrame) -> pd.DataFrame:
     t = with_average(t, ["knob", "method"], ["voltage_mv", "accuracy_mean", "accuracy_std",
                                              "gain_points", "gain_relative_pct"])
     return _order(t, ["dataset", "knob", "method"])
+
+
+SUMMARY_KEYS = ["dataset", "method", "init", "train_knob", "knob"]
+
+
+def runs_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (dataset, method, init, train_knob, knob): seed means of the metrics."""
+    cols = ["accuracy", "loss", "deviation", "sensitivity"]
+    if "approx_multipliers" in df.columns:
+        cols.append("approx_multipliers")
+    d = df.copy()
+    d["init"] = d["init"].where(d["method"] == "approxann", "")
+    t = seed_mean(d, SUMMARY_KEYS, cols)
+    stats = d.groupby(SUMMARY_KEYS).agg(accuracy_std=("accuracy", "std"),
+                                        n_trials=("accuracy", "size")).reset_index()
+    t = t.merge(stats, on=SUMMARY_KEYS)
+    return _order(t[SUMMARY_KEYS + ["accuracy", "accuracy_std", *cols[1:], "n_trials",
+                                    "n_seeds"]], SUMMARY_KEYS)
 
 
 def fig8(df: pd.DataFrame) -> pd.DataFrame:
@@ -503,7 +525,8 @@ def build_report(inputs: list[Path], out_dir: Path, plots: bool = True, max_loss
     builders = {"fig4_sensitivity": lambda: fig4(df, warn), "fig6_multiplier_error":
                 lambda: fig6(df), "fig7_ntv_accuracy": lambda: fig7(df),
                 "fig8_approxann_multipliers": lambda: fig8(df),
-                "fig9_power": lambda: fig9(df, sorted({max_loss, relaxed_loss}), warn)}
+                "fig9_power": lambda: fig9(df, sorted({max_loss, relaxed_loss}), warn),
+                "runs_summary": lambda: runs_summary(df)}
     tables, skipped, written = {}, {}, []
     for key, build in builders.items():
         try:
@@ -511,7 +534,7 @@ def build_report(inputs: list[Path], out_dir: Path, plots: bool = True, max_loss
         except Missing as e:
             skipped[FIG[key]] = str(e)
             warn(f"{FIG[key]}: {e}")
-    if tables:
+    if len(tables) > 1:  # runs_summary is always there; claims need a figure table
         tables[FIG["claims"]] = claims(tables, max_loss, relaxed_loss)
     else:
         skipped[FIG["claims"]] = "no figure table could be built"

@@ -4,6 +4,7 @@
   2. one batched 50-trial NTV sweep (660 mV) / 50 exact float inferences
   3. LeNet-5 at K1 on the MNIST test set / exact float inference
   4. an AxTrain-act epoch / a BP epoch, MNIST-MLP and LeNet-5
+  5. an AxTrain-pas epoch at K1 and at 660 mV NTV (fresh flips every step) / a BP epoch
 
 Usage: python scripts/bench.py [--threads 2] [--repeats 5] [--quick]
 """
@@ -82,7 +83,7 @@ def inference_ratios(args, rows):
 
 
 def training_ratios(args, rows):
-    from axtrain_cli.methods import act_step
+    from axtrain_cli.methods import act_step, pas_step
     from axtrain_cli.training import bp_step, fit, make_optimizer
 
     x_cal, _, _ = mnist(10)
@@ -102,6 +103,15 @@ def training_ratios(args, rows):
                           max(1, args.repeats // 2))
         rows.append((f"{label} act epoch / BP epoch ({len(xs)} samples, batch 64)", act / bp,
                      f"{act:.2f} s / {bp:.2f} s"))
+        cfg = OmegaConf.create({"hardware": {"bits": 16, "store_biases": True},
+                                "method": {"ste_clip": 1.0}, "train": {"loss": "mse"}})
+        for knob in (Knob("K1", "drum", k=4), Knob("ntv660", "ntv", voltage_mv=660.0,
+                                                   flip_rate=0.01)):
+            pas = median_time(lambda: epoch(pas_step(knob, cfg, 10, torch.Generator()
+                                                     .manual_seed(0))),
+                              max(1, args.repeats // 2))
+            rows.append((f"{label} pas epoch at {knob.name} / BP epoch", pas / bp,
+                         f"{pas:.2f} s / {bp:.2f} s"))
 
 
 def main() -> None:

@@ -69,6 +69,8 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     net = build_model(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes)
     with ui.progress(cfg.progress) as bar:
         trained = run_method(cfg.method.name, net, Context(cfg, split, gen, bar))
+        log.info("trained (%s) in %.1f s", cfg.method.name, time.perf_counter() - start)
+        t_eval = time.perf_counter()
         x_s = split.x_test[:SENSITIVITY_SAMPLES]
         train_knob = cfg.approx.name if cfg.method.name in ("pas", "approxann") else ""
         rows = [{"train_knob": train_knob, "sensitivity": _sensitivity(trained.net, x_s), **r}
@@ -81,6 +83,7 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
                      for r in sweep(model, split, cfg, [knob], seed=cfg.seed, progress=bar)]
         rows += [{"train_knob": train_knob, **r} for r in trained.rows]
         smap = sensitivity_map(trained.net, x_s)
+        log.info("evaluated %d knobs in %.1f s", len(cfg.eval.knobs), time.perf_counter() - t_eval)
     common = {"schema_version": SCHEMA_VERSION, "dataset": cfg.dataset.name,
               "topology": cfg.topology.name, "method": cfg.method.name,
               "seed": cfg.seed, "epochs": cfg.train.epochs, **trained.figures}

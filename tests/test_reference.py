@@ -1,0 +1,100 @@
+"""Drift check against the committed reference run of `axtrain reproduce profile=paper`.
+
+docs/reference/paper/ holds the report of one full paper-profile run (seed 0; how it was
+made is in its README.md). The `slow` test reruns the reproduction and compares the new
+runs_summary.csv with the reference, cell by cell, within TOLERANCE. Environment:
+
+  AXTRAIN_REFERENCE_DATASETS=a,b   rerun only these applications (default: all six, ~1 h
+                                   on 2 cores; the four tabular ones take minutes)
+  AXTRAIN_REFERENCE_RUN=DIR        the reproduction's output dir (default: a temporary
+                                   one); an existing dir is resumed, not recomputed
+
+Same code, seed, torch and thread count give identical numbers; the tolerances cover what
+a different thread count changes (measured: docs/reference/paper/README.md).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REF = Path(__file__).resolve().parents[1] / "docs" / "reference" / "paper"
+KEYS = ["dataset", "method", "init", "train_knob", "knob"]
+DATASETS = ["breast_cancer", "image_seg", "ionosphere", "satimage", "mnist_mlp", "mnist_cnn"]
+# column: (absolute, relative) tolerance; a cell drifts when |new - ref| > abs + rel * |ref|
+TOLERANCE = {"accuracy": (0.02, 0.0), "loss": (0.002, 0.15), "sensitivity": (0.0, 0.25),
+             "approx_multipliers": (0.0, 0.25)}
+
+
+def read_summary(path: Path) -> pd.DataFrame:
+    t = pd.read_csv(path, dtype={k: str for k in KEYS})
+    t[KEYS] = t[KEYS].fillna("")
+    return t
+
+
+def drift(ref: pd.DataFrame, new: pd.DataFrame, datasets: list[str],
+          tolerance: dict = TOLERANCE) -> list[str]:
+    """The reference cells of `datasets` that `new` lacks or that moved beyond tolerance."""
+    ref = ref[ref["dataset"].isin(datasets)]
+    m = ref.merge(new, on=KEYS, how="left", suffixes=("_ref", ""), indicator=True)
+    problems = [f"missing: {', '.join(map(str, r))}"
+                for r in m.loc[m["_merge"] == "left_only", KEYS].itertuples(index=False)]
+    m = m[m["_merge"] == "both"]
+    for col, (a, rel) in tolerance.items():
+        if f"{col}_ref" not in m.columns:
+            continue
+        r, v = m[f"{col}_ref"].to_numpy(float), m[col].to_numpy(float)
+        bad = np.abs(v - r) > a + rel * np.abs(r)
+        bad |= np.isnan(r) != np.isnan(v)
+        bad &= ~(np.isnan(r) & np.isnan(v))
+        for row, x, y in zip(m.loc[bad, KEYS].itertuples(index=False), r[bad], v[bad]):
+            problems.append(f"{col} {x:.6g} -> {y:.6g}: {', '.join(map(str, row))}")
+    return problems
+
+
+def test_reference_is_complete():
+    """The committed reference covers every application and arm of the reproduction."""
+    t = read_summary(REF / "runs_summary.csv")
+    assert set(t["dataset"]) == set(DATASETS)
+    for ds in DATASETS:
+        d = t[t["dataset"] == ds]
+        assert {"bp", "act", "axtrain", "pas", "approxann"} <= set(d["method"]), ds
+        assert set(d.loc[d["method"] == "approxann", "init"]) == {"bp", "act"}, ds
+    ntv = t[t["knob"].isin(["aggressive", "conservative"])]
+    assert (ntv["n_trials"] == 50).all()
+    for name in ["fig6_multiplier_error.csv", "fig7_ntv_accuracy.csv", "claims.csv",
+                 "fig8_approxann_multipliers.csv", "fig9_power.csv", "README.md"]:
+        assert (REF / name).is_file(), name
+
+
+def test_drift_flags_moved_and_missing_cells():
+    ref = read_summary(REF / "runs_summary.csv")
+    assert drift(ref, ref.copy(), DATASETS) == []
+    new = ref.copy()
+    i = new.index[(new["dataset"] == "ionosphere") & (new["method"] == "bp")
+                  & (new["knob"] == "exact")][0]
+    new.loc[i, "accuracy"] += 0.05
+    new = new.drop(new.index[(new["dataset"] == "satimage") & (new["method"] == "act")])
+    problems = drift(ref, new, DATASETS)
+    assert any(p.startswith("accuracy") and "ionosphere, bp" in p for p in problems)
+    assert any(p.startswith("missing") and "satimage, act" in p for p in problems)
+    assert drift(ref, new, ["breast_cancer"]) == []
+
+
+@pytest.mark.slow
+def test_paper_reproduction_matches_reference(tmp_path):
+    datasets = os.environ.get("AXTRAIN_REFERENCE_DATASETS", ",".join(DATASETS))
+    out = Path(os.environ.get("AXTRAIN_REFERENCE_RUN") or tmp_path / "paper")
+    r = subprocess.run([sys.executable, "-m", "axtrain_cli.cli", "reproduce", "profile=paper",
+                        f"out={out}", f"datasets={datasets}", "jobs=2"],
+                       capture_output=True, text=True, timeout=4 * 3600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    problems = drift(read_summary(REF / "runs_summary.csv"),
+                     read_summary(out / "report" / "runs_summary.csv"), datasets.split(","))
+    assert not problems, f"{len(problems)} cells drifted:\n" + "\n".join(problems[:50])

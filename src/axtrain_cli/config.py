@@ -35,6 +35,7 @@ class DatasetConf:
     max_test: Optional[int] = None  # stratified subsample of the test part (quick runs)
     epochs: int = 100  # default training schedule for this application
     batch_size: int = 32
+    act_gamma0: float = 0.001  # act's starting preference factor for this network
     voltages: dict[str, int] = field(
         default_factory=lambda: {"aggressive": 660, "conservative": 850}
     )  # Table 1 Agg/Con SRAM voltages (mV)

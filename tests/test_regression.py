@@ -105,3 +105,20 @@ def test_arms_launch_the_longest_jobs_first(tmp_path):
                          f"out={tmp_path}"])
     cmd = rp.arm_command("main", o, extra)
     assert "dataset=mnist_cnn,mnist_mlp,ionosphere,breast_cancer" in cmd
+
+
+def test_extra_overrides_reach_every_arm(tmp_path):
+    """An extra override renames the main arm's job dirs; the later arms still find their
+    checkpoints there (threads= is left out of the names)."""
+    from axtrain_cli import reproduce as rp
+
+    o, extra = rp.parse(["datasets=ionosphere", f"out={tmp_path}", "threads=1", "train.epochs=2"])
+    path = rp.main_checkpoint(o, "act", extra)
+    assert path.endswith("/dataset=${dataset.name},method=act,seed=${seed},train.epochs=2/"
+                         "model.pt'")
+    r = reproduce(tmp_path, "profile=quick", "datasets=ionosphere", "arms=main,axtrain",
+                  "threads=1", "train.epochs=2")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "main" / "dataset=ionosphere,method=act,seed=0,train.epochs=2"
+            / "model.pt").is_file()
+    assert list((tmp_path / "axtrain").glob("*train.epochs=2/results.csv"))

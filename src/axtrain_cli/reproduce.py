@@ -25,14 +25,16 @@ DATASETS = ["breast_cancer", "image_seg", "ionosphere", "satimage", "mnist_mlp",
 # Launch order: the longest jobs first, so that parallel workers finish an arm together
 # instead of one LeNet-5 job running alone at its end.
 LONGEST_FIRST = ["mnist_cnn", "mnist_mlp", "satimage", "image_seg", "ionosphere", "breast_cancer"]
-_FROM = "method.checkpoint='{out}/main/dataset=${{dataset.name}},method=%s,seed=${{seed}}/model.pt'"
 ARMS = {  # later arms start from the main arm's networks of the same dataset and seed
     "main": ["method=bp,act"],
-    "axtrain": ["method=axtrain", _FROM % "act"],
+    "axtrain": ["method=axtrain", "method.checkpoint={act}"],
     "pas": ["method=pas", "approx=K1", "eval.knobs=[exact,K1,K2,K3,K4]"],
     "approxann": ["method=approxann", "method.init=bp,act", "approx=K1,K2", "eval.knobs=[exact]",
-                  _FROM % "${{method.init}}"],
+                  "method.checkpoint={init}"],
 }
+# Overrides left out of the job dir names: they do not change what a job computes (or,
+# for eval.knobs and method.checkpoint, are fixed by the arm).
+UNNAMED = ["resume", "experiment", "eval.knobs", "method.checkpoint", "threads", "progress"]
 PROFILES = ("quick", "paper")
 
 
@@ -71,17 +73,36 @@ def _fail(message: str) -> None:
     raise SystemExit(2)
 
 
+def job_dirname(lines: list[str]) -> str:
+    """A job's dir name as Hydra's `override_dirname` writes it: its task overrides as
+    given, less UNNAMED keys, sorted, joined by commas."""
+    def key(line: str) -> str:
+        return line.split("=", 1)[0].lstrip("+~").split("@")[0]
+
+    return ",".join(sorted(ln for ln in lines if key(ln) not in UNNAMED))
+
+
+def main_checkpoint(o: argparse.Namespace, method: str, extra: list[str]) -> str:
+    """The model.pt of the main arm's job for `method` with the same dataset, seed and
+    extra overrides (Hydra interpolations fill in the dataset and seed)."""
+    task = [ln for ln in extra if not ln.lstrip("+~").startswith("hydra")]
+    name = job_dirname(["dataset=${dataset.name}", "seed=${seed}", f"method={method}", *task])
+    return f"'{(o.out / 'main').resolve()}/{name}/model.pt'"
+
+
 def arm_command(arm: str, o: argparse.Namespace, extra: list[str]) -> list[str]:
     launcher = ([] if o.jobs == "1" else
                 ["hydra/launcher=local_parallel", f"hydra.launcher.n_jobs={o.jobs}"])
     datasets = sorted(o.datasets.split(","), key=LONGEST_FIRST.index)
     return [sys.executable, "-m", "axtrain_cli.cli", "train", "-m",
             f"+experiment={o.profile}", f"dataset={','.join(datasets)}", f"seed={o.seeds}",
-            *(a.format(out=o.out.resolve()) for a in ARMS[arm]), "resume=true", *extra,
+            *(a.format(act=main_checkpoint(o, "act", extra),
+                       init=main_checkpoint(o, "${method.init}", extra)) for a in ARMS[arm]),
+            "resume=true", *extra,
             *launcher,
             f"hydra.sweep.dir={o.out / arm}",
             "hydra.sweep.subdir=${hydra.job.override_dirname}",
-            "hydra.job.config.override_dirname.exclude_keys=[resume,experiment,eval.knobs,method.checkpoint]"]
+            f"hydra.job.config.override_dirname.exclude_keys=[{','.join(UNNAMED)}]"]
 
 
 def main(argv: list[str]) -> None:

@@ -24,10 +24,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from axtrain_cli.report import LEVELS as NTV
+from axtrain_cli.report import SUMMARY_KEYS as KEYS
+from axtrain_cli.reproduce import DATASETS
+
 REF = Path(__file__).resolve().parents[1] / "docs" / "reference" / "paper"
-KEYS = ["dataset", "method", "init", "train_knob", "knob"]
-DATASETS = ["breast_cancer", "image_seg", "ionosphere", "satimage", "mnist_mlp", "mnist_cnn"]
-NTV = ["aggressive", "conservative"]
 # (column, NTV cells?): (absolute, relative) tolerance; a cell drifts when
 # |new - ref| > abs + rel * |ref|. About twice what 2 threads per job instead of 1 moved
 # MNIST-MLP's bp/act cells (accuracy 0.4 points, 2.8 at NTV; loss 0.003 or 14 %; S 19 %).

@@ -10,9 +10,9 @@ import sys
 import pandas as pd
 import pytest
 
+from axtrain_cli.reproduce import DATASETS
 from conftest import ROOT
 
-DATASETS = ["breast_cancer", "image_seg", "ionosphere", "satimage", "mnist_mlp", "mnist_cnn"]
 TABLES = ["fig4_sensitivity.csv", "fig6_multiplier_error.csv", "fig7_ntv_accuracy.csv",
           "fig8_approxann_multipliers.csv", "fig9_power.csv", "claims.csv"]
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from axtrain_cli.report import build_report, main
+from axtrain_cli.report import SUMMARY_KEYS, build_report, main
 from axtrain_cli.results import COLUMNS, write_csv
 
 DATASETS = ["breast_cancer", "satimage"]
@@ -131,8 +131,7 @@ def test_tables_exist_with_columns(report):
 
 def test_runs_summary(report):
     t = read(report, "runs_summary.csv").fillna({"init": "", "train_knob": ""})
-    keys = ["dataset", "method", "init", "train_knob", "knob"]
-    assert not t.duplicated(keys).any()
+    assert not t.duplicated(SUMMARY_KEYS).any()
     bp = t[(t.dataset == "satimage") & (t.method == "bp") & (t.knob == "aggressive")].iloc[0]
     draws = [0.5, 0.6, 0.7, 0.6, 0.7, 0.8]  # seed 1 is shifted by 0.1
     assert bp.accuracy == pytest.approx(0.65) and bp.n_trials == 6 and bp.n_seeds == 2

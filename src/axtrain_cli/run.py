@@ -69,7 +69,8 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     net = build_model(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes)
     with ui.progress(cfg.progress) as bar:
         trained = run_method(cfg.method.name, net, Context(cfg, split, gen, bar))
-        log.info("trained (%s) in %.1f s", cfg.method.name, time.perf_counter() - start)
+        log.info("data loaded and %s trained in %.1f s", cfg.method.name,
+                 time.perf_counter() - start)
         t_eval = time.perf_counter()
         x_s = split.x_test[:SENSITIVITY_SAMPLES]
         train_knob = cfg.approx.name if cfg.method.name in ("pas", "approxann") else ""

@@ -18,8 +18,14 @@ import time
 import torch
 from omegaconf import OmegaConf
 
-from axtrain_cli.evaluate import Knob, evaluate, make_plan
+from axtrain_cli import hardware as hw
+from axtrain_cli.evaluate import evaluate, make_plan
+from axtrain_cli.knobs import Knob
 from axtrain_cli.models import build_model, calibrate
+
+FLOAT = Knob("float", None)
+K1 = Knob("K1", hw.Drum(4))
+NTV660 = Knob("ntv660", hw.Exact(), hw.Flips(voltage_mv=660.0, rate=0.01))
 
 
 def median_time(fn, repeats: int) -> float:
@@ -61,8 +67,8 @@ def inference_ratios(args, rows):
             plan = make_plan(net, knob, 16, act_fl, trials=trials, generator=gen)
             return evaluate(net, xs, y, plan, "mse", 10)
 
-        exact = median_time(lambda: run(Knob("float", "float")), args.repeats)
-        k1 = median_time(lambda: run(Knob("K1", "drum", k=4)), args.repeats)
+        exact = median_time(lambda: run(FLOAT), args.repeats)
+        k1 = median_time(lambda: run(K1), args.repeats)
         rows.append((f"{label} K1 (DRUM k=4) / float inference, {len(x)} images", k1 / exact,
                      f"{k1 * 1e3:.0f} ms / {exact * 1e3:.0f} ms"))
         if kind == "mlp" or not args.quick:
@@ -70,10 +76,8 @@ def inference_ratios(args, rows):
             n = len(xs) if kind == "mlp" else min(len(xs), 1000)
             xs, y_n = xs[:n], y[:n]
             exact = median_time(lambda: evaluate(net, xs, y_n, None, "mse", 10), args.repeats)
-            ntv = Knob("ntv660", "ntv", voltage_mv=660.0, flip_rate=0.01)
-
             def sweep_run():
-                plan = make_plan(net, ntv, 16, act_fl, trials=50,
+                plan = make_plan(net, NTV660, 16, act_fl, trials=50,
                                  generator=torch.Generator().manual_seed(0))
                 return evaluate(net, xs, y_n, plan, "mse", 10)
 
@@ -83,7 +87,8 @@ def inference_ratios(args, rows):
 
 
 def training_ratios(args, rows):
-    from axtrain_cli.methods import act_step, pas_step
+    from axtrain_cli.methods.act import act_step
+    from axtrain_cli.methods.base import knob_step
     from axtrain_cli.training import bp_step, fit, make_optimizer
 
     x_cal, _, _ = mnist(10)
@@ -104,11 +109,10 @@ def training_ratios(args, rows):
         rows.append((f"{label} act epoch / BP epoch ({len(xs)} samples, batch 64)", act / bp,
                      f"{act:.2f} s / {bp:.2f} s"))
         cfg = OmegaConf.create({"hardware": {"bits": 16, "store_biases": True},
-                                "method": {"ste_clip": 1.0}, "train": {"loss": "mse"}})
-        for knob in (Knob("K1", "drum", k=4), Knob("ntv660", "ntv", voltage_mv=660.0,
-                                                   flip_rate=0.01)):
-            pas = median_time(lambda: epoch(pas_step(knob, cfg, 10, torch.Generator()
-                                                     .manual_seed(0))),
+                                "train": {"loss": "mse"}})
+        for knob in (K1, NTV660):
+            pas = median_time(lambda: epoch(knob_step(knob, cfg, 10, torch.Generator()
+                                                      .manual_seed(0), ste_clip=1.0)),
                               max(1, args.repeats // 2))
             rows.append((f"{label} pas epoch at {knob.name} / BP epoch", pas / bp,
                          f"{pas:.2f} s / {bp:.2f} s"))

@@ -7,7 +7,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from axtrain_cli.cli import config_dir
-from axtrain_cli.config import register_configs
+from axtrain_cli.schema import register_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 AXTRAIN = [sys.executable, "-m", "axtrain_cli.cli", "train"]

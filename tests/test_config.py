@@ -4,10 +4,13 @@ from pathlib import Path
 
 import pytest
 
+from axtrain_cli import knobs
 from axtrain_cli.cli import config_dir
-from axtrain_cli.config import ConfigError, validate
+from axtrain_cli.config import ConfigError
+from axtrain_cli.methods import METHODS, typed
+from axtrain_cli.schema import validate
 
-GROUPS = ["dataset", "topology", "method", "approx", "hardware"]
+GROUPS = ["dataset", "topology", "method", "knobs", "hardware"]
 
 
 def options(group):
@@ -15,16 +18,21 @@ def options(group):
 
 
 @pytest.mark.parametrize("group", GROUPS)
-def test_every_option_composes(compose_cfg, group):
+def test_every_option_composes_and_validates(compose_cfg, group):
     opts = options(group)
     assert opts, group
     for opt in opts:
-        extra = ["approx.voltage_mv=500", "approx.flip_rate=0.05"] if opt == "ntv_custom" else []
-        cfg = compose_cfg([f"{group}={opt}", *extra])
-        if group == "method" and opt != "bp":
-            continue  # later methods are validated by their own tests
+        cfg = compose_cfg([f"{group}={opt}"])
         validate(cfg)
-        assert cfg[group].name
+        if group != "knobs":
+            assert cfg[group].name == opt or group == "topology"
+
+
+def test_every_method_has_a_config_and_a_typed_schema(compose_cfg):
+    assert options("method") == sorted(METHODS)
+    for name, module in METHODS.items():
+        m = typed(compose_cfg([f"method={name}"]))
+        assert isinstance(m, module.Conf) and m.name == name
 
 
 def test_dataset_picks_its_table1_topology(compose_cfg):
@@ -34,10 +42,24 @@ def test_dataset_picks_its_table1_topology(compose_cfg):
     for ds, topo in expect.items():
         cfg = compose_cfg([f"dataset={ds}"])
         assert cfg.topology.name == topo
-    volts = {ds: dict(compose_cfg([f"dataset={ds}"]).dataset.voltages) for ds in expect}
-    assert volts["breast_cancer"] == {"aggressive": 400, "conservative": 660}
-    assert all(v == {"aggressive": 660, "conservative": 850}
-               for ds, v in volts.items() if ds != "breast_cancer")
+    levels = {ds: dict(compose_cfg([f"dataset={ds}"]).dataset.levels) for ds in expect}
+    assert levels["breast_cancer"] == {"aggressive": "ntv400", "conservative": "ntv660"}
+    assert all(v == {"aggressive": "ntv660", "conservative": "ntv850"}
+               for ds, v in levels.items() if ds != "breast_cancer")
+
+
+def test_paper_knobs_resolve_to_the_papers_settings(compose_cfg):
+    cfg = compose_cfg([])
+    for name, k in {"K1": 4, "K2": 5, "K3": 6, "K4": 7}.items():
+        knob = knobs.resolve(name, cfg)
+        assert knob.domain == "compute" and knob.multiplier.k == k
+    for name, (mv, p) in {"ntv400": (400, 0.1), "ntv660": (660, 0.01),
+                          "ntv850": (850, 0.001)}.items():
+        knob = knobs.resolve(name, cfg)
+        assert knob.domain == "storage" and (knob.memory.voltage_mv, knob.memory.rate) == (mv, p)
+    assert knobs.resolve("aggressive", cfg).name == "ntv400"  # breast cancer: 400 mV
+    assert knobs.resolve("exact", cfg).domain == "exact"
+    assert knobs.resolve("float", cfg).domain == "float"
 
 
 @pytest.mark.parametrize("override,key", [
@@ -48,22 +70,41 @@ def test_dataset_picks_its_table1_topology(compose_cfg):
     ("dataset.test_size=1.0", "dataset.test_size"),
     ("dataset.test_size=0", "dataset.test_size"),
     ("hardware.bits=40", "hardware.bits"),
-    ("hardware.multipliers.K1=1", "hardware.multipliers.K1"),
-    ("hardware.multipliers.K1=16", "hardware.multipliers.K1"),
-    ("hardware.flip_rates.660=1.5", "hardware.flip_rates.660"),
-    ("dataset.voltages.aggressive=500", "dataset.voltages.aggressive"),
-    ("eval.trials=0", "eval.trials"),
+    ("hardware.nominal_mv=0", "hardware.nominal_mv"),
+    ("knobs.K1.multiplier.k=1", "knobs.K1.multiplier.k"),
+    ("knobs.K1.multiplier.k=16", "knobs.K1.multiplier.k"),
+    ("knobs.K1.multiplier.name=wallace", "knobs.K1.multiplier.name"),
+    ("+knobs.K1.multiplier.bits=3", "knobs.K1.multiplier.bits"),
+    ("~knobs.K1.multiplier.k", "knobs.K1.multiplier.k"),
+    ("knobs.ntv660.memory.rate=1.5", "knobs.ntv660.memory.rate"),
+    ("knobs.ntv660.memory.voltage_mv=-5", "knobs.ntv660.memory.voltage_mv"),
+    ("+knobs.exact.multiplier={name:drum,k:4}", "knobs.exact"),
+    ("dataset.levels.aggressive=ntv500", "dataset.levels.aggressive"),
     ("eval.knobs=[exact,K9]", "eval.knobs"),
     ("train.optimizer=rmsprop", "train.optimizer"),
+    ("method=pas method.ste_clip=0", "method.ste_clip"),
+    ("method=axtrain method.finetune_epochs=0", "method.finetune_epochs"),
+    ("method=approxann method.act.delta_gamma=-1", "method.act.delta_gamma"),
+    ("method=approxann method.checkpoint=/no/such/model.pt", "method.checkpoint"),
 ])
 def test_out_of_range_values_name_the_key(compose_cfg, override, key):
-    cfg = compose_cfg([override])
+    cfg = compose_cfg(override.split())
     with pytest.raises(ConfigError) as e:
         validate(cfg)
     msg = str(e.value)
-    assert msg.startswith(key) and "allowed" in msg and "\n" not in msg
+    assert msg.startswith(key) and "allowed" in msg and "\n" not in msg, msg
 
 
-def test_custom_voltage_with_flip_rate_is_accepted(compose_cfg):
-    cfg = compose_cfg(["+hardware.flip_rates.500=0.05", "dataset.voltages.aggressive=500"])
+def test_a_knob_added_on_the_command_line_works_everywhere(compose_cfg):
+    cfg = compose_cfg(["+knobs.ntv500={memory:{name:flips,voltage_mv:500,rate:0.05}}",
+                       "+knobs.K0={multiplier:{name:drum,k:3}}", "dataset.levels.aggressive=ntv500",
+                       "eval.knobs=[exact,K0,ntv500,aggressive]", "method=pas",
+                       "method.knob=K0"])
     validate(cfg)
+    assert knobs.resolve("aggressive", cfg).memory.rate == 0.05
+    assert knobs.resolve("K0", cfg).multiplier.k == 3
+
+
+def test_a_method_key_of_another_method_is_refused_at_compose(compose_cfg):
+    with pytest.raises(Exception, match="finetune_epochs"):
+        compose_cfg(["method=pas", "method.finetune_epochs=3"])

@@ -1,4 +1,5 @@
-"""Hardware models (axtrain_cli.hardware) against the plain-integer reference and the notes."""
+"""Fixed point, DRUM-k, the fused operand kernel, the STE and the power proxies, against the
+plain-integer reference and the notes (memories: test_memory.py; plug-ins: test_plugins.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from axtrain_cli import hardware as hw
-from axtrain_cli import reference as ref
+from axtrain_cli.hardware import kernels as fq
+from axtrain_cli.hardware import reference as ref
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -182,18 +184,18 @@ def test_frac_length_rejects_bad_input():
 @pytest.fixture(autouse=True)
 def _fuse_small_tensors(monkeypatch):
     """These tests run the fused path on small inputs too (the default keeps them eager)."""
-    monkeypatch.setattr(hw, "FUSE_MIN_NUMEL", 2)
+    monkeypatch.setattr(fq, "FUSE_MIN_NUMEL", 2)
 
 
 def test_small_tensors_stay_eager_by_default(monkeypatch):
     monkeypatch.undo()  # the real threshold
     calls = []
-    monkeypatch.setattr(hw, "_compiled", lambda *a: calls.append(a) or hw._fake_quant_fused(*a))
-    monkeypatch.setattr(hw, "_compile_failed", False)
-    monkeypatch.setattr(hw, "_fused", True)
+    monkeypatch.setattr(fq, "_compiled", lambda *a: calls.append(a) or fq._fake_quant_fused(*a))
+    monkeypatch.setattr(fq, "_compile_failed", False)
+    monkeypatch.setattr(fq, "_fused", True)
     hw.fake_quant(torch.randn(100, 30), 14, 16, 4)
     assert not calls
-    hw.fake_quant(torch.randn(hw.FUSE_MIN_NUMEL), 14, 16, 4)
+    hw.fake_quant(torch.randn(fq.FUSE_MIN_NUMEL), 14, 16, 4)
     assert len(calls) == 1
 
 
@@ -227,13 +229,13 @@ def test_fake_quant_compiled_and_eager_bit_identical(monkeypatch):
         for fl, bits, k in [(14, 16, 4), (14, 16, None), (10, 12, 6), (3, 8, 2), (20, 24, 23)]:
             fused, eager = _compiled_and_eager(monkeypatch, x, fl, bits, k)
             assert _bits_equal(fused, eager), (dtype, fl, bits, k)
-    assert not hw._compile_failed
+    assert not fq._compile_failed
 
 
 def _compiled_and_eager(monkeypatch, x, fl, bits, k):
-    monkeypatch.setattr(hw, "_fused", True)
+    monkeypatch.setattr(fq, "_fused", True)
     fused = hw.fake_quant(x, fl, bits, k)
-    monkeypatch.setattr(hw, "_fused", False)
+    monkeypatch.setattr(fq, "_fused", False)
     return fused, hw.fake_quant(x, fl, bits, k)
 
 
@@ -247,7 +249,7 @@ def test_fake_quant_every_16bit_word_every_k(monkeypatch, dtype):
             if k is not None:
                 expected = hw.drum_transform(words.long(), k).to(dtype) * 2.0**-fl
                 assert torch.equal(eager, expected)
-    assert not hw._compile_failed
+    assert not fq._compile_failed
 
 
 @pytest.mark.slow
@@ -261,11 +263,11 @@ def test_fake_quant_every_24bit_word_every_k(monkeypatch):
 def test_fake_quant_compiles_once_for_all_shapes_and_formats():
     from torch._dynamo.utils import counters
 
-    if not hw._fused:
+    if not fq._fused:
         pytest.skip("fused path disabled")
     x = torch.randn(64, 33)
     hw.fake_quant(x, 14, 16, 4)
-    if hw._compile_failed:
+    if fq._compile_failed:
         pytest.skip("torch.compile unavailable here")
     graphs = counters["stats"]["unique_graphs"]
     for shape, fl, bits, k in [((17, 9), 10, 16, 5), ((3, 4, 5), 12, 12, 7),
@@ -284,16 +286,16 @@ def test_fake_quant_falls_back_to_eager_when_compile_fails(monkeypatch, caplog):
         raise RuntimeError("no compiler")
 
     monkeypatch.setattr(torch, "compile", broken)
-    monkeypatch.setattr(hw, "_compiled", None)
-    monkeypatch.setattr(hw, "_compile_failed", False)
-    monkeypatch.setattr(hw, "_fused", True)
+    monkeypatch.setattr(fq, "_compiled", None)
+    monkeypatch.setattr(fq, "_compile_failed", False)
+    monkeypatch.setattr(fq, "_fused", True)
     x = torch.randn(50, 3)
-    with caplog.at_level(logging.WARNING, logger=hw.__name__):
+    with caplog.at_level(logging.WARNING, logger=fq.__name__):
         first = hw.fake_quant(x, 14, 16, 4)
         second = hw.fake_quant(x, 14, 16, 4)
-    assert hw._compile_failed
+    assert fq._compile_failed
     assert len([r for r in caplog.records if "no compiler" in r.getMessage()]) == 1
-    monkeypatch.setattr(hw, "_fused", False)
+    monkeypatch.setattr(fq, "_fused", False)
     assert _bits_equal(first, hw.fake_quant(x, 14, 16, 4)) and _bits_equal(first, second)
 
 
@@ -302,14 +304,14 @@ def test_fake_quant_switches(monkeypatch):
 
     def spy(*args):
         calls.append(args)
-        return hw._fake_quant_fused(*args)
+        return fq._fake_quant_fused(*args)
 
-    monkeypatch.setattr(hw, "_compiled", spy)
-    monkeypatch.setattr(hw, "_compile_failed", False)
-    monkeypatch.setattr(hw, "_fused", True)
+    monkeypatch.setattr(fq, "_compiled", spy)
+    monkeypatch.setattr(fq, "_compile_failed", False)
+    monkeypatch.setattr(fq, "_fused", True)
     x = torch.randn(10)
     hw.set_fused(False)
-    assert not hw._fused
+    assert not fq._fused
     hw.fake_quant(x, 14, 16, 4)
     hw.set_fused(True)
     monkeypatch.setenv("AXTRAIN_NO_COMPILE", "1")
@@ -342,120 +344,6 @@ def test_float64_layer_equals_reference_integer_dot_products(k):
     wq = [[ref.quantize(v, fw, 16) for v in row] for row in w.tolist()]
     expected = [[float(ref.dot(xr, wr, k)) for wr in wq] for xr in xq]
     assert y.tolist() == expected
-
-
-# ----------------------------------------------------------------------------- NTV bit flips
-def _random_words(n: int, bits: int, seed: int = 7) -> torch.Tensor:
-    return torch.randint(-(2 ** (bits - 1)), 2 ** (bits - 1), (n,), generator=_gen(seed))
-
-
-def test_flip_bits_p0_is_identity_without_drawing():
-    words = _random_words(1000, 16).view(10, 100)
-    g = _gen(8)
-    state = g.get_state()
-    out = hw.flip_bits(words, 0.0, 16, g)
-    assert torch.equal(out, words) and out.data_ptr() != words.data_ptr()
-    assert torch.equal(g.get_state(), state)
-
-
-@pytest.mark.parametrize("bits", [2, 8, 16, 24])
-def test_flip_bits_p1_is_bitwise_not(bits):
-    words = _random_words(5000, bits)
-    assert torch.equal(hw.flip_bits(words, 1.0, bits, _gen(9)), ~words)
-
-
-def _flip_mask(words: torch.Tensor, flipped: torch.Tensor, bits: int) -> torch.Tensor:
-    return (words ^ flipped) & (2**bits - 1)
-
-
-@pytest.mark.parametrize("p", [0.001, 0.01, 0.1, 0.5])
-def test_flip_bits_rate_per_position(p):
-    bits, n = 16, 200_000
-    words = _random_words(n, bits)
-    flipped = hw.flip_bits(words, p, bits, _gen(10))
-    half = 2 ** (bits - 1)
-    assert flipped.shape == words.shape and flipped.dtype == torch.int64
-    assert flipped.min() >= -half and flipped.max() < half
-    mask = _flip_mask(words, flipped, bits)
-    sigma = math.sqrt(n * p * (1 - p))
-    for i in range(bits):
-        count = ((mask >> i) & 1).sum().item()
-        assert abs(count - n * p) < 5 * sigma, (i, count)
-    # independence across the bits of a word: words left untouched ~ (1-p)^bits
-    p0 = (1 - p) ** bits
-    untouched = (mask == 0).sum().item()
-    assert abs(untouched - n * p0) < 5 * math.sqrt(n * p0 * (1 - p0)) + 1
-
-
-def test_flip_bits_geometric_chunks(monkeypatch):
-    monkeypatch.setattr(hw, "_CHUNK", 1000)  # many chunks of gaps
-    bits, n, p = 16, 50_000, 0.05
-    words = _random_words(n, bits)
-    mask = _flip_mask(words, hw.flip_bits(words, p, bits, _gen(11)), bits)
-    total = sum(((mask >> i) & 1).sum().item() for i in range(bits))
-    assert abs(total - n * bits * p) < 5 * math.sqrt(n * bits * p * (1 - p))
-    last = ((mask >> (bits - 1)) & 1)[-n // 10:].sum().item()  # the tail of the words is reached
-    assert abs(last - n // 10 * p) < 5 * math.sqrt(n // 10 * p)
-
-
-@pytest.mark.parametrize("p", [0.003, 0.6])
-def test_flip_bits_seeded(p):
-    words = _random_words(20_000, 16).view(200, 100)
-    a = hw.flip_bits(words, p, 16, _gen(12))
-    assert torch.equal(a, hw.flip_bits(words, p, 16, _gen(12)))
-    assert not torch.equal(a, hw.flip_bits(words, p, 16, _gen(13)))
-    g = _gen(12)
-    assert not torch.equal(hw.flip_bits(words, p, 16, g), hw.flip_bits(words, p, 16, g))
-
-
-@pytest.mark.parametrize("bits, p", [(16, 0.05), (8, 0.3), (5, 0.2)])
-def test_flip_bits_matches_reference_flip(bits, p):
-    words = _random_words(3000, bits)
-    flipped = hw.flip_bits(words, p, bits, _gen(14))
-    masks = _flip_mask(words, flipped, bits)
-    expected = [ref.flip(w, m, bits) for w, m in zip(words.tolist(), masks.tolist())]
-    assert flipped.tolist() == expected
-
-
-def test_reference_flip_examples():
-    assert ref.flip(0, 0b1000, 4) == -8
-    assert ref.flip(-1, 0b0001, 4) == -2
-    assert ref.flip(-8, 0b1111, 4) == 7
-    assert ref.flip(5, 0, 8) == 5
-    with pytest.raises(ValueError, match="mask=16"):
-        ref.flip(0, 16, 4)
-
-
-def test_flip_bits_rejects_bad_input():
-    words = _random_words(10, 8)
-    for p in (-0.1, 1.5, math.nan):
-        with pytest.raises(ValueError, match=rf"p={p}.*\[0, 1\]"):
-            hw.flip_bits(words, p, 8, _gen(0))
-    with pytest.raises(ValueError, match=r"\[-128, 127\]"):
-        hw.flip_bits(torch.tensor([128]), 0.1, 8, _gen(0))
-    with pytest.raises(ValueError, match="int64"):
-        hw.flip_bits(words.int(), 0.1, 8, _gen(0))
-    with pytest.raises(ValueError, match="bits=1"):
-        hw.flip_bits(words, 0.1, 1, _gen(0))
-
-
-def test_ntv_store():
-    w = torch.randn(7, 5, generator=_gen(15)) * 0.1
-    fl = hw.frac_length(w.abs().max(), 16)
-    clean = hw.ntv_store(w, fl, 16, 0.0, 3, _gen(0))
-    assert clean.shape == (3, 7, 5) and clean.dtype == torch.float32
-    assert torch.equal(clean, hw.fake_quant(w, fl, 16).expand(3, 7, 5))
-    noisy = hw.ntv_store(w.double(), fl, 16, 0.1, 4, _gen(16))
-    assert noisy.dtype == torch.float64
-    assert not torch.equal(noisy[0], noisy[1])  # independent trials
-    words = hw.to_words(w, fl, 16)
-    for t in range(4):
-        flipped = hw.to_words(noisy[t], fl, 16)
-        assert torch.equal(flipped, hw.from_words(flipped, fl, torch.float64).mul(2**fl).long())
-        assert 0 < _flip_mask(words, flipped, 16).ne(0).sum() < words.numel()
-    for trials in (0, -1, 2.0):
-        with pytest.raises(ValueError, match=rf"trials={trials}"):
-            hw.ntv_store(w, fl, 16, 0.1, trials, _gen(0))
 
 
 # ----------------------------------------------------------------------------- STE
@@ -499,15 +387,6 @@ def test_drum_power_fit():
     assert hw.drum_power(20) == 1.0
     with pytest.raises(ValueError, match="k=1"):
         hw.drum_power(1)
-
-
-def test_sram_power():
-    assert hw.sram_power(1100) == 1.0
-    for mv, value in {850: 0.597, 660: 0.360, 400: 0.132}.items():
-        assert hw.sram_power(mv) == pytest.approx(value, abs=0.0005)
-    assert hw.sram_power(500, 1000) == 0.25
-    with pytest.raises(ValueError, match="voltage_mv=-1"):
-        hw.sram_power(-1)
 
 
 def test_network_power():

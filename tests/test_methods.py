@@ -1,12 +1,12 @@
-"""Training methods: the adaptive gamma rule, act vs BP sensitivity, pas vs BP at K1,
-the ApproxANN and AxNN guarantees, and bad input through the CLI."""
+"""Training methods: the adaptive gamma rule, act vs BP sensitivity, the ApproxANN and AxNN
+guarantees, and bad input through the CLI."""
 
 import pandas as pd
 import pytest
 
 from conftest import TINY, run_cli
 
-from axtrain_cli.methods import AdaptiveGamma
+from axtrain_cli.methods.act import AdaptiveGamma
 from axtrain_cli.run import run
 
 FAST = ["progress=off", "checkpoint=false", "eval.trials=3"]
@@ -54,15 +54,22 @@ def test_act_lowers_sensitivity_at_comparable_accuracy(compose_cfg, tmp_path, da
 
 def test_approxann_from_act_respects_max_loss(compose_cfg, tmp_path):
     df = _run(compose_cfg, tmp_path, ["dataset=ionosphere", "method=approxann",
-                                      "method.init=act", "approx=K1", "train.epochs=20",
+                                      "method.init=act", "method.knob=K1", "train.epochs=20",
                                       "eval.knobs=[exact]", "method.max_loss=2.0"])
     row = _row(df, "approxann_K1")
     assert (row.base_accuracy - row.accuracy) * 100 <= 2.0 + 1e-9
     assert row.base_accuracy == pytest.approx(_row(df, "exact").accuracy)
-    assert 0 <= row.approx_multipliers <= row.total_multipliers
-    assert row.compute_power == pytest.approx(
-        (row.approx_multipliers * 0.14 + row.total_multipliers - row.approx_multipliers)
-        / row.total_multipliers, rel=1e-3)
+    assert row.final_gamma > 0  # init=act trained act (its adaptive gamma moved)
+    # 34-50-50-2: an approximate neuron of layer l brings its fan-in of multiplications
+    fan_in, widths = [34, 50, 50], [50, 50, 2]
+    assert row.total_multipliers == sum(f * w for f, w in zip(fan_in, widths)) == 4300
+    assert row.total_neurons == sum(widths)
+    splits = [(a, b, row.approx_neurons - a - b) for a in range(51) for b in range(51)]
+    assert any(0 <= c <= 2 and 34 * a + 50 * b + 50 * c == row.approx_multipliers
+               for a, b, c in splits), (row.approx_neurons, row.approx_multipliers)
+    # DRUM k=4 multipliers on that share, exact ones on the rest
+    share = row.approx_multipliers / row.total_multipliers
+    assert row.compute_power == pytest.approx(1 - share * (1 - 0.14), abs=0.005)
 
 
 @pytest.mark.parametrize("dataset,extra", [
@@ -73,9 +80,9 @@ def test_approxann_from_act_respects_max_loss(compose_cfg, tmp_path):
 ])
 def test_axnn_terminates_within_its_constraints(compose_cfg, tmp_path, dataset, extra):
     df = _run(compose_cfg, tmp_path, [f"dataset={dataset}", "method=axnn", "train.epochs=3",
-                                      "method.epochs=1", "method.max_iterations=6",
+                                      "method.retrain_epochs=1", "method.max_iterations=6",
                                       "eval.knobs=[exact]", *extra])
-    rows = df[df.knob_kind == "axnn"]
+    rows = df[df.knob.str.startswith("axnn_")]
     assert sorted(rows.constraint) == [0.5, 2.5, 7.5]
     for r in rows.itertuples():
         assert (r.base_accuracy - r.accuracy) * 100 <= r.constraint + 1e-9
@@ -87,8 +94,8 @@ def test_axnn_terminates_within_its_constraints(compose_cfg, tmp_path, dataset, 
     (["method=approxann", "method.max_loss=150"], "method.max_loss"),
     (["method=axnn", "method.constraints=[2.5,0]"], "method.constraints.1"),
     (["method=act", "method.gamma0=-1"], "method.gamma0"),
-    (["method=pas", "approx=exact"], "approx.kind"),
-    (["method=approxann", "approx=ntv660"], "approx.kind"),
+    (["method=pas", "method.knob=exact"], "method.knob"),
+    (["method=approxann", "method.knob=ntv660"], "method.knob"),
 ])
 def test_method_bad_input_one_line_exit_2(tmp_path, override, key):
     r = run_cli([*TINY, *override, f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
@@ -98,21 +105,20 @@ def test_method_bad_input_one_line_exit_2(tmp_path, override, key):
 
 
 def test_pas_unknown_knob_lists_options(tmp_path):
-    r = run_cli([*TINY, "method=pas", "approx=K9"], cwd=tmp_path)
+    r = run_cli([*TINY, "method=pas", "method.knob=K9"], cwd=tmp_path)
     assert r.returncode == 2 and "K9" in r.stderr and "ntv660" in r.stderr
 
 
 def test_network_power_weights_layers_by_their_counts(compose_cfg):
-    from axtrain_cli import hardware as hw
-    from axtrain_cli.evaluate import network_power, resolve_knob
+    from axtrain_cli import knobs
+    from axtrain_cli.evaluate import network_power
     from axtrain_cli.models import build_model
 
-    cfg = compose_cfg(["hardware.store_biases=false"])
+    cfg = compose_cfg(["hardware.store_biases=false"])  # breast cancer: 30-64-64-2
     net = build_model(cfg.topology, [30], 2)
-    w = sum(m.weight.numel() for m in net.compute)
-    b = sum(m.bias.numel() for m in net.compute)
-    p = network_power(net, resolve_knob("aggressive", cfg), cfg.hardware)
-    assert p["compute"] == pytest.approx(1.0)
-    assert p["storage"] == pytest.approx((w * hw.sram_power(400) + b) / (w + b))
-    p = network_power(net, resolve_knob("K1", cfg), cfg.hardware)
-    assert p == pytest.approx({"compute": hw.drum_power(4), "storage": 1.0})
+    w, b = 30 * 64 + 64 * 64 + 64 * 2, 64 + 64 + 2
+    p = network_power(net, knobs.resolve("aggressive", cfg), cfg.hardware)  # 400 mV
+    assert p["compute"] == 1.0
+    assert p["storage"] == pytest.approx((w * (400 / 1100) ** 2 + b) / (w + b))
+    p = network_power(net, knobs.resolve("K1", cfg), cfg.hardware)
+    assert p == pytest.approx({"compute": 0.14, "storage": 1.0}, abs=0.005)

@@ -68,18 +68,22 @@ def test_act_keeps_exact_accuracy_close_to_bp_on_the_mlps(quick):
     assert (a["act"] > a["bp"] - 0.03).all(), a
 
 
-def test_approxann_from_act_uses_at_least_as_many_multipliers(quick):
-    """Fig. 8's direction (the paper: +25.51 % / +23.33 %); ours: equal (every neuron)."""
+def test_approxann_approximates_every_multiplier_at_drum_k4_k5(quick):
+    """What we measured instead of Fig. 8's gain (the paper: +25.51 % / +23.33 % more
+    approximate multipliers from an act init): DRUM k = 4 and 5 cost so little accuracy
+    that ApproxANN approximates every neuron from both inits (docs/REPRODUCTION.md), so
+    the table shows no difference. A harsher K1/K2 would make this fail."""
     out, _ = quick
     f8 = pd.read_csv(out / "report" / "fig8_approxann_multipliers.csv")
     f8 = f8[f8.dataset != "average"]
     assert len(f8) == 12
-    assert (f8.approx_multipliers_act >= f8.approx_multipliers_bp).all(), f8
+    for init in ("bp", "act"):
+        assert (f8[f"approx_multipliers_{init}"] == f8.total_multipliers).all(), f8
 
 
 def test_approxann_stays_within_its_constraint(quick):
     _, runs = quick
-    rows = runs[runs.knob_kind == "approxann"]
+    rows = runs[runs.knob.str.startswith("approxann_")]
     assert len(rows) == 24
     assert ((rows.base_accuracy - rows.accuracy) * 100 <= 2.0 + 1e-9).all()
 

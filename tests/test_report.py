@@ -28,13 +28,18 @@ NTV = {"bp": {"aggressive": [0.5, 0.6, 0.7], "conservative": [0.9, 0.9, 0.9]},
        "axtrain": {"aggressive": [0.8, 0.85, 0.9], "conservative": [0.935, 0.935, 0.935]}}
 
 
+DOMAIN = {"exact": "exact", "drum": "compute", "ntv": "storage", "approxann": "compute"}
+
+
 def row(dataset, method, seed, knob, *, kind, loss, acc, dev=0.0, train_knob="", trial=0,
         k=None, mv=None, cp=1.0, sp=1.0, knob_name=None):
-    return {"schema_version": 1, "dataset": dataset, "topology": dataset, "method": method,
+    return {"schema_version": 2, "dataset": dataset, "topology": dataset, "method": method,
             "train_knob": train_knob, "knob": knob, "knob_name": knob_name or knob,
-            "knob_kind": kind, "k": k, "voltage_mv": mv, "flip_rate": None, "trial": trial,
-            "seed": seed, "loss": loss, "accuracy": acc, "deviation": dev,
-            "compute_power": cp, "storage_power": sp, "sensitivity": 1.0, "epochs": 2}
+            "domain": DOMAIN[kind], "multiplier": f"drum(k={k})" if k else "exact",
+            "memory": f"flips(voltage_mv={mv}, rate=0.01)" if mv else "reliable",
+            "voltage_mv": mv, "trial": trial, "seed": seed, "loss": loss, "accuracy": acc,
+            "deviation": dev, "compute_power": cp, "storage_power": sp, "sensitivity": 1.0,
+            "epochs": 2}
 
 
 def write_run(d: Path, rows, *, init=None, smap_scale=None, extra=()):
@@ -82,8 +87,8 @@ def make_grid(root: Path, approxann=True):
                     rows = [row(ds, "approxann", seed, "exact", kind="exact", loss=0.1, acc=0.95,
                                 train_knob=knob),
                             row(ds, "approxann", seed, f"approxann_{knob}", kind="approxann",
-                                knob_name=knob, loss=0.12, acc=0.94, dev=float("nan"),
-                                train_knob=knob, cp=1 - m / 400 * 0.7)]
+                                loss=0.12, acc=0.94, dev=float("nan"), train_knob=knob,
+                                k=4, cp=1 - m / 400 * 0.7)]
                     fig = {"approx_multipliers": m, "total_multipliers": 400,
                            "approx_neurons": m // 10, "total_neurons": 40, "final_gamma": 0.1}
                     write_run(root / "deep" / f"{n}_{ds}_approxann_{init}_{knob}_s{seed}",
@@ -243,11 +248,11 @@ def test_incompatible_schema_skipped(tmp_path, capsys):
     root = make_grid(tmp_path / "runs")
     bad = root / "zz_future"
     rows = sweep_rows("satimage", "bp", 7)
-    write_run(bad, [{**r, "schema_version": 2} for r in rows])
+    write_run(bad, [{**r, "schema_version": 3} for r in rows])
     r = build_report([root], tmp_path / "out", plots=False)
     err = capsys.readouterr().err
     line = next(ln for ln in err.splitlines() if str(bad / "results.csv") in ln)
-    assert "schema_version" in line and "2" in line
+    assert "schema_version" in line and "3" in line
     assert not r["skipped"]
     assert (tmp_path / "out" / "fig6_multiplier_error.csv").exists()
     t = read(tmp_path / "out", "fig6_multiplier_error.csv")
@@ -285,3 +290,22 @@ def test_act_init_from_results_column(tmp_path):
     build_report([root], tmp_path / "out", plots=False)
     t = read(tmp_path / "out", "fig8_approxann_multipliers.csv")
     assert math.isclose(t.loc[t.dataset == "average", "increase_pct"].iloc[0], 25.0)
+
+
+def test_schema_1_files_are_upgraded(tmp_path):
+    """A results.csv of schema_version 1 (knob_kind, k, flip_rate) is read as schema 2."""
+    root = make_grid(tmp_path / "runs", approxann=False)
+    for f in root.rglob("results.csv"):
+        df = pd.read_csv(f)
+        kind = df["domain"].map({"exact": "exact", "compute": "drum", "storage": "ntv"})
+        df = df.assign(schema_version=1, knob_kind=kind, k=df["multiplier"].str.extract(
+            r"k=(\d+)")[0].astype(float), flip_rate=np.where(kind == "ntv", 0.01, np.nan))
+        write_csv(f, df.drop(columns=["domain", "multiplier", "memory"]))
+    r = build_report([root], tmp_path / "out", plots=False)
+    assert not any("skipped" in w and "schema" in w for w in r["warnings"])
+    t = read(tmp_path / "out", "fig7_ntv_accuracy.csv")
+    t = t[t.dataset != "average"]
+    assert set(t["memory"]) == {"flips(voltage_mv=660, rate=0.01)",
+                                "flips(voltage_mv=850, rate=0.01)"}
+    t = read(tmp_path / "out", "fig6_multiplier_error.csv")
+    assert set(t["multiplier"]) == {"drum(k=4)"} and len(t) == 3 * 4 * 3

@@ -86,7 +86,8 @@ def precheck(overrides: list[str]) -> None:
     from hydra import compose, initialize_config_dir
     from hydra.errors import MissingConfigException
 
-    from .config import ConfigError, register_configs, validate
+    from .config import ConfigError
+    from .schema import register_configs, validate
 
     register_configs()
     try:
@@ -159,7 +160,7 @@ def _task(cfg) -> None:
 def _hydra_train() -> None:
     import hydra
 
-    from .config import register_configs
+    from .schema import register_configs
 
     register_configs()
     hydra.main(config_path=config_dir(), config_name="config", version_base="1.3")(_task)()

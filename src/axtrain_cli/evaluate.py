@@ -1,5 +1,5 @@
-"""The inference sweep: the trained network on each hardware knob, NTV knobs over
-`trials` independent flip draws evaluated in one batched pass."""
+"""The inference sweep: the trained network on each hardware knob; a knob with a stochastic
+memory over `eval.trials` independent reads, evaluated in one batched pass."""
 
 from __future__ import annotations
 
@@ -8,78 +8,31 @@ from dataclasses import dataclass
 import torch
 
 from . import hardware as hw
+from . import knobs
+from .knobs import EXACT, Knob
 from .models import HwPlan, Net, calibrate, weight_words
+from .results import Measurement
 from .training import loss_per_sample
-
-
-@dataclass(frozen=True)
-class Knob:
-    """One approximation setting. kind: float | exact | drum | ntv."""
-
-    name: str
-    kind: str
-    k: int | None = None
-    voltage_mv: float | None = None
-    flip_rate: float | None = None
-
-    def compute_power(self) -> float:
-        """Multiplier power relative to an exact 16x16 multiplier."""
-        return hw.drum_power(self.k) if self.kind == "drum" else 1.0
-
-    def storage_power(self, nominal_mv: float) -> float:
-        """SRAM power relative to nominal voltage."""
-        return hw.sram_power(self.voltage_mv, nominal_mv) if self.kind == "ntv" else 1.0
-
-
-def resolve_knob(name: str, cfg) -> Knob:
-    """Knob by name: float, exact, K1.., ntv<mV>, or the dataset's aggressive/conservative."""
-    h = cfg.hardware
-    if name in ("float", "exact"):
-        return Knob(name, name)
-    if name in h.multipliers:
-        return Knob(name, "drum", k=int(h.multipliers[name]))
-    if name in ("aggressive", "conservative"):
-        name = f"ntv{cfg.dataset.voltages[name]}"
-    if name.startswith("ntv") and name[3:] in h.flip_rates:
-        return Knob(name, "ntv", voltage_mv=float(name[3:]),
-                    flip_rate=float(h.flip_rates[name[3:]]))
-    raise ValueError(f"unknown knob {name!r}: allowed float, exact, "
-                     f"{', '.join(h.multipliers)}, aggressive, conservative, "
-                     f"{', '.join(f'ntv{v}' for v in h.flip_rates)}")
-
-
-def knob_from_approx(a) -> Knob:
-    """Knob from an `approx` group config."""
-    return Knob(a.name, a.kind, k=a.k, voltage_mv=a.voltage_mv, flip_rate=a.flip_rate)
 
 
 def make_plan(net: Net, knob: Knob, bits: int, act_fl: list[int | None], *,
               trials: int | None = None, generator: torch.Generator | None = None,
               store_biases: bool = True, ste_clip: float | None = 1.0) -> HwPlan | None:
-    """The weights as the accelerator reads them for `knob` (None for plain float)."""
-    if knob.kind == "float":
+    """The network as the accelerator holds it for `knob` (None for the float network):
+    every weight and bias word read through the knob's memory (`trials` reads at once when
+    set; biases from reliable storage unless `store_biases`), the weights prepared once for
+    its multiplier."""
+    if knob.multiplier is None:
         return None
-    weights, biases = [], []
+    mult, memory = knob.multiplier, knob.memory
+    bias_memory = memory if store_biases else hw.RELIABLE
+    weights, weight_fl, biases = [], [], []
     for fw, ww, fb, bw in weight_words(net, bits):
-        if knob.kind == "ntv":
-            weights.append(hw.from_words(_flip(ww, knob.flip_rate, bits, trials, generator), fw))
-            bw = _flip(bw, knob.flip_rate, bits, trials, generator) if store_biases else (
-                bw.expand(trials or 1, *bw.shape) if trials else bw)
-            biases.append(hw.from_words(bw, fb))
-        else:
-            w = hw.from_words(ww, fw)
-            weights.append(hw.fake_quant(w, fw, bits, knob.k) if knob.kind == "drum" else w)
-            biases.append(hw.from_words(bw, fb))
-    return HwPlan(bits=bits, weights=weights, biases=biases, act_fl=list(act_fl),
-                  k=knob.k if knob.kind == "drum" else None,
-                  trials=trials if knob.kind == "ntv" else None, ste_clip=ste_clip)
-
-
-def _flip(words, p, bits, trials, generator):
-    if not trials:
-        return hw.flip_bits(words, p, bits, generator)
-    stack = words.expand(trials, *words.shape).contiguous()
-    return hw.flip_bits(stack, p, bits, generator)
+        weights.append(mult.weights(memory.read(ww, bits, trials, generator), fw, bits))
+        weight_fl.append(fw)
+        biases.append(hw.from_words(bias_memory.read(bw, bits, trials, generator), fb))
+    return HwPlan(bits=bits, multiplier=mult, weights=weights, weight_fl=weight_fl,
+                  biases=biases, act_fl=list(act_fl), trials=trials, ste_clip=ste_clip)
 
 
 @dataclass
@@ -132,43 +85,52 @@ def evaluate(net: Net, x: torch.Tensor, y: torch.Tensor, plan: HwPlan | None, lo
                    torch.cat(outputs) if keep_outputs else None)
 
 
-def sweep(net: Net, split, cfg, knobs: list[str], *, seed: int, progress=None):
-    """Evaluate `net` on every knob; returns a list of row dicts (one per knob and trial).
+def sweep(net: Net, split, cfg, names: list[str], *, seed: int,
+          progress=None) -> list[Measurement]:
+    """Evaluate `net` on every knob of `names`: one Measurement per knob and trial
+    (eval.trials reads for a knob with a stochastic memory, one otherwise).
 
-    NTV draws come from a generator seeded by (seed, knob), so a knob's draws do not depend
-    on which other knobs were evaluated."""
+    Reads are drawn from a generator seeded by (seed, knob), so a knob's draws do not
+    depend on which other knobs were evaluated."""
     bits = cfg.hardware.bits
     act_fl = calibrate(net, split.x_train, bits)
     x, y, n_classes = split.x_test, split.y_test, split.n_classes
-    exact = make_plan(net, Knob("exact", "exact"), bits, act_fl)
+    exact = make_plan(net, EXACT, bits, act_fl)
     reference = evaluate(net, x, y, exact, cfg.train.loss, n_classes, keep_outputs=True).outputs
-    rows = []
-    task = progress.add_task("evaluate", total=len(knobs)) if progress else None
-    for name in knobs:
-        knob = resolve_knob(name, cfg)
-        trials = cfg.eval.trials if knob.kind == "ntv" else None
+    out = []
+    task = progress.add_task("evaluate", total=len(names)) if progress else None
+    for name in names:
+        knob = knobs.resolve(name, cfg)
+        trials = cfg.eval.trials if knob.memory.stochastic else None
         gen = torch.Generator().manual_seed(_knob_seed(seed, knob.name))
         plan = make_plan(net, knob, bits, act_fl, trials=trials, generator=gen,
                          store_biases=cfg.hardware.store_biases)
         m = evaluate(net, x, y, plan, cfg.train.loss, n_classes, reference=reference)
         power = network_power(net, knob, cfg.hardware)
-        for t in range(len(m.loss)):
-            rows.append({"knob": name, "knob_name": knob.name, "knob_kind": knob.kind,
-                         "k": knob.k, "voltage_mv": knob.voltage_mv,
-                         "flip_rate": knob.flip_rate, "trial": t,
-                         "loss": float(m.loss[t]), "accuracy": float(m.accuracy[t]),
-                         "deviation": float(m.deviation[t]),
-                         "compute_power": power["compute"],
-                         "storage_power": power["storage"]})
+        out += [measurement(name, knob, power, t, float(m.loss[t]), float(m.accuracy[t]),
+                            float(m.deviation[t])) for t in range(len(m.loss))]
         if progress:
             progress.advance(task)
-    return rows
+    return out
+
+
+def measurement(name: str, knob: Knob, power: dict, trial: int, loss: float, accuracy: float,
+                deviation: float | None, **figures) -> Measurement:
+    """One result of `knob` (evaluated under the name `name`, e.g. a dataset level)."""
+    mult = knob.multiplier
+    return Measurement(knob=name, knob_name=knob.name, domain=knob.domain,
+                       multiplier=mult.label if mult is not None else "",
+                       memory=knob.memory.label if mult is not None else "",
+                       voltage_mv=knob.memory.supply_mv, trial=trial, loss=loss,
+                       accuracy=accuracy, deviation=deviation,
+                       compute_power=power["compute"], storage_power=power["storage"],
+                       figures=figures)
 
 
 def network_power(net: Net, knob: Knob, h) -> dict:
     """The network's compute and storage power relative to exact multipliers and 1.1 V
     SRAM, weighting each layer by its multiplications and stored words (from the
-    topology); biases not kept in the NTV SRAM (`store_biases=false`) stay at nominal."""
+    topology); biases not kept in the SRAM (`store_biases=false`) stay at nominal."""
     words = net.word_counts(True)
     sram = knob.storage_power(h.nominal_mv)
     per_layer = [(n * sram + (a - n)) / a for n, a in zip(net.word_counts(h.store_biases), words)]

@@ -1,11 +1,11 @@
-"""Table 1 networks (MLPs with ReLU hidden layers and sigmoid outputs; LeNet-5) with a
-forward pass that can run on the hardware models.
+"""Table 1 networks (MLPs with ReLU hidden layers and sigmoid outputs; LeNet-5) and the one
+interpreter of their ops, shared by the forward pass and the sensitivity's backward.
 
 `Net.logits(x)` is the ordinary float network. `Net.logits(x, plan)` runs it as the
-accelerator would: every activation operand and every weight in 16-bit dynamic fixed point,
-DRUM-k products when `plan.k` is set, and weights/biases as stored in (possibly NTV-flipped)
-SRAM. With `plan.trials = T` the weights carry a leading trial dimension and all T
-flip draws run in one batched pass (one GEMM per layer, not a Python loop over trials).
+accelerator would (`HwPlan`): activations and weights in dynamic fixed point, products by
+the plan's multiplier, weights and biases as read from its memory. With `plan.trials = T`
+the weights carry a leading trial dimension and all T reads run in one batched pass (one
+GEMM per layer, not a Python loop over trials).
 """
 
 from __future__ import annotations
@@ -15,12 +15,91 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.grad import conv2d_input
 
 from . import hardware as hw
+from .hardware import LayerCall
 
 
+# ------------------------------------------------------------------------------------ ops
+class Op:
+    """One step of a network. `forward(x, trials, tape)` runs it (trials: the input carries
+    the trial layout of the batched sweep) and, when `tape` is a list, appends
+    (op, what backward needs); `backward(d, saved)` maps K-batched output gradients
+    (K, N, ...) to input gradients."""
+
+    layer: int | None = None  # compute-layer index (fc / conv)
+
+
+@dataclass(frozen=True)
+class Compute(Op):
+    """A Linear ("fc") or Conv2d ("conv") layer, net.compute[layer]; run by Net.logits."""
+
+    kind: str
+    layer: int
+
+    def backward(self, d, saved):
+        module, a = saved
+        if self.kind == "fc":
+            return d @ module.weight
+        k, n = d.shape[:2]
+        flat = d.reshape(k * n, *d.shape[2:])
+        return conv2d_input((k * n, *a.shape[1:]), module.weight, flat, module.stride,
+                            module.padding).view(k, *a.shape)
+
+
+class ReLU(Op):
+    def forward(self, x, trials, tape):
+        if tape is not None:
+            tape.append((self, x > 0))
+        return torch.relu(x)
+
+    def backward(self, d, saved):
+        return d * saved  # the mask x > 0
+
+
+class MaxPool2(Op):
+    """2x2 max pooling."""
+
+    def forward(self, x, trials, tape):
+        if tape is None:
+            return F.max_pool2d(x, 2)
+        y, idx = F.max_pool2d(x, 2, return_indices=True)
+        tape.append((self, (x.shape, idx)))
+        return y
+
+    def backward(self, d, saved):
+        shape, idx = saved
+        k = d.shape[0]
+        flat = d.reshape(k * shape[0], *d.shape[2:])
+        idx = idx.expand(k, *idx.shape).reshape(flat.shape)
+        return F.max_unpool2d(flat, idx, 2, output_size=shape[-2:]).view(k, *shape)
+
+
+class Flatten(Op):
+    def forward(self, x, trials, tape):
+        if tape is not None:
+            tape.append((self, x.shape))
+        if trials:  # (N, T*C, H, W) -> (T, N, C*H*W)
+            return x.reshape(x.shape[0], trials, -1).transpose(0, 1)
+        return x.flatten(1)
+
+    def backward(self, d, saved):
+        return d.reshape(d.shape[0], *saved)  # the input shape
+
+
+OPS = {"relu": ReLU, "pool": MaxPool2, "flatten": Flatten}
+
+
+def _program(ops: list[tuple]) -> list[Op]:
+    return [Compute(*op) if op[0] in ("fc", "conv") else OPS[op[0]]() for op in ops]
+
+
+# ------------------------------------------------------------------------------------ net
 class Net(nn.Module):
-    """A feed-forward network described by a list of ops over its compute layers."""
+    """A feed-forward network: compute layers and a list of ops over them, e.g.
+    [("fc", 0), ("relu",), ("fc", 1)]; ops: fc, conv (with the layer index), relu, pool
+    (2x2 max), flatten."""
 
     def __init__(self, compute: list[nn.Module], ops: list[tuple], output_activation: str,
                  input_shape: list[int]):
@@ -28,7 +107,8 @@ class Net(nn.Module):
         self.input_shape = list(input_shape)
         self._trace: list[dict] | None = None
         self.compute = nn.ModuleList(compute)
-        self.ops = ops  # ("fc"|"conv", layer index) | ("relu",) | ("pool",) | ("flatten",)
+        self.ops = ops
+        self.program = _program(ops)
         self.output_activation = output_activation
 
     def outputs(self, x: torch.Tensor, plan: "HwPlan | None" = None, ste: bool = False):
@@ -39,35 +119,30 @@ class Net(nn.Module):
     forward = outputs
 
     def logits(self, x: torch.Tensor, plan: "HwPlan | None" = None, ste: bool = False,
-               observe=None):
-        """Pre-activation outputs; `observe(i, x, z)` sees compute layer i's input x and its
-        output z (before the nonlinearity), both in the autograd graph."""
+               observe=None, tape: list | None = None):
+        """Pre-activation outputs. `observe(i, x, z)` sees compute layer i's input x and its
+        output z (before the nonlinearity), both in the autograd graph; `tape` (a list)
+        receives (op, saved) for the sensitivity's backward (float network only)."""
         trials = plan.trials if plan is not None else None
         shared = True  # x has no trial dimension yet (the input is the same for all trials)
-        for op in self.ops:
-            kind = op[0]
-            if kind in ("fc", "conv"):
-                layer = self.compute[op[1]]
-                x_in = x
-                if plan is None:
-                    x = _layer(kind, layer, x, layer.weight, layer.bias, None, True)
-                else:
-                    x = plan.layer(op[1], kind, layer, x, shared)
-                    if ste:  # Eq. 12: gradients pass the approximate operator as if exact
-                        exact = _layer(kind, layer, x_in, layer.weight, layer.bias, trials, shared)
-                        x = hw.straight_through(x, exact, plan.ste_clip)
-                    shared = shared and not trials
-                if observe is not None:
-                    observe(op[1], x_in, x)
-            elif kind == "relu":
-                x = torch.relu(x)
-            elif kind == "pool":
-                x = F.max_pool2d(x, 2)
-            elif kind == "flatten":
-                if trials and not shared:  # (N, T*C, H, W) -> (T, N, C*H*W)
-                    x = x.reshape(x.shape[0], trials, -1).transpose(0, 1)
-                else:
-                    x = x.flatten(1)
+        for op in self.program:
+            if op.layer is None:
+                x = op.forward(x, trials if not shared else None, tape)
+                continue
+            module, x_in = self.compute[op.layer], x
+            call = LayerCall(op.kind, module, trials, shared)
+            if plan is None:
+                x = call(x, module.weight, module.bias)
+            else:
+                x = plan.layer(op.layer, call, x)
+                if ste:  # Eq. 12: gradients pass the approximate operator as if exact
+                    x = hw.straight_through(x, call(x_in, module.weight, module.bias),
+                                            plan.ste_clip)
+                shared = shared and not trials
+            if tape is not None:
+                tape.append((op, (module, x_in)))
+            if observe is not None:
+                observe(op.layer, x_in, x)
         return x
 
     def trace(self) -> list[dict]:
@@ -94,46 +169,31 @@ class Net(nn.Module):
         return [m.weight.numel() + (m.bias.numel() if store_biases else 0) for m in self.compute]
 
 
-def _layer(kind, layer, x, w, b, trials, shared):
-    """One fc/conv layer; with `trials`, w and b carry a leading trial dimension."""
-    if not trials:
-        if kind == "fc":
-            return F.linear(x, w, b)
-        return F.conv2d(x, w, b, layer.stride, layer.padding)
-    t = trials
-    if kind == "fc":
-        if shared:  # one GEMM against all trials' weights side by side
-            y = x @ w.reshape(t * w.shape[1], w.shape[2]).T
-            return y.view(x.shape[0], t, -1).transpose(0, 1) + b[:, None, :]
-        return torch.baddbmm(b[:, None, :], x, w.transpose(1, 2))
-    weight = w.reshape(-1, *w.shape[2:])
-    return F.conv2d(x, weight, b.reshape(-1), layer.stride, layer.padding,
-                    groups=1 if shared else t)
-
-
 @dataclass
 class HwPlan:
-    """The network as the accelerator holds it for one hardware knob.
+    """The network as the accelerator holds it for one knob.
 
-    weights/biases: per compute layer, the values read from storage (float tensors holding
-    fixed-point values; shape (T, ...) when `trials` is set). act_fl: per-layer activation
-    fraction lengths (None entries: chosen per batch from the largest magnitude).
-    """
+    weights: per compute layer, the stored weights as `multiplier.weights` prepares them
+    (fraction length weight_fl; shape (T, ...) when `trials` is set); biases: their real
+    values as read; act_fl: activation fraction lengths (None: from the batch's largest
+    magnitude)."""
 
     bits: int
+    multiplier: hw.Multiplier
     weights: list[torch.Tensor]
+    weight_fl: list[int]
     biases: list[torch.Tensor]
     act_fl: list[int | None]
-    k: int | None = None
     trials: int | None = None
     ste_clip: float | None = 1.0
 
-    def layer(self, i: int, kind: str, layer: nn.Module, x: torch.Tensor, shared: bool):
+    def fl(self, i: int, x: torch.Tensor) -> int:
         fl = self.act_fl[i]
-        if fl is None:
-            fl = hw.frac_length(float(x.detach().abs().max()), self.bits)
-        xq = hw.fake_quant(x.detach(), fl, self.bits, self.k)
-        return _layer(kind, layer, xq, self.weights[i], self.biases[i], self.trials, shared)
+        return hw.frac_length(float(x.detach().abs().max()), self.bits) if fl is None else fl
+
+    def layer(self, i: int, call: LayerCall, x: torch.Tensor) -> torch.Tensor:
+        return self.multiplier.layer(x, self.fl(i, x), self.bits, self.weights[i],
+                                     self.weight_fl[i], self.biases[i], call)
 
 
 def build_model(topology, input_shape: list[int], n_classes: int) -> Net:

@@ -28,9 +28,9 @@ LONGEST_FIRST = ["mnist_cnn", "mnist_mlp", "satimage", "image_seg", "ionosphere"
 ARMS = {  # later arms start from the main arm's networks of the same dataset and seed
     "main": ["method=bp,act"],
     "axtrain": ["method=axtrain", "method.checkpoint={act}"],
-    "pas": ["method=pas", "approx=K1", "eval.knobs=[exact,K1,K2,K3,K4]"],
-    "approxann": ["method=approxann", "method.init=bp,act", "approx=K1,K2", "eval.knobs=[exact]",
-                  "method.checkpoint={init}"],
+    "pas": ["method=pas", "method.knob=K1", "eval.knobs=[exact,K1,K2,K3,K4]"],
+    "approxann": ["method=approxann", "method.init=bp,act", "method.knob=K1,K2",
+                  "eval.knobs=[exact]", "method.checkpoint={init}"],
 }
 # Overrides left out of the job dir names: they do not change what a job computes (or,
 # for eval.knobs and method.checkpoint, are fixed by the arm).

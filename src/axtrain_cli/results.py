@@ -1,23 +1,74 @@
-"""Result files: atomic writes, the results.csv schema."""
+"""Result rows (the results.csv schema), atomic writes, checkpoints."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import pandas as pd
 import torch
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
-# Column order of results.csv (documented in the README); extra method figures follow.
-COLUMNS = ["schema_version", "dataset", "topology", "method", "train_knob", "knob", "knob_name",
-           "knob_kind", "k", "voltage_mv", "flip_rate", "trial", "seed", "loss", "accuracy",
-           "deviation", "compute_power", "storage_power", "sensitivity", "epochs"]
+
+@dataclass(frozen=True)
+class Measurement:
+    """A network measured on one knob (one read of a stochastic memory)."""
+
+    knob: str  # the name evaluated: exact, K1, aggressive, ntv660, approxann_K1, ...
+    knob_name: str  # the knob it resolves to (aggressive -> ntv400)
+    domain: str  # float | exact | compute | storage | compute+storage
+    multiplier: str  # the multiplier model with its parameters, e.g. drum(k=4)
+    memory: str  # the memory model with its parameters, e.g. flips(voltage_mv=660, rate=0.01)
+    voltage_mv: float | None  # SRAM supply (empty: nominal)
+    trial: int  # read (draw, chip) 0..eval.trials-1; 0 for a deterministic knob
+    loss: float  # test output error (mean over test samples of train.loss)
+    accuracy: float
+    deviation: float | None  # output error added by the hardware vs exact fixed point
+    compute_power: float  # multiplier power relative to exact multipliers
+    storage_power: float  # SRAM power relative to nominal voltage
+    figures: Mapping = field(default_factory=dict)  # method-specific extra columns
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of results.csv: a run's network measured on one knob."""
+
+    dataset: str
+    topology: str
+    method: str
+    seed: int
+    epochs: int
+    train_knob: str  # the knob the network was trained (or fine-tuned) for, else empty
+    sensitivity: float | None  # S(w) of Eq. 5 on (up to) 2048 test samples
+    measurement: Measurement
+    figures: Mapping = field(default_factory=dict)  # the method's figures for the run
+
+    def record(self) -> dict:
+        run = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+               if f.name not in ("measurement", "figures")}
+        m = {f.name: getattr(self.measurement, f.name) for f in _MEASURED}
+        return {"schema_version": SCHEMA_VERSION, **run, **m, **self.figures,
+                **self.measurement.figures}
+
+
+_MEASURED = [f for f in dataclasses.fields(Measurement) if f.name != "figures"]
+# Column order of results.csv (the README's table); the methods' extra figures follow.
+COLUMNS = ["schema_version", *[f.name for f in dataclasses.fields(Row)
+                               if f.name not in ("measurement", "figures")],
+           *[f.name for f in _MEASURED]]
+
+
+def frame(rows: list[Row]) -> pd.DataFrame:
+    df = pd.DataFrame([r.record() for r in rows])
+    return df[COLUMNS + [c for c in df.columns if c not in COLUMNS]]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -51,8 +102,3 @@ def save_checkpoint(path: Path, obj: dict) -> None:
 
 def load_checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def results_frame(rows: list[dict], extra: list[str]) -> pd.DataFrame:
-    df = pd.DataFrame(rows)
-    return df[COLUMNS + [c for c in extra if c in df.columns]]

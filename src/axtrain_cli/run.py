@@ -14,14 +14,13 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from . import ui
-from .config import validate
+from . import methods, ui
 from .data import load_split
 from .evaluate import sweep
-from .methods import Context, run_method
 from .models import build_model
+from .results import SCHEMA_VERSION, Row, atomic_write_text, frame, save_checkpoint, write_csv
+from .schema import validate
 from .sensitivity import network_sensitivity, sensitivity_map
-from .results import COLUMNS, SCHEMA_VERSION, atomic_write_text, save_checkpoint, write_csv
 
 log = logging.getLogger("axtrain")
 
@@ -57,40 +56,25 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     start = time.perf_counter()
     log.info("dataset=%s topology=%s method=%s seed=%s threads=%d", cfg.dataset.name,
              cfg.topology.name, cfg.method.name, cfg.seed, torch.get_num_threads())
-    log.info("fidelity choices: loss=%s bits=%d K->k=%s flip_rates=%s store_biases=%s "
-             "calibration=%s trials=%d", cfg.train.loss, cfg.hardware.bits,
-             dict(cfg.hardware.multipliers), dict(cfg.hardware.flip_rates),
-             cfg.hardware.store_biases, cfg.hardware.calibration, cfg.eval.trials)
-    log.info("method settings: %s", OmegaConf.to_container(cfg.method, resolve=True))
+    log.info("fidelity choices: loss=%s bits=%d store_biases=%s calibration=%s trials=%d",
+             cfg.train.loss, cfg.hardware.bits, cfg.hardware.store_biases,
+             cfg.hardware.calibration, cfg.eval.trials)
+    log.info("knobs: %s", OmegaConf.to_container(cfg.knobs, resolve=True))
+    m = methods.typed(cfg)
+    log.info("method settings: %s", m)
 
     split = load_split(cfg.dataset, cfg.seed)
     log.info("data: %r", split)
     gen = seed_everything(cfg.seed)
     net = build_model(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes)
     with ui.progress(cfg.progress) as bar:
-        trained = run_method(cfg.method.name, net, Context(cfg, split, gen, bar))
-        log.info("data loaded and %s trained in %.1f s", cfg.method.name,
-                 time.perf_counter() - start)
+        trained = methods.train(net, methods.Context(cfg, m, split, gen, bar))
+        log.info("data loaded and %s trained in %.1f s", m.name, time.perf_counter() - start)
         t_eval = time.perf_counter()
-        x_s = split.x_test[:SENSITIVITY_SAMPLES]
-        train_knob = cfg.approx.name if cfg.method.name in ("pas", "approxann") else ""
-        rows = [{"train_knob": train_knob, "sensitivity": _sensitivity(trained.net, x_s), **r}
-                for r in sweep(trained.net, split, cfg,
-                               [k for k in cfg.eval.knobs if k not in trained.per_knob],
-                               seed=cfg.seed, progress=bar)]
-        for knob, model in trained.per_knob.items():
-            s_knob = _sensitivity(model, x_s)
-            rows += [{"train_knob": knob, "sensitivity": s_knob, **r}
-                     for r in sweep(model, split, cfg, [knob], seed=cfg.seed, progress=bar)]
-        rows += [{"train_knob": train_knob, **r} for r in trained.rows]
-        smap = sensitivity_map(trained.net, x_s)
+        rows = evaluate_trained(trained, split, cfg, bar)
+        smap = sensitivity_map(trained.net, split.x_test[:SENSITIVITY_SAMPLES])
         log.info("evaluated %d knobs in %.1f s", len(cfg.eval.knobs), time.perf_counter() - t_eval)
-    common = {"schema_version": SCHEMA_VERSION, "dataset": cfg.dataset.name,
-              "topology": cfg.topology.name, "method": cfg.method.name,
-              "seed": cfg.seed, "epochs": cfg.train.epochs, **trained.figures}
-    rows = [{**common, **r} for r in rows]
-    df = pd.DataFrame(rows)
-    df = df[COLUMNS + [c for c in df.columns if c not in COLUMNS]]
+    df = frame(rows)
 
     # Everything is computed: now write (each file atomically).
     atomic_write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
@@ -105,7 +89,7 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
             "schema_version": SCHEMA_VERSION})
     write_csv(out_dir / "sensitivity_map.csv", map_frame(smap))
     try:
-        from .report import heatmap_png
+        from .plotting import heatmap_png
 
         heatmap_png(out_dir / "sensitivity_map.png", smap.reshape(smap.shape[0], -1).numpy(),
                     f"{cfg.dataset.name} / {cfg.method.name}: last-layer sensitivity")
@@ -114,5 +98,26 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     write_csv(out_dir / "results.csv", df)
     log.info("wrote %s (%d rows) in %.1f s", out_dir / "results.csv", len(df),
              time.perf_counter() - start)
-    ui.print_table(ui.summary(rows, f"{cfg.dataset.name} / {cfg.method.name} / seed {cfg.seed}"))
+    ui.print_table(ui.summary(df, f"{cfg.dataset.name} / {cfg.method.name} / seed {cfg.seed}"))
     return df
+
+
+def evaluate_trained(trained: methods.Trained, split, cfg, progress=None) -> list[Row]:
+    """The sweep of the trained network (each per-knob network on its own knob) and the
+    method's own measurements, as result rows."""
+    x_s = split.x_test[:SENSITIVITY_SAMPLES]
+    run = {"dataset": cfg.dataset.name, "topology": cfg.topology.name,
+           "method": cfg.method.name, "seed": cfg.seed, "epochs": cfg.train.epochs}
+    figures = trained.figures
+
+    def rows(net, train_knob, names):
+        s = _sensitivity(net, x_s)
+        return [Row(**run, train_knob=train_knob, sensitivity=s, measurement=m, figures=figures)
+                for m in sweep(net, split, cfg, names, seed=cfg.seed, progress=progress)]
+
+    out = rows(trained.net, trained.train_knob,
+               [k for k in cfg.eval.knobs if k not in trained.per_knob])
+    for knob, model in trained.per_knob.items():
+        out += rows(model, knob, [knob])
+    return out + [Row(**run, train_knob=trained.train_knob, sensitivity=None, measurement=m,
+                      figures=figures) for m in trained.measurements]

@@ -41,9 +41,10 @@ R-operator. Only the plain float network is covered (no hardware plan).
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
-import torch.nn.functional as F
-from torch.nn.grad import conv2d_input, conv2d_weight
+from torch.nn.grad import conv2d_weight
 
 from .models import Net
 
@@ -105,65 +106,27 @@ def _layer_terms(model: Net, x: torch.Tensor):
     """Per compute layer, in index order: (layer, input a_l, delta, tail), where the deltas
     dO_k/dz_l (K, N, *z_l.shape[1:]) are `_apply(tail, delta)`.
 
-    The deltas of all K outputs come from one explicit K-batched backprop through
-    `model.ops` (one GEMM / transposed conv per layer for all k at once), built from
-    differentiable ops so that S can be differentiated again. (Measured faster than one
+    The deltas of all K outputs come from one explicit K-batched backprop through the
+    network's ops (`Net.logits` records them on a tape; each op's `backward` maps the K
+    gradients at once: one GEMM / transposed conv per layer), built from differentiable
+    ops so that S can be differentiated again. (Measured faster than one
     autograd.grad(..., is_grads_batched=True, create_graph=True) over the z_l, and it needs
     no autograd for `sensitivity_map`.) `tail` holds the ReLU masks, max-unpoolings and
     reshapes met since the layer above: they commute with |.| and with the sum over k, so
     D = sum_k |delta_k| can be formed before them (one unpooling instead of K)."""
-    tape = []
-    for op in model.ops:  # Net.logits' float forward, recording what the backward needs
-        kind = op[0]
-        if kind in ("fc", "conv"):
-            layer = model.compute[op[1]]
-            tape.append((op, layer, x))
-            x = layer(x)
-        elif kind == "relu":
-            tape.append((op, x > 0, None))
-            x = torch.relu(x)
-        elif kind == "pool":
-            shape = x.shape
-            x, idx = F.max_pool2d(x, 2, return_indices=True)
-            tape.append((op, shape, idx))
-        elif kind == "flatten":
-            tape.append((op, x.shape, None))
-            x = x.flatten(1)
-        else:
-            raise ValueError(f"unknown op {op!r}")
-    delta, tail, terms = _output_jacobian(model, x), [], {}  # delta: (K, N, K)
-    left = sum(op[0] in ("fc", "conv") for op in model.ops)
-    for op, rec, extra in reversed(tape):  # backward, K-batched
-        kind = op[0]
-        if kind in ("fc", "conv"):
-            layer, a = rec, extra
-            terms[op[1]] = (layer, a, delta, tuple(tail))
-            left -= 1
-            if not left:  # nothing below the first compute layer needs a delta
-                break
-            delta, tail = _apply(tail, delta), []
-            if kind == "fc":
-                delta = delta @ layer.weight
-            else:
-                k, n = delta.shape[:2]
-                flat = delta.reshape(k * n, *delta.shape[2:])
-                delta = conv2d_input((k * n, *a.shape[1:]), layer.weight, flat, layer.stride,
-                                     layer.padding).view(k, *a.shape)
-        elif kind == "relu":
-            tail.append(lambda d, mask=rec: d * mask)
-        elif kind == "pool":
-            tail.append(lambda d, shape=rec, idx=extra: _unpool(d, idx, shape))
-        else:  # flatten
-            tail.append(lambda d, shape=rec: d.reshape(d.shape[0], *shape))
+    tape: list = []
+    delta, tail, terms = _output_jacobian(model, model.logits(x, tape=tape)), [], {}
+    left = len(model.compute)
+    for op, saved in reversed(tape):  # backward, K-batched
+        if op.layer is None:
+            tail.append(partial(op.backward, saved=saved))
+            continue
+        terms[op.layer] = (*saved, delta, tuple(tail))  # (layer, a, delta, tail)
+        left -= 1
+        if not left:  # nothing below the first compute layer needs a delta
+            break
+        delta, tail = op.backward(_apply(tail, delta), saved), []
     return [terms[i] for i in sorted(terms)]
-
-
-def _unpool(d, idx, shape):
-    """Backward of the 2x2 max-pool for (k, N, C, h, w) gradients."""
-    k = d.shape[0]
-    flat = d.reshape(k * shape[0], *d.shape[2:])
-    idx = idx.expand(k, *idx.shape).reshape(flat.shape)
-    return F.max_unpool2d(flat, idx, 2, output_size=shape[-2:]).view(k, *shape)
 
 
 def _output_jacobian(model: Net, z: torch.Tensor) -> torch.Tensor:

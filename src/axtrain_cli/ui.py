@@ -29,12 +29,9 @@ def progress(mode: str):
         yield bar
 
 
-def summary(rows: list[dict], title: str) -> Table:
-    """One line per knob: n evaluations (NTV draws), mean and std of accuracy, mean loss,
-    relative compute and storage power."""
-    import pandas as pd
-
-    df = pd.DataFrame(rows)
+def summary(df, title: str) -> Table:
+    """One line per knob of a results frame: n evaluations (reads of a stochastic memory),
+    mean and std of accuracy, mean loss, relative compute and storage power."""
     g = df.groupby("knob", sort=False)
     table = Table(title=title)
     for col in ("knob", "n", "accuracy", "std", "loss", "compute", "storage"):

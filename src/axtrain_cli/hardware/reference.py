@@ -1,7 +1,7 @@
 """Slow reference of the hardware models in plain Python integers (no torch).
 
-Written independently of :mod:`axtrain_cli.hardware` (bit loops instead of IEEE tricks)
-so that the tests compare two different implementations of the same definitions:
+Written independently of the tensor code of this package (bit loops instead of IEEE
+tricks) so that the tests compare two different implementations of the same definitions:
 
 - fixed point: word = round(x * 2^fl), half to even, saturated to ``bits`` bits;
 - DRUM-k (Hashemi et al., ICCAD 2015), sign-magnitude with an XOR sign;

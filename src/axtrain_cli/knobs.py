@@ -1,0 +1,116 @@
+"""Hardware knobs: named settings of the accelerator, each a multiplier and a memory model.
+
+The `knobs` config group holds them (conf/knobs/paper.yaml: exact, K1..K4, ntv400/660/850):
+
+    K1: {multiplier: {name: drum, k: 4}}
+    ntv660: {memory: {name: flips, voltage_mv: 660, rate: 0.01}}
+
+A missing multiplier is the exact one, a missing memory the reliable SRAM at nominal
+voltage. The same names serve training (`method.knob` of pas and ApproxANN; AxTrain tunes
+for each approximate knob of `eval.knobs`) and the sweep (`eval.knobs`); the dataset's
+`levels` (aggressive, conservative) are aliases for knob names, and `float` is the plain
+float network. Add a knob with `+knobs.NAME={multiplier: {...}}` or a YAML of your own in
+the `knobs` group (see the README).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import hardware as hw
+from .config import ConfigError
+
+FLOAT = "float"
+PARTS = {"multiplier": hw.MULTIPLIERS, "memory": hw.MEMORIES}
+
+
+@dataclass(frozen=True)
+class Knob:
+    """A resolved knob. multiplier None: the float network (no hardware at all)."""
+
+    name: str
+    multiplier: hw.Multiplier | None
+    memory: hw.Memory = hw.RELIABLE
+
+    @property
+    def domain(self) -> str:
+        """float | exact | compute (approximate multiplier) | storage (unreliable or
+        low-voltage memory) | compute+storage."""
+        if self.multiplier is None:
+            return "float"
+        parts = [d for d, plain in (("compute", self.multiplier.exact),
+                                    ("storage", self.memory.nominal)) if not plain]
+        return "+".join(parts) or "exact"
+
+    def compute_power(self) -> float:
+        """Multiplier power relative to an exact multiplier."""
+        return 1.0 if self.multiplier is None else self.multiplier.power()
+
+    def storage_power(self, nominal_mv: float) -> float:
+        """SRAM power relative to nominal voltage."""
+        return self.memory.power(nominal_mv)
+
+
+EXACT = Knob("exact", hw.Exact())
+
+
+def build(name: str, spec, bits: int) -> Knob:
+    """The knob `name` from its config entry {multiplier: {...}, memory: {...}}."""
+    spec = {} if spec is None else spec
+    if not hasattr(spec, "keys") or set(spec) - set(PARTS):
+        raise ConfigError(f"knobs.{name}={_plain(spec)!r} is not a knob: allowed a mapping with "
+                          "`multiplier` and/or `memory` entries, each {name: MODEL, ...}")
+    parts = {}
+    for part, registry in PARTS.items():
+        entry = spec.get(part)
+        if entry is None:
+            continue
+        if not hasattr(entry, "keys"):
+            raise ConfigError(f"knobs.{name}.{part}={_plain(entry)!r} is out of range: allowed "
+                              "{name: MODEL, PARAM: VALUE, ...}")
+        try:
+            parts[part] = registry.build(entry, bits)
+        except ValueError as e:
+            raise ConfigError(f"knobs.{name}.{part}.{e}") from None
+    return Knob(name, parts.get("multiplier", hw.Exact()), parts.get("memory", hw.RELIABLE))
+
+
+def names(cfg) -> list[str]:
+    """Every name `eval.knobs` and `method.knob` accept."""
+    return [FLOAT, *cfg.knobs, *cfg.dataset.levels]
+
+
+def resolve(name: str, cfg) -> Knob:
+    """The knob called `name` (a dataset level resolves to the knob it names)."""
+    if name == FLOAT:
+        return Knob(FLOAT, None)
+    target = cfg.dataset.levels.get(name, name)
+    if target not in cfg.knobs:
+        raise ConfigError(f"unknown knob {name!r}: allowed {', '.join(names(cfg))}")
+    return build(target, cfg.knobs[target], cfg.hardware.bits)
+
+
+def check(cfg) -> None:
+    """Every knob builds, `exact` is exact, the levels and eval.knobs name known knobs."""
+    for name, spec in cfg.knobs.items():
+        knob = build(name, spec, cfg.hardware.bits)
+        if name == EXACT.name and knob.domain != "exact":
+            raise ConfigError(f"knobs.exact={_plain(spec)!r} is out of range: allowed the exact "
+                              "multiplier and reliable memory ({}); name other settings "
+                              "differently")
+    for level, target in cfg.dataset.levels.items():
+        if target not in cfg.knobs:
+            raise ConfigError(f"dataset.levels.{level}={target!r} is out of range: allowed a knob "
+                              f"of `knobs` ({', '.join(cfg.knobs)}); add one with "
+                              f"+knobs.{target}=...")
+    allowed = names(cfg)
+    for knob in cfg.eval.knobs:
+        if knob not in allowed:
+            raise ConfigError(f"eval.knobs={list(cfg.eval.knobs)!r} is out of range: allowed "
+                              f"knobs from {', '.join(allowed)} (bad: {knob})")
+
+
+def _plain(node):
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(node) if OmegaConf.is_config(node) else node

@@ -1,0 +1,91 @@
+"""AxTrain-act (paper section 3.1): E_tot = E + gamma * S(w) (Eq. 4), S of Eq. 5 on the
+sigmoid outputs, its gradient Eq. 6 by autograd; gamma adapted once per epoch (3.1.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import choice, require, select
+from ..sensitivity import network_sensitivity
+from ..training import Step, loss_per_sample
+from .base import Context, Trained, fit_net
+
+
+@dataclass
+class ActConf:
+    name: str = "act"
+    gamma0: float = 0.001  # open in the paper: initial preference factor (conf: dataset.act_gamma0)
+    delta_gamma: float = 0.0005  # open: step of the once-per-epoch adaptive rule (3.1.3)
+    error_bound: float = 0.0  # open: the rule's "pre-defined accuracy bound" on the error
+    error_metric: str = "loss"  # what "error" means in the rule: loss | misclassification
+    sensitivity: str = "per_sample"  # per-sample |dO/dw| averaged over the batch | batch_mean
+
+
+def check_settings(cfg, key: str = "method") -> None:
+    """The act settings under `key` (method, or the baselines' method.act)."""
+    a = select(cfg, key)
+    require(cfg, f"{key}.gamma0", a.gamma0 >= 0, "a number >= 0")
+    require(cfg, f"{key}.delta_gamma", a.delta_gamma >= 0, "a number >= 0")
+    choice(cfg, f"{key}.sensitivity", ("per_sample", "batch_mean"))
+    choice(cfg, f"{key}.error_metric", ("loss", "misclassification"))
+
+
+check = check_settings
+
+
+def act_step(loss: str, n_classes: int, gamma, per_sample: bool = True) -> Step:
+    """E + gamma * S(w): output error plus the sensitivity regulariser (Eq. 4).
+
+    `gamma` is a callable returning the current preference factor. The gradient of S is
+    what autograd gives for Eq. 5, i.e. the paper's Eq. 6 with its Hessian-vector term."""
+
+    def step(net, xb, yb):
+        z = net.logits(xb)
+        e = loss_per_sample(z, yb, loss, n_classes).mean()
+        s = network_sensitivity(net, xb, per_sample=per_sample)
+        g = gamma()
+        objective = e + g * s if g > 0 else e + 0.0 * s
+        err = (z.argmax(-1) != yb).float().mean()
+        return objective, {"loss": e.detach(), "sensitivity": s.detach(), "error_rate": err}
+
+    return step
+
+
+class AdaptiveGamma:
+    """Section 3.1.3, once per epoch: with A_n = 0.5 E_{n-1} + 0.25 E_{n-2} + ... (A_1 = 0),
+    gamma += delta if E_n < A_n or E_n < bound, else gamma -= delta; gamma >= 0.
+    E is the epoch's mean training loss or misclassification rate (`metric`)."""
+
+    def __init__(self, gamma0: float, delta: float, bound: float, metric: str = "loss"):
+        self.gamma, self.delta, self.bound, self.metric = gamma0, delta, bound, metric
+        self.avg = 0.0
+
+    def __call__(self) -> float:
+        return self.gamma
+
+    def on_epoch(self, epoch: int, record: dict) -> None:
+        e = record["loss" if self.metric == "loss" else "error_rate"]
+        record["gamma"] = self.gamma  # the gamma used during this epoch
+        record["weighted_past_error"] = self.avg
+        if e < self.avg or e < self.bound:
+            self.gamma += self.delta
+        else:
+            self.gamma = max(0.0, self.gamma - self.delta)
+        self.avg = 0.5 * e + 0.5 * self.avg
+
+
+def train_act(net, ctx: Context, a: ActConf, label: str = "act") -> tuple[list[dict], float]:
+    """act with the settings `a` for train.epochs; returns (history, final gamma)."""
+    t = ctx.cfg.train
+    gamma = AdaptiveGamma(a.gamma0, a.delta_gamma, a.error_bound, a.error_metric)
+    step = act_step(t.loss, ctx.split.n_classes, gamma, per_sample=a.sensitivity == "per_sample")
+    history = fit_net(net, ctx, step, t.epochs, t.lr, label, gamma.on_epoch)
+    return history, gamma.gamma
+
+
+def train(net, ctx: Context) -> Trained:
+    history, gamma = train_act(net, ctx, ctx.m)
+    return Trained(net, history=history, figures={"final_gamma": gamma})
+
+
+Conf = ActConf  # the method's schema, under the name the registry reads

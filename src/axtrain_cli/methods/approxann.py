@@ -1,0 +1,141 @@
+"""ApproxANN (Zhang et al., DATE 2015) -- OUR RECONSTRUCTION: its algorithm is not in the
+papers we have. Criticality c_j = mean_n |dE/dy_j(n)| per neuron (output unit of a fully
+connected layer, output channel of a convolution); the B least critical neurons get the
+knob's approximate multiplier for all their multiplications; retrain `retrain_epochs`
+with the STE; accept if the accuracy loss against the exact network is <= `max_loss`
+points, else revert and halve B; stop when B reaches 0 (or everything is approximate)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from dataclasses import dataclass, replace
+from typing import Optional
+
+import torch
+
+from .. import knobs
+from ..config import require
+from ..evaluate import make_plan, measurement
+from ..knobs import EXACT
+from ..models import HwPlan, Net, calibrate
+from .base import Context, Trained, fit_net, hardware_step, positive_lr
+from .neurons import StartConf, check_start, criticality, metrics_on, start, unit_mults, unit_view
+from .pas import check_knob
+
+log = logging.getLogger("axtrain")
+
+
+@dataclass
+class ApproxannConf(StartConf):
+    name: str = "approxann"
+    knob: str = "K1"  # the approximate multiplier's knob (a compute knob: K1..K4, ...)
+    max_loss: float = 2.0  # allowed accuracy loss, percentage points (paper: 2 %)
+    batch_fraction: float = 0.25  # first batch: this fraction of all neurons
+    retrain_epochs: int = 1  # retraining epochs per iteration
+    retrain_lr: Optional[float] = None  # null: train.lr
+    ste_clip: float = 1.0
+    max_iterations: int = 50  # guard so the loop always terminates
+
+
+def check(cfg) -> None:
+    m = cfg.method
+    check_start(cfg)
+    check_knob(cfg, domains=("compute",))
+    require(cfg, "method.max_loss", 0 < m.max_loss < 100, "a percentage in (0, 100)")
+    require(cfg, "method.batch_fraction", 0 < m.batch_fraction <= 1, "a fraction in (0, 1]")
+    require(cfg, "method.retrain_epochs", m.retrain_epochs >= 1, "an integer >= 1")
+    positive_lr(cfg, "method.retrain_lr")
+    require(cfg, "method.ste_clip", m.ste_clip > 0, "a number > 0")
+    require(cfg, "method.max_iterations", m.max_iterations >= 1, "an integer >= 1")
+
+
+@dataclass
+class MixedPlan(HwPlan):
+    """Exact fixed-point layers where some neurons use the approximate multiplier."""
+
+    masks: list[torch.Tensor] | None = None  # per layer: bool per output unit
+    exact_weights: list[torch.Tensor] | None = None
+
+    def layer(self, i, call, x):
+        fl, bits = self.fl(i, x), self.bits
+        exact = EXACT.multiplier.layer(x, fl, bits, self.exact_weights[i], self.weight_fl[i],
+                                       self.biases[i], call)
+        mask = self.masks[i]
+        if not bool(mask.any()):
+            return exact
+        approx = self.multiplier.layer(x, fl, bits, self.weights[i], self.weight_fl[i],
+                                       self.biases[i], call)
+        return torch.where(unit_view(mask, call.kind), approx, exact)
+
+
+def mixed_plan(net: Net, knob: knobs.Knob, bits: int, act_fl, masks,
+               ste_clip=1.0) -> MixedPlan:
+    with torch.no_grad():
+        ex = make_plan(net, EXACT, bits, act_fl)
+        ap = make_plan(net, knob, bits, act_fl)
+    return MixedPlan(bits=bits, multiplier=knob.multiplier, weights=ap.weights,
+                     weight_fl=ap.weight_fl, biases=ex.biases, act_fl=list(act_fl),
+                     ste_clip=ste_clip, masks=masks, exact_weights=ex.weights)
+
+
+def train(net: Net, ctx: Context) -> Trained:
+    cfg, m, split = ctx.cfg, ctx.m, ctx.split
+    bits, knob = cfg.hardware.bits, knobs.resolve(m.knob, cfg)
+    history, figures = start(net, ctx)
+    base = copy.deepcopy(net)
+    act_fl = calibrate(net, split.x_train, bits)
+    _, base_acc = metrics_on(net, ctx, make_plan(net, EXACT, bits, act_fl))
+    masks = [torch.zeros(mod.weight.shape[0], dtype=torch.bool) for mod in net.compute]
+    total = sum(len(mk) for mk in masks)
+    batch = max(1, math.ceil(total * m.batch_fraction))
+    iterations = 0
+    while batch >= 1 and iterations < m.max_iterations:
+        remaining = total - sum(int(mk.sum()) for mk in masks)
+        if remaining == 0:
+            break
+        iterations += 1
+        plan = mixed_plan(net, knob, bits, [None] * len(masks), masks, m.ste_clip)
+        crit = criticality(net, split.x_train, split.y_train, plan, cfg.train.loss,
+                           split.n_classes)
+        flat = torch.cat([torch.where(mk, torch.inf, c) for mk, c in zip(masks, crit)])
+        chosen = torch.argsort(flat, stable=True)[:min(batch, remaining)]
+        trial_masks = [mk.clone() for mk in masks]
+        offsets = torch.tensor([0] + [len(mk) for mk in masks]).cumsum(0)
+        for j in chosen.tolist():
+            li = int(torch.searchsorted(offsets, j, right=True)) - 1
+            trial_masks[li][j - offsets[li]] = True
+        trial = copy.deepcopy(net)
+        step = hardware_step(lambda n, tm=trial_masks: mixed_plan(
+            n, knob, bits, [None] * len(tm), tm, m.ste_clip), cfg.train.loss, split.n_classes)
+        history += fit_net(trial, ctx, step, m.retrain_epochs, m.retrain_lr or cfg.train.lr,
+                           f"approxann#{iterations}")
+        fl = calibrate(trial, split.x_train, bits)
+        _, acc = metrics_on(trial, ctx, mixed_plan(trial, knob, bits, fl, trial_masks))
+        ok = (base_acc - acc) * 100 <= m.max_loss
+        log.info("approxann iteration %d: +%d neurons -> accuracy %.4f (base %.4f): %s",
+                 iterations, len(chosen), acc, base_acc, "accept" if ok else "reject")
+        if ok:
+            net.load_state_dict(trial.state_dict())
+            masks = trial_masks
+        else:
+            batch //= 2
+    fl = calibrate(net, split.x_train, bits)
+    loss, acc = metrics_on(net, ctx, mixed_plan(net, knob, bits, fl, masks))
+    unit = unit_mults(net)
+    approx_mults = sum(float(u[mk].sum()) for u, mk in zip(unit, masks))
+    total_mults = sum(float(u.sum()) for u in unit)
+    power = (approx_mults * knob.compute_power() + (total_mults - approx_mults)) / total_mults
+    figures.update({"approx_neurons": sum(int(mk.sum()) for mk in masks),
+                    "total_neurons": total, "approx_multipliers": round(approx_mults),
+                    "total_multipliers": round(total_mults), "base_accuracy": base_acc,
+                    "iterations": iterations})
+    name = f"approxann_{knob.name}"  # the partly approximate network, not the knob itself
+    result = replace(measurement(name, knob, {"compute": power, "storage": 1.0}, 0, loss, acc,
+                                 None), knob_name=name)
+    return Trained(base, train_knob=m.knob, history=history, figures=figures,
+                   measurements=[result])
+
+
+Conf = ApproxannConf  # the method's schema, under the name the registry reads

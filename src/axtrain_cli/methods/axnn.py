@@ -1,0 +1,151 @@
+"""AxNN (Venkataramani et al., ISLPED 2014), Algorithm 1 with precision scaling: while the
+quality constraint holds, take the most energy-hungry layer, find its resilient neurons
+(Delta(N) < alpha * mean Delta, Delta = mean |dE/dy| over the training set, no update),
+lower their input and weight precision one step (cumulative), retrain `retrain_epochs`
+(K); return the last valid network. Energy: per neuron, multiplications x (input bits x
+weight bits), relative to all at `hardware.bits`. Guard: a layer with no resilient neuron
+left is skipped; the loop stops when no layer can be lowered or after `max_iterations`."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Optional
+
+import torch
+
+from .. import hardware as hw
+from ..config import require
+from ..evaluate import make_plan, measurement
+from ..knobs import EXACT
+from ..models import HwPlan, Net, calibrate
+from .base import Context, Trained, fit_net, hardware_step, positive_lr
+from .neurons import StartConf, check_start, criticality, metrics_on, start, unit_mults, unit_view
+
+log = logging.getLogger("axtrain")
+
+
+@dataclass
+class AxnnConf(StartConf):
+    name: str = "axnn"
+    constraints: list[float] = field(default_factory=lambda: [0.5, 2.5, 7.5])  # allowed loss (pp)
+    alpha: float = 0.5  # resilient: Delta(N) < alpha * mean(Delta)
+    start_bits: int = 16  # starting precision of inputs and weights
+    bit_step: int = 2  # precision lowered per step
+    min_bits: int = 4  # floor
+    retrain_epochs: int = 2  # K: retraining epochs per iteration (AxNN: 2)
+    retrain_lr: Optional[float] = None  # null: train.lr
+    ste_clip: float = 1.0
+    max_iterations: int = 50  # guard so the loop always terminates
+
+
+def check(cfg) -> None:
+    m, bits = cfg.method, cfg.hardware.bits
+    check_start(cfg)
+    for i, q in enumerate(m.constraints):
+        require(cfg, f"method.constraints.{i}", 0 < q < 100, "a percentage in (0, 100)")
+    require(cfg, "method.alpha", m.alpha > 0, "a number > 0")
+    require(cfg, "method.min_bits", 2 <= m.min_bits <= m.start_bits <= bits,
+            f"2 <= min_bits <= start_bits <= hardware.bits ({bits})")
+    require(cfg, "method.bit_step", m.bit_step >= 1, "an integer >= 1")
+    require(cfg, "method.retrain_epochs", m.retrain_epochs >= 1, "an integer >= 1")
+    positive_lr(cfg, "method.retrain_lr")
+    require(cfg, "method.ste_clip", m.ste_clip > 0, "a number > 0")
+    require(cfg, "method.max_iterations", m.max_iterations >= 1, "an integer >= 1")
+
+
+@dataclass
+class PrecisionPlan(HwPlan):
+    """Per-neuron precision scaling (AxNN): neuron j reads its inputs and weights with
+    widths[i][j] bits (the same range, fewer LSBs)."""
+
+    widths: list[torch.Tensor] | None = None
+    float_weights: list[torch.Tensor] | None = None
+
+    def layer(self, i, call, x):
+        fl = self.fl(i, x)
+        x, w, widths = x.detach(), self.float_weights[i], self.widths[i]
+        out = None
+        for b in torch.unique(widths).tolist():
+            drop = self.bits - int(b)
+            xq = hw.fake_quant(x, fl - drop, int(b))
+            wq = hw.fake_quant(w, self.weight_fl[i] - drop, int(b))
+            y = call(xq, wq, self.biases[i])
+            sel = unit_view(widths == b, call.kind)
+            out = y if out is None else torch.where(sel, y, out)
+        return out
+
+
+def precision_plan(net: Net, bits: int, act_fl, widths, ste_clip=1.0) -> PrecisionPlan:
+    with torch.no_grad():
+        ex = make_plan(net, EXACT, bits, act_fl)
+        fw = [m.weight.detach().clone() for m in net.compute]
+    return PrecisionPlan(bits=bits, multiplier=EXACT.multiplier, weights=ex.weights,
+                         weight_fl=ex.weight_fl, biases=ex.biases, act_fl=list(act_fl),
+                         ste_clip=ste_clip, widths=widths, float_weights=fw)
+
+
+def layer_energy(net: Net, widths, bits: int) -> list[float]:
+    """Per layer: sum over neurons of multiplications x (b/bits)^2 (inputs and weights both
+    at b bits; an array multiplier's energy scales with the product of operand widths)."""
+    return [float((u * (w.double() / bits) ** 2).sum()) for u, w in zip(unit_mults(net), widths)]
+
+
+def train(net: Net, ctx: Context) -> Trained:
+    cfg, m, split = ctx.cfg, ctx.m, ctx.split
+    bits = cfg.hardware.bits
+    history, figures = start(net, ctx)
+    base = copy.deepcopy(net)
+    act_fl = calibrate(net, split.x_train, bits)
+    _, base_acc = metrics_on(net, ctx, make_plan(net, EXACT, bits, act_fl))
+    exact_energy = sum(layer_energy(net, [torch.full((mod.weight.shape[0],), bits)
+                                          for mod in net.compute], bits))
+    results = []
+    for q in m.constraints:
+        valid = copy.deepcopy(base)
+        widths = [torch.full((mod.weight.shape[0],), m.start_bits) for mod in net.compute]
+        exhausted: set[int] = set()
+        iterations = 0
+        while iterations < m.max_iterations:
+            energies = layer_energy(valid, widths, bits)
+            open_layers = [i for i in range(len(widths)) if i not in exhausted]
+            if not open_layers:
+                break
+            li = max(open_layers, key=lambda i: energies[i])
+            plan = precision_plan(valid, bits, [None] * len(widths), widths, m.ste_clip)
+            delta = criticality(valid, split.x_train, split.y_train, plan, cfg.train.loss,
+                                split.n_classes)[li]
+            resilient = (delta < m.alpha * delta.mean()) & (widths[li] - m.bit_step >= m.min_bits)
+            if not bool(resilient.any()):
+                exhausted.add(li)  # guard: nothing left to lower in this layer
+                continue
+            iterations += 1
+            temp_widths = [w.clone() for w in widths]
+            temp_widths[li][resilient] -= m.bit_step
+            temp = copy.deepcopy(valid)
+            step = hardware_step(lambda n, tw=temp_widths: precision_plan(
+                n, bits, [None] * len(tw), tw, m.ste_clip), cfg.train.loss, split.n_classes)
+            history += fit_net(temp, ctx, step, m.retrain_epochs, m.retrain_lr or cfg.train.lr,
+                               f"axnn@{q}#{iterations}")
+            fl = calibrate(temp, split.x_train, bits)
+            _, acc = metrics_on(temp, ctx, precision_plan(temp, bits, fl, temp_widths))
+            log.info("axnn (%.1f %%) iteration %d: layer %d, %d neurons lowered -> "
+                     "accuracy %.4f (base %.4f)", q, iterations, li, int(resilient.sum()),
+                     acc, base_acc)
+            if (base_acc - acc) * 100 > q:
+                break  # constraint broken: keep the last valid network
+            valid, widths = temp, temp_widths
+        fl = calibrate(valid, split.x_train, bits)
+        loss, acc = metrics_on(valid, ctx, precision_plan(valid, bits, fl, widths))
+        energy = sum(layer_energy(valid, widths, bits)) / exact_energy
+        name, bits_mean = f"axnn_{q:g}", float(torch.cat(widths).double().mean())
+        results.append(replace(
+            measurement(name, EXACT, {"compute": energy, "storage": 1.0}, 0, loss, acc, None,
+                        constraint=q, iterations=iterations, mean_bits=bits_mean),
+            knob_name=name, domain="compute", multiplier="axnn precision scaling"))
+    figures["base_accuracy"] = base_acc
+    return Trained(base, history=history, figures=figures, measurements=results)
+
+
+Conf = AxnnConf  # the method's schema, under the name the registry reads

@@ -1,0 +1,55 @@
+"""AxTrain (paper section 4): act until the schedule ends (or start from `checkpoint`, an
+act run's model.pt), then one pas fine-tune of `finetune_epochs` per approximate knob of
+eval.knobs: the K1 rows come from the network tuned at K1, and so on."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Optional
+
+from .. import knobs
+from ..config import require
+from . import act, pas
+from .base import Context, Trained, load_start, positive_lr
+
+
+@dataclass
+class AxtrainConf(act.ActConf):
+    name: str = "axtrain"
+    finetune_epochs: int = 10  # pas epochs per knob ("a few more epochs"; 10 for MNIST)
+    finetune_lr: Optional[float] = None  # null: train.lr
+    ste_clip: float = 1.0  # Eq. 12 (reconstructed)
+    checkpoint: Optional[str] = None  # an act run's model.pt: skip the act phase
+
+
+def check(cfg) -> None:
+    act.check(cfg)
+    require(cfg, "method.finetune_epochs", cfg.method.finetune_epochs >= 1, "an integer >= 1")
+    positive_lr(cfg, "method.finetune_lr")
+    require(cfg, "method.ste_clip", cfg.method.ste_clip > 0, "a number > 0")
+
+
+def tuned_knobs(cfg) -> list[str]:
+    """The knobs of eval.knobs AxTrain fine-tunes for: every approximate one."""
+    return [n for n in cfg.eval.knobs if knobs.resolve(n, cfg).domain not in ("float", "exact")]
+
+
+def train(net, ctx: Context) -> Trained:
+    m, cfg = ctx.m, ctx.cfg
+    if m.checkpoint:
+        load_start(net, m.checkpoint)
+        history, figures = [], {}
+    else:
+        history, gamma = act.train_act(net, ctx, m)
+        figures = {"final_gamma": gamma}
+    per_knob = {}
+    for name in tuned_knobs(cfg):
+        tuned = copy.deepcopy(net)
+        history += pas.train_for(tuned, ctx, knobs.resolve(name, cfg), m.finetune_epochs,
+                                 m.finetune_lr or cfg.train.lr, m.ste_clip, f"pas@{name}")
+        per_knob[name] = tuned
+    return Trained(net, per_knob=per_knob, history=history, figures=figures)
+
+
+Conf = AxtrainConf  # the method's schema, under the name the registry reads

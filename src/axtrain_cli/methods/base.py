@@ -1,0 +1,116 @@
+"""What the methods share: the bundle a method hands to the sweep, its context, and the
+training helpers (a fit with the config's optimiser, BP, training through a hardware
+knob, starting from a checkpoint)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..config import ConfigError, require
+from ..evaluate import make_plan
+from ..knobs import Knob
+from ..models import Net
+from ..results import Measurement, load_checkpoint
+from ..training import Step, bp_step, fit, loss_per_sample, make_optimizer
+
+log = logging.getLogger("axtrain")
+
+
+@dataclass
+class Trained:
+    """What a method hands to the inference sweep.
+
+    net: the trained network; train_knob: the knob it was trained for (pas, ApproxANN);
+    per_knob: networks fine-tuned for one knob each (AxTrain), used for that knob's rows;
+    history: per-epoch records; figures: the method's own numbers, written as extra
+    result columns; measurements: results the method evaluated itself (e.g. ApproxANN's
+    partly approximate network)."""
+
+    net: Net
+    train_knob: str = ""
+    per_knob: dict[str, Net] = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    figures: dict = field(default_factory=dict)
+    measurements: list[Measurement] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    """cfg: the whole config; m: the method's typed config (its module's `Conf`)."""
+
+    cfg: object
+    m: object
+    split: object
+    generator: torch.Generator
+    progress: object = None
+
+
+def fit_net(net: Net, ctx: Context, step: Step, epochs: int, lr: float, label: str,
+            on_epoch=None) -> list[dict]:
+    """Train with train.{optimizer, weight_decay, momentum, batch_size}; history per epoch."""
+    t, split = ctx.cfg.train, ctx.split
+    opt = make_optimizer(net.parameters(), t.optimizer, lr, t.weight_decay, t.momentum)
+    history = fit(net, split.x_train, split.y_train, epochs=epochs, batch_size=t.batch_size,
+                  optimizer=opt, step=step, generator=ctx.generator, on_epoch=on_epoch,
+                  progress=ctx.progress, label=label)
+    for r in history:
+        r["phase"] = label
+    return history
+
+
+def train_bp(net: Net, ctx: Context, label: str = "bp") -> list[dict]:
+    t = ctx.cfg.train
+    return fit_net(net, ctx, bp_step(t.loss, ctx.split.n_classes), t.epochs, t.lr, label)
+
+
+def hardware_step(make_plan_for, loss: str, n_classes: int) -> Step:
+    """Training through a hardware model: `make_plan_for(net)` gives the plan (built from
+    the current weights at every step, e.g. fresh NTV flips); Eq. 12 STE backward."""
+
+    def step(net, xb, yb):
+        with torch.no_grad():
+            plan = make_plan_for(net)
+        z = net.logits(xb, plan, ste=True)
+        e = loss_per_sample(z, yb, loss, n_classes).mean()
+        return e, {"loss": e.detach(), "error_rate": (z.argmax(-1) != yb).float().mean()}
+
+    return step
+
+
+def knob_step(knob: Knob, cfg, n_classes: int, generator: torch.Generator,
+              ste_clip: float) -> Step:
+    """AxTrain-pas: forward through `knob` (a fresh read of a stochastic memory every pass,
+    the knob's multiplier, fixed point with per-batch activation ranges), STE backward."""
+    h = cfg.hardware
+    return hardware_step(
+        lambda net: make_plan(net, knob, h.bits, [None] * len(net.compute), generator=generator,
+                              store_biases=h.store_biases, ste_clip=ste_clip),
+        cfg.train.loss, n_classes)
+
+
+def load_start(net: Net, path: str) -> None:
+    """Start from the model.pt of an earlier run (`method.checkpoint`)."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConfigError(f"method.checkpoint={path!r}: no such file (a model.pt of an "
+                          "earlier run, or null)")
+    net.load_state_dict(load_checkpoint(file)["state_dict"])
+    log.info("starting from %s", file)
+
+
+def check_approximate(cfg, key: str, knob: Knob, domains: tuple[str, ...]) -> None:
+    """`key` must name a knob of one of `domains` (e.g. compute: an approximate multiplier)."""
+    require(cfg, key, knob.domain in domains,
+            f"a knob whose domain is {' or '.join(domains)} (got {knob.domain})")
+
+
+def positive_lr(cfg, key: str) -> None:
+    from ..config import select
+
+    value = select(cfg, key)
+    require(cfg, key, value is None or value > 0, "a number > 0 or null (null: train.lr)")
+

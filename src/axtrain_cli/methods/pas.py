@@ -1,0 +1,48 @@
+"""AxTrain-pas (paper section 3.2): train through the hardware model of `knob` (a fresh read
+of a stochastic memory at every forward pass), straight-through estimator (Eq. 12)
+backward; from scratch or from `checkpoint`, for train.epochs at train.lr."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from .. import knobs
+from ..config import require
+from .base import Context, Trained, check_approximate, fit_net, knob_step, load_start
+
+
+@dataclass
+class PasConf:
+    name: str = "pas"
+    knob: str = "K1"  # the knob to train through (any approximate knob of `knobs`)
+    checkpoint: Optional[str] = None  # a model.pt of an earlier run to fine-tune, or null
+    ste_clip: float = 1.0  # Eq. 12 (reconstructed): zero gradients with |g| >= ste_clip
+
+
+def check_knob(cfg, key: str = "method.knob", domains=("compute", "storage", "compute+storage")):
+    check_approximate(cfg, key, knobs.resolve(cfg.method.knob, cfg), domains)
+
+
+def check(cfg) -> None:
+    check_knob(cfg)
+    require(cfg, "method.ste_clip", cfg.method.ste_clip > 0, "a number > 0")
+
+
+def train_for(net, ctx: Context, knob: knobs.Knob, epochs: int, lr: float, ste_clip: float,
+              label: str) -> list[dict]:
+    """pas through `knob` for `epochs` at `lr`."""
+    step = knob_step(knob, ctx.cfg, ctx.split.n_classes, ctx.generator, ste_clip)
+    return fit_net(net, ctx, step, epochs, lr, label)
+
+
+def train(net, ctx: Context) -> Trained:
+    m, t = ctx.m, ctx.cfg.train
+    if m.checkpoint:
+        load_start(net, m.checkpoint)
+    knob = knobs.resolve(m.knob, ctx.cfg)
+    history = train_for(net, ctx, knob, t.epochs, t.lr, m.ste_clip, f"pas@{knob.name}")
+    return Trained(net, train_knob=m.knob, history=history)
+
+
+Conf = PasConf  # the method's schema, under the name the registry reads

@@ -1,0 +1,99 @@
+"""`axtrain report DIR [DIR ...]`: the AxTrain paper's figure tables (and plots) from run
+dirs. Cells shared by several runs (seeds) are averaged: per seed first (over reads of a
+stochastic memory and repeated runs), then over seeds. Tables fig6..fig9 have `average`
+rows (dataset = "average"): the plain mean over datasets of each value column,
+percentages included (NaNs skipped), which is what claims.csv compares with the paper's
+"on average"."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..results import write_csv
+from .claims import claims
+from .common import FIG, Missing
+from .load import NoResults, load_runs
+from .power import fig8, fig9
+from .tables import fig4, fig6, fig7, runs_summary
+
+
+def build_report(inputs: list[Path], out_dir: Path, plots: bool = True, max_loss: float = 2.0,
+                 relaxed_loss: float = 6.0) -> dict:
+    """Write the figure tables (and plots) for the runs under `inputs` into `out_dir`.
+
+    Returns {"out_dir", "written": [paths], "skipped": {table: reason}, "warnings": [...]}.
+    Raises NoResults when no compatible results.csv is found."""
+    warnings: list[str] = []
+
+    def warn(msg: str) -> None:
+        warnings.append(msg)
+        print(f"axtrain report: warning: {msg}", file=sys.stderr)
+
+    df = load_runs([Path(p) for p in inputs], warn)
+    out_dir = Path(out_dir)
+    builders = {"fig4_sensitivity": lambda: fig4(df, warn), "fig6_multiplier_error":
+                lambda: fig6(df), "fig7_ntv_accuracy": lambda: fig7(df),
+                "fig8_approxann_multipliers": lambda: fig8(df),
+                "fig9_power": lambda: fig9(df, sorted({max_loss, relaxed_loss}), warn),
+                "runs_summary": lambda: runs_summary(df)}
+    tables, skipped, written = {}, {}, []
+    for key, build in builders.items():
+        try:
+            tables[FIG[key]] = build()
+        except Missing as e:
+            skipped[FIG[key]] = str(e)
+            warn(f"{FIG[key]}: {e}")
+    if len(tables) > 1:  # runs_summary is always there; claims need a figure table
+        tables[FIG["claims"]] = claims(tables, max_loss, relaxed_loss)
+    else:
+        skipped[FIG["claims"]] = "no figure table could be built"
+        warn(f"{FIG['claims']}: no figure table could be built")
+    for name, t in tables.items():
+        write_csv(out_dir / name, t)
+        written.append(out_dir / name)
+    if plots and tables:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            warn("matplotlib is not installed: plots skipped (pip install matplotlib)")
+        else:
+            from .plots import plot_all
+
+            try:
+                written += plot_all(tables, out_dir, max_loss)
+            except Exception as e:  # a plot must never cost the tables
+                warn(f"plots skipped: {type(e).__name__}: {' '.join(str(e).split())}")
+    return {"out_dir": out_dir, "written": written, "skipped": skipped, "warnings": warnings,
+            "runs": int(df["run_dir"].nunique())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`axtrain report` (argv: the arguments after `report`). Returns 0; exits 2 (SystemExit)
+    on a usage error or when no compatible results.csv is found."""
+    p = argparse.ArgumentParser(prog="axtrain report",
+                                description="Build the AxTrain paper's figure tables from "
+                                            "run/multirun directories.")
+    p.add_argument("dirs", nargs="+", type=Path, metavar="DIR",
+                   help="run or multirun directories (searched for results.csv at any depth)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: DIR/report)")
+    p.add_argument("--no-plots", action="store_true", help="write the tables only")
+    p.add_argument("--max-loss", type=float, default=2.0,
+                   help="allowed accuracy loss in points for fig9 (default 2.0)")
+    p.add_argument("--relaxed-loss", type=float, default=6.0,
+                   help="second, relaxed allowed loss for fig9 (default 6.0, paper's Satimage)")
+    a = p.parse_args(argv)
+    out = a.out or a.dirs[0] / "report"
+    try:
+        r = build_report(a.dirs, out, plots=not a.no_plots, max_loss=a.max_loss,
+                         relaxed_loss=a.relaxed_loss)
+    except NoResults as e:
+        print(f"axtrain report: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None  # raised, not returned: cli.main ignores the value
+    print(f"report: {r['runs']} runs -> {out}")
+    for path in r["written"]:
+        print(f"  wrote {path.name}")
+    for name, why in r["skipped"].items():
+        print(f"  skipped {name}: {why}")
+    return 0

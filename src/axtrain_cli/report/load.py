@@ -1,0 +1,94 @@
+"""Loading run dirs: every results.csv under the inputs, at any depth, in one frame with its
+run dir and ApproxANN/AxNN's `method.init` attached (a results column `init`, else the
+run's config.yaml). Files of schema_version 1 are upgraded; a file with another version or
+without the required columns is skipped with a warning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..results import COLUMNS, SCHEMA_VERSION
+
+STR_COLS = ["dataset", "topology", "method", "train_knob", "knob", "knob_name", "domain",
+            "multiplier", "memory", "init"]
+V1_DOMAIN = {"float": "float", "exact": "exact", "drum": "compute", "ntv": "storage",
+             "approxann": "compute", "axnn": "compute"}
+
+
+class NoResults(Exception):
+    """No (compatible) results.csv under the inputs."""
+
+
+def find_results(inputs: list[Path]) -> list[Path]:
+    found: dict[Path, Path] = {}
+    for p in map(Path, inputs):
+        files = [p] if p.is_file() else sorted(p.rglob("results.csv")) if p.is_dir() else []
+        for f in files:
+            found.setdefault(f.resolve(), f)
+    return list(found.values())
+
+
+def method_init(run_dir: Path) -> str:
+    path = run_dir / "config.yaml"
+    try:
+        import yaml
+
+        cfg = yaml.safe_load(path.read_text()) or {}
+        return str((cfg.get("method") or {}).get("init") or "")
+    except Exception:  # missing or unreadable config: init unknown
+        return ""
+
+
+def upgrade_v1(df: pd.DataFrame) -> pd.DataFrame:
+    """Schema 1 (knob_kind, k, flip_rate) to schema 2 (domain, multiplier, memory)."""
+    kind = df["knob_kind"].fillna("")
+    k = pd.to_numeric(df["k"], errors="coerce")
+    drum = "drum(k=" + k.map(lambda v: f"{v:g}") + ")"
+    flips = ("flips(voltage_mv=" + df["voltage_mv"].map(lambda v: f"{v:g}") + ", rate="
+             + df["flip_rate"].map(lambda v: f"{v:g}") + ")")
+    own = kind.isin(["approxann", "axnn"])  # a method's own measurement: its own knob name
+    df = df.assign(domain=kind.map(V1_DOMAIN).fillna(""),
+                   multiplier=drum.where(kind.isin(["drum", "approxann"]),
+                                         "exact").where(kind != "float", ""),
+                   memory=flips.where(kind == "ntv", "reliable").where(kind != "float", ""),
+                   knob_name=df["knob"].where(own, df["knob_name"]), schema_version=2)
+    return df.drop(columns=["knob_kind", "k", "flip_rate"])
+
+
+def load_runs(inputs: list[Path], warn) -> pd.DataFrame:
+    """All compatible results.csv rows under `inputs`, with `run_dir` and `init` attached."""
+    files = find_results(inputs)
+    where = ", ".join(str(p) for p in inputs)
+    if not files:
+        raise NoResults(f"no results.csv found under {where}")
+    frames = []
+    for f in files:
+        try:
+            df = pd.read_csv(f, dtype={c: str for c in STR_COLS + ["knob_kind"]})
+        except Exception as e:
+            warn(f"skipped {f}: unreadable ({' '.join(str(e).split())})")
+            continue
+        versions = sorted(set(pd.to_numeric(df.get("schema_version", pd.Series(dtype=float)),
+                                            errors="coerce").dropna().astype(int)))
+        if versions == [1] and {"knob_kind", "k", "flip_rate"} <= set(df.columns):
+            df, versions = upgrade_v1(df), [SCHEMA_VERSION]
+        if versions != [SCHEMA_VERSION]:
+            warn(f"skipped {f}: schema_version {versions or 'missing'}, this report reads "
+                 f"schema_version {SCHEMA_VERSION} (and 1)")
+            continue
+        missing = [c for c in COLUMNS if c not in df.columns]
+        if missing:
+            warn(f"skipped {f}: missing columns {', '.join(missing)}")
+            continue
+        for c in STR_COLS:
+            df[c] = df[c].fillna("") if c in df.columns else ""
+        df["run_dir"] = str(f.parent)
+        if not (df["init"] != "").any():
+            df["init"] = method_init(f.parent)
+        frames.append(df)
+    if not frames:
+        raise NoResults(f"no compatible results.csv under {where} "
+                        f"({len(files)} skipped, schema_version {SCHEMA_VERSION} needed)")
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,96 @@
+"""Figure tables 8 and 9: what the approximate multipliers and memories buy.
+
+fig8_approxann_multipliers.csv  approximate multipliers ApproxANN uses with each knob it
+    was run at (train_knob: K1, K2, ...) from a BP init vs an act init;
+    increase_pct = 100 (act / bp - 1).
+fig9_power.csv  per dataset, method and domain, the lowest-power knob whose mean accuracy
+    is within `max_loss` accuracy POINTS of the method's own exact accuracy (the same
+    reading as ApproxANN's method.max_loss); rows for --max-loss (2) and --relaxed-loss
+    (6, the paper's Satimage case). compute: exact and every compute knob (compute_power);
+    storage: exact and every storage knob (storage_power); approxann (init=bp preferred):
+    its own results or exact, compute only. reduction_* = 100 (1 - power / power_ref).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .common import FIG, Missing, need, order, seed_mean, vs, with_average
+
+
+def fig8(df: pd.DataFrame) -> pd.DataFrame:
+    a = df[(df["method"] == "approxann")]
+    if "approx_multipliers" in a.columns:
+        a = a[a["approx_multipliers"].notna()]
+    for init in ("bp", "act"):
+        if not (a["init"] == init).any():
+            raise Missing(f"no approxann runs with init={init} (needs method=approxann"
+                          f" method.init={init} method.knob=K1,K2)")
+    cols = ["approx_multipliers", "total_multipliers", "accuracy"]
+    t = seed_mean(a[a["init"].isin(["bp", "act"])], ["dataset", "train_knob", "init"], cols)
+    w = t.pivot(index=["dataset", "train_knob"], columns="init", values=cols + ["n_seeds"])
+    w.columns = [f"{c}_{i}" for c, i in w.columns]
+    w = w.reset_index().rename(columns={"train_knob": "knob"})
+    w["total_multipliers"] = w[["total_multipliers_bp", "total_multipliers_act"]].mean(axis=1)
+    for i in ("bp", "act"):
+        w[f"approx_fraction_{i}"] = w[f"approx_multipliers_{i}"] / w["total_multipliers"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inc = 100 * (w["approx_multipliers_act"] / w["approx_multipliers_bp"] - 1)
+    w["increase_pct"] = inc.replace([np.inf, -np.inf], np.nan)
+    w = w[["dataset", "knob", "total_multipliers", "approx_multipliers_bp",
+           "approx_multipliers_act", "approx_fraction_bp", "approx_fraction_act",
+           "accuracy_bp", "accuracy_act", "n_seeds_bp", "n_seeds_act", "increase_pct"]]
+    w = with_average(w, ["knob"], [c for c in w.columns if c.startswith(("approx", "total",
+                                                                          "accuracy", "incr"))])
+    return order(w, ["dataset", "knob"])
+
+
+POWER_COLUMN = {"compute": "compute_power", "storage": "storage_power"}
+
+
+def fig9(df: pd.DataFrame, losses: list[float], warn) -> pd.DataFrame:
+    d = df[df["method"].isin(["bp", "axtrain"])]
+    need(d, ["bp", "axtrain"], "")
+    ax = df[(df["method"] == "approxann") & df["domain"].isin(["exact", "compute"])]
+    if (ax["init"] == "bp").any():
+        ax = ax[ax["init"] == "bp"]
+    elif not ax.empty:
+        warn(f"{FIG['fig9_power']}: no approxann runs with init=bp; using init="
+             f"{'|'.join(sorted(set(ax['init'])))} for the ApproxANN comparison")
+    else:
+        warn(f"{FIG['fig9_power']}: no approxann runs (needs method=approxann method.init=bp);"
+             f" the ApproxANN comparison is left blank")
+    d = pd.concat([d, ax], ignore_index=True)
+    c = seed_mean(d, ["dataset", "method", "knob_name", "domain"],
+                  ["accuracy", "compute_power", "storage_power"])
+    rows = []
+    for (ds, m), g in c.groupby(["dataset", "method"]):
+        ex = g[g["domain"] == "exact"]
+        if ex.empty:
+            continue
+        exact_acc = float(ex["accuracy"].mean())
+        for domain, col in POWER_COLUMN.items():
+            if m == "approxann" and domain == "storage":
+                continue
+            cand = g[(g["domain"] == "exact") | (g["domain"] == domain)]
+            for ml in losses:
+                ok = cand[(exact_acc - cand["accuracy"]) * 100 <= ml + 1e-9]
+                best = ok.sort_values([col, "accuracy"], ascending=[True, False]).iloc[0]
+                rows.append({"dataset": ds, "method": m, "domain": domain, "max_loss": ml,
+                             "knob": best["knob_name"], "power": best[col],
+                             "accuracy": best["accuracy"], "exact_accuracy": exact_acc,
+                             "n_seeds": best["n_seeds"]})
+    if not rows:
+        raise Missing("no bp/axtrain runs with exact rows (needs eval.knobs with exact)")
+    t = pd.DataFrame(rows)
+    keys, p = ["dataset", "domain", "max_loss"], t["power"].to_numpy(dtype=float)
+    t["reduction_vs_bp_pct"] = 100 * (1 - p / vs(t, keys, "power", "bp"))
+    red_ax = 100 * (1 - p / vs(t, keys, "power", "approxann"))
+    t["reduction_vs_approxann_pct"] = np.where(t["method"] == "axtrain", red_ax, np.nan)
+    t = with_average(t, ["method", "domain", "max_loss"],
+                     ["power", "accuracy", "exact_accuracy", "reduction_vs_bp_pct",
+                      "reduction_vs_approxann_pct"])
+    t["knob"] = t["knob"].fillna("")
+    return order(t, ["max_loss", "domain", "dataset", "method"])
+

@@ -141,3 +141,14 @@ def test_regular_install_finds_configs(tmp_path):
                        cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "19-64-64-7" in r.stdout
+
+
+def test_readme_column_table_matches_the_row_type():
+    """The README's results.csv table lists the columns of results.Row, in order."""
+    text = (ROOT / "README.md").read_text()
+    table = text.split("## Output columns", 1)[1].split("\n## ", 1)[0]
+    names = []
+    for line in table.splitlines():
+        if line.startswith("| `"):
+            names += [c.strip("` ") for c in line.split("|")[1].split(",")]
+    assert names[:len(COLUMNS)] == COLUMNS

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from axtrain_cli import hardware as hw
-from axtrain_cli.hardware import flips
+from axtrain_cli.hardware.memories import flips
 from axtrain_cli.hardware import reference as ref
 
 

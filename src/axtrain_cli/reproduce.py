@@ -5,8 +5,9 @@ profile's schedules (`+experiment=<profile>`, conf/experiment/*.yaml):
 
   main       method = bp, act                                  (figures 4, 6, 7, 8, 9)
   axtrain    method = axtrain from main's act network          (figures 6, 7, 9)
-  pas        method = pas at K1                                (figure 4)
-  approxann  method = approxann from main's bp / act networks, at K1, K2  (figures 8, 9)
+  pas        method = pas at `pas_knob` (K1)                   (figure 4)
+  approxann  method = approxann from main's bp / act networks, at each knob of
+             `approxann_knobs` (K1,K2)                        (figures 8, 9)
 
 Job dirs are named by their overrides, so a rerun with the same arguments resumes:
 finished jobs (a results.csv in their dir) are skipped. `jobs=N` runs N jobs in
@@ -28,8 +29,8 @@ LONGEST_FIRST = ["mnist_cnn", "mnist_mlp", "satimage", "image_seg", "ionosphere"
 ARMS = {  # later arms start from the main arm's networks of the same dataset and seed
     "main": ["method=bp,act"],
     "axtrain": ["method=axtrain", "method.checkpoint={act}"],
-    "pas": ["method=pas", "method.knob=K1", "eval.knobs=[exact,K1,K2,K3,K4]"],
-    "approxann": ["method=approxann", "method.init=bp,act", "method.knob=K1,K2",
+    "pas": ["method=pas", "method.knob={pas_knob}", "eval.knobs=[exact,K1,K2,K3,K4]"],
+    "approxann": ["method=approxann", "method.init=bp,act", "method.knob={approxann_knobs}",
                   "eval.knobs=[exact]", "method.checkpoint={init}"],
 }
 # Overrides left out of the job dir names: they do not change what a job computes (or,
@@ -39,14 +40,16 @@ PROFILES = ("quick", "paper")
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    """key=value arguments (profile=, out=, jobs=, datasets=, seeds=, arms=); anything else
-    is passed to every job as a Hydra override."""
+    """key=value arguments (profile=, out=, jobs=, datasets=, seeds=, arms=, pas_knob=,
+    approxann_knobs=); anything else is passed to every job as a Hydra override (e.g.
+    knobs=my_set to run the grid on your own knobs)."""
     p = argparse.ArgumentParser(prog="axtrain reproduce", description=__doc__.splitlines()[0])
     p.add_argument("args", nargs="*", help="profile=quick|paper out=DIR jobs=N "
-                   "datasets=a,b seeds=0,1 arms=main,pas,approxann [hydra overrides]")
+                   "datasets=a,b seeds=0,1 arms=main,pas,approxann pas_knob=K1 "
+                   "approxann_knobs=K1,K2 [hydra overrides]")
     ns = p.parse_args(argv)
     opts = {"profile": "quick", "out": None, "jobs": "1", "datasets": ",".join(DATASETS),
-            "seeds": "0", "arms": ",".join(ARMS)}
+            "seeds": "0", "arms": ",".join(ARMS), "pas_knob": "K1", "approxann_knobs": "K1,K2"}
     extra = []
     for a in ns.args:
         key, sep, value = a.partition("=")
@@ -97,7 +100,8 @@ def arm_command(arm: str, o: argparse.Namespace, extra: list[str]) -> list[str]:
     return [sys.executable, "-m", "axtrain_cli.cli", "train", "-m",
             f"+experiment={o.profile}", f"dataset={','.join(datasets)}", f"seed={o.seeds}",
             *(a.format(act=main_checkpoint(o, "act", extra),
-                       init=main_checkpoint(o, "${method.init}", extra)) for a in ARMS[arm]),
+                       init=main_checkpoint(o, "${method.init}", extra), pas_knob=o.pas_knob,
+                       approxann_knobs=o.approxann_knobs) for a in ARMS[arm]),
             "resume=true", *extra,
             *launcher,
             f"hydra.sweep.dir={o.out / arm}",

@@ -1,23 +1,24 @@
 """Numerical hardware models of the AxTrain accelerator, as plug-ins.
 
-- fixed point (`fixed_point`): 16-bit dynamic fixed point words;
-- multipliers (`multiplier`: the interface and registry; `drum`: DRUM-k): how a layer
-  multiplies fixed-point operands, and its power;
-- memories (`memory`: the interface and registry; `flips`: near-threshold SRAM with
-  independent bit flips): how stored words come back, and the SRAM's power;
-- `ste`: the straight-through estimator for training through any of them;
-- `reference`: the slow plain-integer reference the tests hold all of it to.
+fixed_point  dynamic fixed-point words
+multipliers  how a layer multiplies fixed-point operands, and its power (exact, DRUM-k)
+memories     how stored words come back when read, and the SRAM's power (reliable, flips)
+kernels      the fused quantise(+DRUM) operand kernel of the fast layer path
+layer        one Linear/Conv2d layer on the accelerator (GEMM path and general path)
+plugin       what every model shares: parameters as a dataclass, the registries
+ste          the straight-through estimator for training through any of them
+power        a network's power from its layers' multiplier and SRAM figures
+reference    the slow plain-integer reference the tests hold all of it to
 
 Importing this package registers the built-in models.
 """
 
-from .drum import Drum, drum_multiply, drum_power, drum_transform
-from .kernels import fake_quant, set_fused
 from .fixed_point import check_format, frac_length, from_words, quantize, to_words
-from .flips import Flips, flip_bits
+from .kernels import fake_quant, set_fused
 from .layer import LayerCall
-from .memory import MEMORIES, RELIABLE, Memory, Reliable, sram_power
-from .multiplier import MULTIPLIERS, Exact, Multiplier, SeparableMultiplier
+from .memories import MEMORIES, RELIABLE, Flips, Memory, Reliable, flip_bits, sram_power
+from .multipliers import (MULTIPLIERS, Drum, Exact, Multiplier, SeparableMultiplier,
+                          drum_multiply, drum_power, drum_transform)
 from .plugin import require
 from .power import network_power
 from .ste import straight_through

@@ -11,8 +11,6 @@ import copy
 import logging
 import math
 from dataclasses import dataclass, replace
-from typing import Optional
-
 import torch
 
 from .. import knobs
@@ -20,35 +18,28 @@ from ..config import require
 from ..evaluate import make_plan, measurement
 from ..knobs import EXACT
 from ..models import HwPlan, Net, calibrate
-from .base import Context, Trained, fit_net, hardware_step, positive_lr
-from .neurons import StartConf, check_start, criticality, metrics_on, start, unit_mults, unit_view
+from .base import Context, Trained, fit_net, hardware_step
+from .neurons import (BaselineConf, check_baseline, criticality, metrics_on, start, unit_mults,
+                      unit_view)
 from .pas import check_knob
 
 log = logging.getLogger("axtrain")
 
 
 @dataclass
-class ApproxannConf(StartConf):
+class ApproxannConf(BaselineConf):
     name: str = "approxann"
     knob: str = "K1"  # the approximate multiplier's knob (a compute knob: K1..K4, ...)
     max_loss: float = 2.0  # allowed accuracy loss, percentage points (paper: 2 %)
     batch_fraction: float = 0.25  # first batch: this fraction of all neurons
-    retrain_epochs: int = 1  # retraining epochs per iteration
-    retrain_lr: Optional[float] = None  # null: train.lr
-    ste_clip: float = 1.0
-    max_iterations: int = 50  # guard so the loop always terminates
 
 
 def check(cfg) -> None:
     m = cfg.method
-    check_start(cfg)
+    check_baseline(cfg)
     check_knob(cfg, domains=("compute",))
     require(cfg, "method.max_loss", 0 < m.max_loss < 100, "a percentage in (0, 100)")
     require(cfg, "method.batch_fraction", 0 < m.batch_fraction <= 1, "a fraction in (0, 1]")
-    require(cfg, "method.retrain_epochs", m.retrain_epochs >= 1, "an integer >= 1")
-    positive_lr(cfg, "method.retrain_lr")
-    require(cfg, "method.ste_clip", m.ste_clip > 0, "a number > 0")
-    require(cfg, "method.max_iterations", m.max_iterations >= 1, "an integer >= 1")
 
 
 @dataclass

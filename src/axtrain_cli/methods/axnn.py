@@ -11,8 +11,6 @@ from __future__ import annotations
 import copy
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Optional
-
 import torch
 
 from .. import hardware as hw
@@ -20,14 +18,15 @@ from ..config import require
 from ..evaluate import make_plan, measurement
 from ..knobs import EXACT
 from ..models import HwPlan, Net, calibrate
-from .base import Context, Trained, fit_net, hardware_step, positive_lr
-from .neurons import StartConf, check_start, criticality, metrics_on, start, unit_mults, unit_view
+from .base import Context, Trained, fit_net, hardware_step
+from .neurons import (BaselineConf, check_baseline, criticality, metrics_on, start, unit_mults,
+                      unit_view)
 
 log = logging.getLogger("axtrain")
 
 
 @dataclass
-class AxnnConf(StartConf):
+class AxnnConf(BaselineConf):
     name: str = "axnn"
     constraints: list[float] = field(default_factory=lambda: [0.5, 2.5, 7.5])  # allowed loss (pp)
     alpha: float = 0.5  # resilient: Delta(N) < alpha * mean(Delta)
@@ -35,24 +34,17 @@ class AxnnConf(StartConf):
     bit_step: int = 2  # precision lowered per step
     min_bits: int = 4  # floor
     retrain_epochs: int = 2  # K: retraining epochs per iteration (AxNN: 2)
-    retrain_lr: Optional[float] = None  # null: train.lr
-    ste_clip: float = 1.0
-    max_iterations: int = 50  # guard so the loop always terminates
 
 
 def check(cfg) -> None:
     m, bits = cfg.method, cfg.hardware.bits
-    check_start(cfg)
+    check_baseline(cfg)
     for i, q in enumerate(m.constraints):
         require(cfg, f"method.constraints.{i}", 0 < q < 100, "a percentage in (0, 100)")
     require(cfg, "method.alpha", m.alpha > 0, "a number > 0")
     require(cfg, "method.min_bits", 2 <= m.min_bits <= m.start_bits <= bits,
             f"2 <= min_bits <= start_bits <= hardware.bits ({bits})")
     require(cfg, "method.bit_step", m.bit_step >= 1, "an integer >= 1")
-    require(cfg, "method.retrain_epochs", m.retrain_epochs >= 1, "an integer >= 1")
-    positive_lr(cfg, "method.retrain_lr")
-    require(cfg, "method.ste_clip", m.ste_clip > 0, "a number > 0")
-    require(cfg, "method.max_iterations", m.max_iterations >= 1, "an integer >= 1")
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import ConfigError, require
+from ..config import ConfigError, require, select
 from ..evaluate import make_plan
 from ..knobs import Knob
 from ..models import Net
@@ -109,8 +109,6 @@ def check_approximate(cfg, key: str, knob: Knob, domains: tuple[str, ...]) -> No
 
 
 def positive_lr(cfg, key: str) -> None:
-    from ..config import select
-
     value = select(cfg, key)
     require(cfg, key, value is None or value > 0, "a number > 0 or null (null: train.lr)")
 

@@ -15,24 +15,34 @@ from ..evaluate import evaluate
 from ..models import Net
 from ..training import loss_per_sample
 from . import act
-from .base import Context, load_start, train_bp
+from .base import Context, load_start, positive_lr, train_bp
 
 
 @dataclass
-class StartConf:
-    """The baselines' starting network: trained here with `init`, or `checkpoint`."""
+class BaselineConf:
+    """What the baselines share: the starting network (trained here with `init`, or
+    `checkpoint`) and the retraining between their iterations."""
 
     init: str = "bp"  # bp | act: how the starting network is trained
     checkpoint: Optional[str] = None  # a model.pt of a run of `init` instead of training it
     act: act.ActConf = field(default_factory=act.ActConf)  # the act settings for init=act
+    retrain_epochs: int = 1  # retraining epochs per iteration
+    retrain_lr: Optional[float] = None  # null: train.lr
+    ste_clip: float = 1.0  # Eq. 12 (reconstructed), for the retraining
+    max_iterations: int = 50  # guard so the loop always terminates
 
 
-def check_start(cfg) -> None:
+def check_baseline(cfg) -> None:
+    m = cfg.method
     choice(cfg, "method.init", ("bp", "act"))
     act.check_settings(cfg, "method.act")
-    path = cfg.method.checkpoint
-    require(cfg, "method.checkpoint", path is None or os.path.isfile(os.path.expanduser(path)),
+    require(cfg, "method.checkpoint",
+            m.checkpoint is None or os.path.isfile(os.path.expanduser(m.checkpoint)),
             "an existing model.pt of an earlier run, or null")
+    require(cfg, "method.retrain_epochs", m.retrain_epochs >= 1, "an integer >= 1")
+    positive_lr(cfg, "method.retrain_lr")
+    require(cfg, "method.ste_clip", m.ste_clip > 0, "a number > 0")
+    require(cfg, "method.max_iterations", m.max_iterations >= 1, "an integer >= 1")
 
 
 def start(net: Net, ctx: Context) -> tuple[list[dict], dict]:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from .kernels import fake_quant
-from .fixed_point import from_words, quantize
-from .layer import LayerCall
-from .plugin import HardwareModel, Registry
+from ..fixed_point import from_words, quantize
+from ..kernels import fake_quant
+from ..layer import LayerCall
+from ..plugin import HardwareModel, Registry
 
 
 class Multiplier(HardwareModel):

@@ -15,7 +15,7 @@ from typing import Sequence
 
 from torch import Tensor
 
-from .plugin import HardwareModel, Registry, is_number, require
+from ..plugin import HardwareModel, Registry, is_number, require
 
 
 def sram_power(voltage_mv: float, nominal_mv: float = 1100.0) -> float:

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from . import reference
-from .fixed_point import check_format
-from .memory import MEMORIES, Memory
-from .plugin import is_number, require
+from .. import reference
+from ..fixed_point import check_format
+from ..plugin import is_number, require
+from .base import MEMORIES, Memory
 
 _GEOMETRIC_MAX_P = 0.25  # above this, one uniform draw per bit instead of geometric gaps
 _CHUNK = 1 << 22  # draws per step, bounds the memory used

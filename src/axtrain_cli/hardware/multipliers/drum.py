@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from . import reference
-from .kernels import check_k, fake_quant, leading_bits
-from .multiplier import MULTIPLIERS, SeparableMultiplier
-from .plugin import require
+from .. import reference
+from ..kernels import check_k, fake_quant, leading_bits
+from ..plugin import require
+from .base import MULTIPLIERS, SeparableMultiplier
 
 
 def drum_transform(q: Tensor, k: int) -> Tensor:

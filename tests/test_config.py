@@ -21,8 +21,8 @@ def options(group):
 def test_every_option_composes_and_validates(compose_cfg, group):
     opts = options(group)
     assert opts, group
-    for opt in opts:
-        cfg = compose_cfg([f"{group}={opt}"])
+    for opt in opts:  # a topology with its application (LeNet-5 needs 28 x 28 inputs)
+        cfg = compose_cfg([f"{group}={opt}", *([f"dataset={opt}"] if group == "topology" else [])])
         validate(cfg)
         if group != "knobs":
             assert cfg[group].name == opt or group == "topology"
@@ -82,6 +82,20 @@ def test_paper_knobs_resolve_to_the_papers_settings(compose_cfg):
     ("dataset.levels.aggressive=ntv500", "dataset.levels.aggressive"),
     ("eval.knobs=[exact,K9]", "eval.knobs"),
     ("train.optimizer=rmsprop", "train.optimizer"),
+    ("train.lr=inf", "train.lr"),
+    ("train.lr=1e30", "train.lr"),
+    ("train.lr=nan", "train.lr"),
+    ("train.momentum=-0.5", "train.momentum"),
+    ("eval.knobs=[]", "eval.knobs"),
+    ("eval.knobs=[exact,K1,K1]", "eval.knobs"),
+    ("seed=-1", "seed"),
+    ("seed=4294967296", "seed"),
+    ("topology.hidden=[64,0]", "topology.hidden.1"),
+    ("topology.hidden_activation=tanh", "topology.hidden_activation"),
+    ("topology.output_activation=linear", "topology.output_activation"),
+    ("topology=mnist_cnn", "dataset.input_shape"),
+    ("hardware.calibration=test", "hardware.calibration"),
+    ("dataset.labels=[a,a]", "dataset.labels"),
     ("method=pas method.ste_clip=0", "method.ste_clip"),
     ("method=axtrain method.finetune_epochs=0", "method.finetune_epochs"),
     ("method=approxann method.act.delta_gamma=-1", "method.act.delta_gamma"),

@@ -1,7 +1,5 @@
 """The six applications: shapes, class counts, split sizes, sources, user files."""
 
-import gzip
-import pickle
 import shutil
 
 import numpy as np
@@ -81,15 +79,9 @@ def test_user_csv_label_last(compose_cfg, tmp_path):
     assert s.x_train.shape == (80, 30) and s.x_test.shape == (20, 30)
 
 
-def test_user_mnist_pickle_and_idx(compose_cfg, tmp_path):
+def test_user_mnist_idx(compose_cfg, tmp_path):
+    """(A user's pickle is refused: tests/test_reliability.py.)"""
     rng = np.random.default_rng(0)
-    parts = [(rng.random((n, 784), dtype=np.float32), np.arange(n) % 10) for n in (50, 20, 30)]
-    pkl = tmp_path / "small.pkl.gz"
-    with gzip.open(pkl, "wb") as f:
-        pickle.dump(tuple(parts), f)
-    s = load_split(compose_cfg(["dataset=mnist_mlp", f"dataset.path={pkl}"]).dataset, 0)
-    assert s.x_train.shape == (80, 784) and s.x_test.shape == (20, 784)
-    # IDX pair
     imgs = (rng.random((100, 28, 28)) * 255).astype(np.uint8)
     labels = (np.arange(100) % 10).astype(np.uint8)
     (tmp_path / "t-images-idx3-ubyte").write_bytes(

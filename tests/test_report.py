@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from axtrain_cli.report import SUMMARY_KEYS, build_report, main
-from axtrain_cli.results import COLUMNS, write_csv
+from axtrain_cli.results import COLUMNS, commit_run, csv_bytes, write_csv
 
 DATASETS = ["breast_cancer", "satimage"]
 SEEDS = [0, 1]
@@ -43,14 +43,16 @@ def row(dataset, method, seed, knob, *, kind, loss, acc, dev=0.0, train_knob="",
 
 
 def write_run(d: Path, rows, *, init=None, smap_scale=None, extra=()):
+    """A run dir as `run` writes it (committed with a manifest)."""
     df = pd.DataFrame(rows)
-    write_csv(d / "results.csv", df[COLUMNS + [c for c in extra if c in df.columns]])
-    d.joinpath("config.yaml").write_text(
-        f"seed: 0\nmethod:\n  name: {rows[0]['method']}\n  init: {init or 'bp'}\n")
+    files = {"results.csv": csv_bytes(df[COLUMNS + [c for c in extra if c in df.columns]]),
+             "config.yaml": (f"seed: 0\nmethod:\n  name: {rows[0]['method']}\n  init: "
+                             f"{init or 'bp'}\n").encode()}
     if smap_scale is not None:
         r, c = np.meshgrid(np.arange(2), np.arange(3), indexing="ij")
-        write_csv(d / "sensitivity_map.csv", pd.DataFrame(
+        files["sensitivity_map.csv"] = csv_bytes(pd.DataFrame(
             {"row": r.ravel(), "col": c.ravel(), "value": smap_scale * (r * 3 + c + 1.0).ravel()}))
+    commit_run(d, files)
 
 
 def sweep_rows(ds, method, seed):
@@ -285,8 +287,7 @@ def test_act_init_from_results_column(tmp_path):
     for f in (root / "deep").rglob("results.csv"):
         df = pd.read_csv(f)
         df["init"] = "act" if "_act_" in f.parent.name else "bp"
-        write_csv(f, df)
-        (f.parent / "config.yaml").unlink()
+        commit_run(f.parent, {"results.csv": csv_bytes(df)})  # and no config.yaml
     build_report([root], tmp_path / "out", plots=False)
     t = read(tmp_path / "out", "fig8_approxann_multipliers.csv")
     assert math.isclose(t.loc[t.dataset == "average", "increase_pct"].iloc[0], 25.0)
@@ -309,3 +310,34 @@ def test_schema_1_files_are_upgraded(tmp_path):
                                 "flips(voltage_mv=850, rate=0.01)"}
     t = read(tmp_path / "out", "fig6_multiplier_error.csv")
     assert set(t["multiplier"]) == {"drum(k=4)"} and len(t) == 3 * 4 * 3
+
+
+def test_incomplete_and_damaged_runs_are_skipped(tmp_path, capsys):
+    """A run interrupted while writing (no manifest), one whose files no longer match its
+    manifest, and one with a bad cell are skipped with one warning each; the rest is read."""
+    root = make_grid(tmp_path / "runs", approxann=False)
+    runs = sorted(p.parent for p in root.rglob("results.csv"))
+    (runs[0] / "manifest.json").unlink()
+    with open(runs[1] / "results.csv", "a") as f:
+        f.write(open(runs[1] / "results.csv").read().splitlines()[-1] + "\n")
+    df = pd.read_csv(runs[2] / "results.csv")
+    df["accuracy"] = df["accuracy"].astype(object)
+    df.loc[3, "accuracy"] = "0.9x"
+    commit_run(runs[2], {"results.csv": csv_bytes(df)})
+    r = build_report([root], tmp_path / "out", plots=False)
+    err = capsys.readouterr().err.splitlines()
+    for run, why in zip(runs[:3], ["manifest.json: it is missing",
+                                   "manifest.json: its files do not match it",
+                                   "line 5, column accuracy: '0.9x' is not a number"]):
+        assert sum(str(run / "results.csv") in ln and why in ln for ln in err) == 1, (run, err)
+    assert r["runs"] == len(runs) - 3
+
+
+def test_out_pointing_at_a_file_is_one_line(tmp_path, capsys):
+    root = make_grid(tmp_path / "runs", approxann=False)
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(SystemExit) as e:
+        main([str(root), "--out", str(tmp_path / "taken")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--out" in err and "taken" in err

@@ -43,7 +43,15 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:
+        print("axtrain: interrupted; nothing was half written and earlier outputs are kept",
+              file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def _main(argv: list[str]) -> None:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
         return
@@ -81,8 +89,9 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(chain[-1]).split())
 
 
-def precheck(overrides: list[str]) -> None:
-    """Compose the config once and validate it, so bad values fail fast (exit 2)."""
+def check_job(overrides: list[str], where: str = "") -> None:
+    """Compose one job's config and validate it; a bad value exits 2 with one line
+    (prefixed with `where`)."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import MissingConfigException
 
@@ -95,12 +104,37 @@ def precheck(overrides: list[str]) -> None:
             cfg = compose(config_name="config", overrides=overrides)
         validate(cfg)
     except ConfigError as e:
-        fail(str(e))
+        fail(f"{where}{e}")
     except MissingConfigException as e:  # unknown group option: Hydra lists the options
         print(str(e), file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
     except Exception as e:  # type errors, unknown keys, bad override syntax
+        fail(f"{where}{_one_line(e)}")
+
+
+def sweep_jobs(overrides: list[str]) -> tuple[list[list[str]], set[str]] | None:
+    """The overrides of every job a multirun of `overrides` launches (the basic sweeper's
+    cartesian product) and the swept keys, or None for another sweeper."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    if any(o.lstrip("+~").startswith("hydra/sweeper=") for o in overrides):
+        return None
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception as e:
         fail(_one_line(e))
+    swept = {o.get_key_element() for o in parsed if o.is_sweep_override()}
+    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch], swept
+
+
+def check_sweep(overrides: list[str]) -> None:
+    """Validate every job of a multirun before any is launched (exit 2, one line)."""
+    jobs, keys = sweep_jobs(overrides) or ([overrides], set())
+    for i, job in enumerate(jobs):
+        swept = " ".join(o for o in job if o.split("=", 1)[0] in keys)
+        check_job(job, f"job {i + 1} of {len(jobs)} ({swept}), no job started: "
+                  if len(jobs) > 1 else "")
 
 
 def train(args: list[str]) -> None:
@@ -109,8 +143,11 @@ def train(args: list[str]) -> None:
     parsed = get_args_parser().parse_args(args)
     inspecting = parsed.help or parsed.hydra_help or parsed.info or parsed.cfg or \
         parsed.shell_completion
-    if not parsed.multirun and not inspecting:
-        precheck(parsed.overrides)
+    if not inspecting:
+        if not parsed.multirun:
+            check_job(parsed.overrides)
+        elif os.environ.get("AXTRAIN_SKIP_SWEEP_CHECK") != "1":  # reproduce checks before
+            check_sweep(parsed.overrides)
     sys.argv = ["axtrain train", *args]
     _hydra_train()
 
@@ -137,6 +174,7 @@ def _task(cfg) -> None:
 
     from .config import ConfigError
     from .data import DataError
+    from .results import complete
     from .run import run
 
     threads, cpus = _job_cores()
@@ -145,8 +183,8 @@ def _task(cfg) -> None:
     if threads and cfg.threads is None:
         torch.set_num_threads(threads)
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    if cfg.resume and (out_dir / "results.csv").is_file():
-        log.info("resume: %s already has results.csv, skipping", out_dir)
+    if cfg.resume and complete(out_dir):
+        log.info("resume: %s holds a complete run, skipping", out_dir)
         return
     try:
         run(cfg, out_dir)

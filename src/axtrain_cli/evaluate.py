@@ -85,13 +85,20 @@ def evaluate(net: Net, x: torch.Tensor, y: torch.Tensor, plan: HwPlan | None, lo
                    torch.cat(outputs) if keep_outputs else None)
 
 
+# Stored words the sweep reads at once (trials x the network's words): with the masks and
+# float copies about 0.5 GB. More trials run in chunks of trials, so any eval.trials fits.
+TRIAL_WORDS = 1 << 24
+
+
 def sweep(net: Net, split, cfg, names: list[str], *, seed: int,
           progress=None) -> list[Measurement]:
     """Evaluate `net` on every knob of `names`: one Measurement per knob and trial
     (eval.trials reads for a knob with a stochastic memory, one otherwise).
 
     Reads are drawn from a generator seeded by (seed, knob), so a knob's draws do not
-    depend on which other knobs were evaluated."""
+    depend on which other knobs were evaluated. The trials of a knob run together, in
+    chunks of at most TRIAL_WORDS stored words (a fixed bound, so the draws do not depend
+    on the machine)."""
     bits = cfg.hardware.bits
     act_fl = calibrate(net, split.x_train, bits)
     x, y, n_classes = split.x_test, split.y_test, split.n_classes
@@ -101,17 +108,27 @@ def sweep(net: Net, split, cfg, names: list[str], *, seed: int,
     task = progress.add_task("evaluate", total=len(names)) if progress else None
     for name in names:
         knob = knobs.resolve(name, cfg)
-        trials = cfg.eval.trials if knob.memory.stochastic else None
         gen = torch.Generator().manual_seed(_knob_seed(seed, knob.name))
-        plan = make_plan(net, knob, bits, act_fl, trials=trials, generator=gen,
-                         store_biases=cfg.hardware.store_biases)
-        m = evaluate(net, x, y, plan, cfg.train.loss, n_classes, reference=reference)
         power = network_power(net, knob, cfg.hardware)
-        out += [measurement(name, knob, power, t, float(m.loss[t]), float(m.accuracy[t]),
-                            float(m.deviation[t])) for t in range(len(m.loss))]
+        for first, trials in trial_chunks(cfg.eval.trials if knob.memory.stochastic else None,
+                                          sum(net.word_counts())):
+            plan = make_plan(net, knob, bits, act_fl, trials=trials, generator=gen,
+                             store_biases=cfg.hardware.store_biases)
+            m = evaluate(net, x, y, plan, cfg.train.loss, n_classes, reference=reference)
+            out += [measurement(name, knob, power, first + t, float(m.loss[t]),
+                                float(m.accuracy[t]), float(m.deviation[t]))
+                    for t in range(len(m.loss))]
         if progress:
             progress.advance(task)
     return out
+
+
+def trial_chunks(trials: int | None, words: int) -> list[tuple[int, int | None]]:
+    """(first trial, trials) per chunk: [(0, None)] for a deterministic knob."""
+    if not trials:
+        return [(0, None)]
+    step = max(1, TRIAL_WORDS // max(1, words))
+    return [(s, min(step, trials - s)) for s in range(0, trials, step)]
 
 
 def measurement(name: str, knob: Knob, power: dict, trial: int, loss: float, accuracy: float,

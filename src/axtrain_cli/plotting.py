@@ -21,17 +21,21 @@ def figure(n: int, width: float = 5.0, height: float = 3.6):
     return fig, [fig.add_subplot(1, n, i + 1) for i in range(n)]
 
 
-def save_png(path: Path, fig) -> None:
+def png_bytes(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
 
 
-def heatmap_png(path: Path, values: np.ndarray, title: str) -> None:
+def save_png(path: Path, fig) -> None:
+    atomic_write_bytes(path, png_bytes(fig))
+
+
+def heatmap_png(values: np.ndarray, title: str) -> bytes:
     """One sensitivity map (rows: output neurons, columns: inputs) as a PNG heatmap."""
     fig, (ax,) = figure(1, 5.0, 3.6)
     im = ax.imshow(values, aspect="auto", cmap="viridis")
     ax.set(title=title, xlabel="input neuron (column)", ylabel="output neuron (row)")
     ax.yaxis.get_major_locator().set_params(integer=True)
     fig.colorbar(im, ax=ax, label="|w| |dO/dw|")
-    save_png(path, fig)
+    return png_bytes(fig)

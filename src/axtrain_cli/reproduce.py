@@ -17,6 +17,7 @@ parallel with the joblib launcher (each pinned to its share of the cores).
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -109,15 +110,31 @@ def arm_command(arm: str, o: argparse.Namespace, extra: list[str]) -> list[str]:
             f"hydra.job.config.override_dirname.exclude_keys=[{','.join(UNNAMED)}]"]
 
 
+def check_arms(arms: list[str], o: argparse.Namespace, extra: list[str]) -> None:
+    """Validate every job of every arm before any runs (one line, exit 2): the arms' own
+    overrides with the extra ones, less the Hydra settings and the checkpoints, which the
+    earlier arms will write."""
+    from .cli import check_sweep
+
+    for arm in arms:
+        cmd = arm_command(arm, o, extra)
+        jobs = [a for a in cmd[cmd.index("train") + 2:] if not a.lstrip("+~").startswith(
+            ("hydra", "method.checkpoint"))]
+        check_sweep(jobs)
+
+
 def main(argv: list[str]) -> None:
     o, extra = parse(argv)
     start = time.perf_counter()
     failed = []
     arms = o.arms.split(",")
+    check_arms(arms, o, extra)
+    env = {**os.environ, "AXTRAIN_SKIP_SWEEP_CHECK": "1"}  # checked above; a job whose
+    # checkpoint an earlier arm failed to write fails alone, the others run
     for i, arm in enumerate(arms, 1):
         print(f"[reproduce {o.profile}] arm {i}/{len(arms)}: {arm} -> {o.out / arm}", flush=True)
         t = time.perf_counter()
-        code = subprocess.run(arm_command(arm, o, extra)).returncode
+        code = subprocess.run(arm_command(arm, o, extra), env=env).returncode
         print(f"[reproduce {o.profile}] arm {arm}: exit {code} in {time.perf_counter() - t:.0f} s",
               flush=True)
         if code != 0:
@@ -126,9 +143,12 @@ def main(argv: list[str]) -> None:
 
     try:
         build_report([o.out], o.out / "report")
+        where = f"report in {o.out / 'report'}"
     except NoResults as e:
         failed.append(f"report ({e})")
-    print(f"[reproduce {o.profile}] done in {time.perf_counter() - start:.0f} s; "
-          f"report in {o.out / 'report'}", flush=True)
+        where = "no report"
+    print(f"[reproduce {o.profile}] done in {time.perf_counter() - start:.0f} s; {where}",
+          flush=True)
     if failed:
-        _fail(f"arm(s) {', '.join(failed)} failed; rerun the same command to resume")
+        _fail(f"{', '.join(failed)} failed (see the jobs' logs above); rerun the same command "
+              "to resume: finished jobs are skipped")

@@ -1,9 +1,16 @@
-"""Result rows (the results.csv schema), atomic writes, checkpoints."""
+"""Result rows (the results.csv schema), a run's files committed as one set, checkpoints.
+
+A run writes its files into its dir one by one (each atomically: a temp file renamed),
+after removing the manifest of any earlier run there, and writes `manifest.json` (every
+file with its SHA-256) last. A dir is a complete run only while its manifest matches its
+files: `resume` skips and `axtrain report` reads only those."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
+import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -86,18 +93,63 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+MANIFEST = "manifest.json"
+
+
+def commit_run(out_dir: Path, files: dict[str, bytes]) -> None:
+    """Write a run's files as one set: the earlier manifest goes first (the dir is not a
+    complete run while the files change), the new manifest last; files an earlier run left
+    that this one does not write are removed."""
+    out_dir = Path(out_dir)
+    earlier = read_manifest(out_dir) or {}
+    (out_dir / MANIFEST).unlink(missing_ok=True)
+    for name, data in files.items():
+        atomic_write_bytes(out_dir / name, data)
+    for name in set(earlier) - set(files):
+        (out_dir / name).unlink(missing_ok=True)
+    digests = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    atomic_write_text(out_dir / MANIFEST, json.dumps(
+        {"schema_version": SCHEMA_VERSION, "files": digests}, indent=1) + "\n")
+
+
+def read_manifest(run_dir: Path) -> dict[str, str] | None:
+    """{file: sha256} of the run in run_dir, or None without a readable manifest."""
+    try:
+        return dict(json.loads((Path(run_dir) / MANIFEST).read_text())["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def complete(run_dir: Path) -> bool:
+    """run_dir holds a whole run: a manifest whose every file is there, unchanged."""
+    files = read_manifest(run_dir)
+    if not files or "results.csv" not in files:
+        return False
+    for name, digest in files.items():
+        try:
+            if hashlib.sha256((Path(run_dir) / name).read_bytes()).hexdigest() != digest:
+                return False
+        except OSError:
+            return False
+    return True
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    return df.to_csv(index=False, float_format="%.10g", lineterminator="\n").encode()
+
+
 def write_csv(path: Path, df: pd.DataFrame) -> None:
-    atomic_write_text(path, df.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
+    atomic_write_bytes(path, csv_bytes(df))
 
 
-def save_checkpoint(path: Path, obj: dict) -> None:
+def checkpoint_bytes(obj: dict) -> bytes:
     buf = io.BytesIO()
     torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
 
 
 def load_checkpoint(path: Path) -> dict:

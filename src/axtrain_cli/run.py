@@ -1,12 +1,14 @@
 """`run(cfg, out_dir)`: one training run and its inference sweep, callable from a notebook.
 
-Writes into out_dir (all atomically, at the end, so a failed run leaves nothing half
-written): config.yaml (resolved), results.csv, history.csv, model.pt,
-sensitivity_map.csv (+ .png with matplotlib)."""
+Writes into out_dir, at the end and as one set (`results.commit_run`: a failed run leaves
+an earlier run's set as it was, an interrupted write leaves no manifest): config.yaml
+(resolved), results.csv, history.csv, model.pt, sensitivity_map.csv (+ .png with
+matplotlib), manifest.json."""
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from . import methods, ui
 from .data import load_split
 from .evaluate import sweep
 from .models import build_model
-from .results import SCHEMA_VERSION, Row, atomic_write_text, frame, save_checkpoint, write_csv
+from .results import SCHEMA_VERSION, Row, checkpoint_bytes, commit_run, csv_bytes, frame
 from .schema import validate
 from .sensitivity import network_sensitivity, sensitivity_map
 
@@ -52,6 +54,10 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     validate(cfg)
     out_dir = Path(out_dir)
     if cfg.threads is not None:
+        cores = len(os.sched_getaffinity(0))
+        if cfg.threads > cores:
+            log.warning("threads=%d is more than the %d cores this process may use: expect it "
+                        "to run slower, not faster", cfg.threads, cores)
         torch.set_num_threads(int(cfg.threads))
     start = time.perf_counter()
     log.info("dataset=%s topology=%s method=%s seed=%s threads=%d", cfg.dataset.name,
@@ -76,26 +82,28 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
         log.info("evaluated %d knobs in %.1f s", len(cfg.eval.knobs), time.perf_counter() - t_eval)
     df = frame(rows)
 
-    # Everything is computed: now write (each file atomically).
-    atomic_write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    # Everything is computed: now write, as one set (results.commit_run).
+    files = {"config.yaml": OmegaConf.to_yaml(cfg, resolve=True).encode()}
     if trained.history:
-        write_csv(out_dir / "history.csv", pd.DataFrame(trained.history))
+        files["history.csv"] = csv_bytes(pd.DataFrame(trained.history))
     if cfg.checkpoint:
-        save_checkpoint(out_dir / "model.pt", {
+        files["model.pt"] = checkpoint_bytes({
             "state_dict": trained.net.state_dict(),
             "per_knob": {k: m.state_dict() for k, m in trained.per_knob.items()},
             "topology": OmegaConf.to_container(cfg.topology, resolve=True),
             "input_shape": list(cfg.dataset.input_shape), "n_classes": cfg.dataset.n_classes,
             "schema_version": SCHEMA_VERSION})
-    write_csv(out_dir / "sensitivity_map.csv", map_frame(smap))
+    files["sensitivity_map.csv"] = csv_bytes(map_frame(smap))
     try:
         from .plotting import heatmap_png
 
-        heatmap_png(out_dir / "sensitivity_map.png", smap.reshape(smap.shape[0], -1).numpy(),
-                    f"{cfg.dataset.name} / {cfg.method.name}: last-layer sensitivity")
+        files["sensitivity_map.png"] = heatmap_png(
+            smap.reshape(smap.shape[0], -1).numpy(),
+            f"{cfg.dataset.name} / {cfg.method.name}: last-layer sensitivity")
     except ImportError:
         log.info("matplotlib is not installed (the `plots` extra): no sensitivity_map.png")
-    write_csv(out_dir / "results.csv", df)
+    files["results.csv"] = csv_bytes(df)
+    commit_run(out_dir, files)
     log.info("wrote %s (%d rows) in %.1f s", out_dir / "results.csv", len(df),
              time.perf_counter() - start)
     ui.print_table(ui.summary(df, f"{cfg.dataset.name} / {cfg.method.name} / seed {cfg.seed}"))

@@ -11,7 +11,7 @@ from typing import Optional
 from .. import knobs
 from ..config import require
 from . import act, pas
-from .base import Context, Trained, load_start, positive_lr
+from .base import Context, Trained, check_checkpoint, load_start, positive_lr
 
 
 @dataclass
@@ -25,6 +25,7 @@ class AxtrainConf(act.ActConf):
 
 def check(cfg) -> None:
     act.check(cfg)
+    check_checkpoint(cfg)
     require(cfg, "method.finetune_epochs", cfg.method.finetune_epochs >= 1, "an integer >= 1")
     positive_lr(cfg, "method.finetune_lr")
     require(cfg, "method.ste_clip", cfg.method.ste_clip > 0, "a number > 0")

@@ -13,7 +13,7 @@ import torch
 from ..config import ConfigError, require, select
 from ..evaluate import make_plan
 from ..knobs import Knob
-from ..models import Net
+from ..models import Net, build_model
 from ..results import Measurement, load_checkpoint
 from ..training import Step, bp_step, fit, loss_per_sample, make_optimizer
 
@@ -92,12 +92,34 @@ def knob_step(knob: Knob, cfg, n_classes: int, generator: torch.Generator,
         cfg.train.loss, n_classes)
 
 
-def load_start(net: Net, path: str) -> None:
-    """Start from the model.pt of an earlier run (`method.checkpoint`)."""
+def check_checkpoint(cfg) -> None:
+    """method.checkpoint, if set, is a model.pt of an earlier run of this topology."""
+    path = cfg.method.checkpoint
+    if path is None:
+        return
     file = Path(path).expanduser()
-    if not file.is_file():
-        raise ConfigError(f"method.checkpoint={path!r}: no such file (a model.pt of an "
-                          "earlier run, or null)")
+    allowed = "a model.pt an earlier run of this topology wrote, or null"
+    require(cfg, "method.checkpoint", file.is_file(),
+            f"{allowed} ({'it is a directory' if file.is_dir() else 'no such file'})")
+    try:
+        state = load_checkpoint(file)["state_dict"]
+        got = {k: tuple(v.shape) for k, v in state.items()}
+    except Exception as e:
+        raise ConfigError(f"method.checkpoint={path!r} is not an axtrain checkpoint "
+                          f"({type(e).__name__}): allowed {allowed}") from None
+    net = build_model(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes)
+    want = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    for key in sorted(set(want) | set(got)):
+        if want.get(key) != got.get(key):
+            raise ConfigError(f"method.checkpoint={path!r} holds another network's weights "
+                              f"({key}: {list(got.get(key, ()))} there, "
+                              f"{list(want.get(key, ()))} in {cfg.topology.name}): allowed "
+                              f"{allowed}")
+
+
+def load_start(net: Net, path: str) -> None:
+    """Start from the model.pt of an earlier run (`method.checkpoint`, checked before)."""
+    file = Path(path).expanduser()
     net.load_state_dict(load_checkpoint(file)["state_dict"])
     log.info("starting from %s", file)
 

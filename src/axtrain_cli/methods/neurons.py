@@ -4,7 +4,6 @@ hardware plan."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -15,7 +14,7 @@ from ..evaluate import evaluate
 from ..models import Net
 from ..training import loss_per_sample
 from . import act
-from .base import Context, load_start, positive_lr, train_bp
+from .base import Context, check_checkpoint, load_start, positive_lr, train_bp
 
 
 @dataclass
@@ -36,9 +35,7 @@ def check_baseline(cfg) -> None:
     m = cfg.method
     choice(cfg, "method.init", ("bp", "act"))
     act.check_settings(cfg, "method.act")
-    require(cfg, "method.checkpoint",
-            m.checkpoint is None or os.path.isfile(os.path.expanduser(m.checkpoint)),
-            "an existing model.pt of an earlier run, or null")
+    check_checkpoint(cfg)
     require(cfg, "method.retrain_epochs", m.retrain_epochs >= 1, "an integer >= 1")
     positive_lr(cfg, "method.retrain_lr")
     require(cfg, "method.ste_clip", m.ste_clip > 0, "a number > 0")

@@ -9,7 +9,8 @@ from typing import Optional
 
 from .. import knobs
 from ..config import require
-from .base import Context, Trained, check_approximate, fit_net, knob_step, load_start
+from .base import (Context, Trained, check_approximate, check_checkpoint, fit_net, knob_step,
+                   load_start)
 
 
 @dataclass
@@ -26,6 +27,7 @@ def check_knob(cfg, key: str = "method.knob", domains=("compute", "storage", "co
 
 def check(cfg) -> None:
     check_knob(cfg)
+    check_checkpoint(cfg)
     require(cfg, "method.ste_clip", cfg.method.ste_clip > 0, "a number > 0")
 
 

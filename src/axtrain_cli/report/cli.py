@@ -85,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="second, relaxed allowed loss for fig9 (default 6.0, paper's Satimage)")
     a = p.parse_args(argv)
     out = a.out or a.dirs[0] / "report"
+    if out.exists() and not out.is_dir():
+        print(f"axtrain report: error: --out {out} is a file: allowed a folder (made if "
+              "missing)", file=sys.stderr)
+        raise SystemExit(2)
     try:
         r = build_report(a.dirs, out, plots=not a.no_plots, max_loss=a.max_loss,
                          relaxed_loss=a.relaxed_loss)

@@ -1,7 +1,9 @@
 """Loading run dirs: every results.csv under the inputs, at any depth, in one frame with its
 run dir and ApproxANN/AxNN's `method.init` attached (a results column `init`, else the
-run's config.yaml). Files of schema_version 1 are upgraded; a file with another version or
-without the required columns is skipped with a warning."""
+run's config.yaml). Skipped with a warning: a run whose manifest.json is missing or does
+not match its files (it was interrupted while writing; files of schema_version 1 predate
+manifests and are read, upgraded), a file with another schema version, missing columns,
+or a value that is not a number in a numeric column."""
 
 from __future__ import annotations
 
@@ -9,10 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..results import COLUMNS, SCHEMA_VERSION
+from ..results import COLUMNS, MANIFEST, SCHEMA_VERSION, complete, read_manifest
 
 STR_COLS = ["dataset", "topology", "method", "train_knob", "knob", "knob_name", "domain",
             "multiplier", "memory", "init"]
+NUMERIC = ["schema_version", "seed", "epochs", "sensitivity", "voltage_mv", "trial", "loss",
+           "accuracy", "deviation", "compute_power", "storage_power"]
 V1_DOMAIN = {"float": "float", "exact": "exact", "drum": "compute", "ntv": "storage",
              "approxann": "compute", "axnn": "compute"}
 
@@ -57,6 +61,18 @@ def upgrade_v1(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns=["knob_kind", "k", "flip_rate"])
 
 
+def _not_numbers(df: pd.DataFrame) -> str:
+    """'' if every numeric column holds numbers (or blanks), else where the first one fails."""
+    for c in NUMERIC:
+        values = pd.to_numeric(df[c], errors="coerce")
+        wrong = values.isna() & df[c].notna()
+        if wrong.any():
+            row = int(wrong.to_numpy().argmax())
+            return f"line {row + 2}, column {c}: {df[c].iloc[row]!r} is not a number"
+        df[c] = values
+    return ""
+
+
 def load_runs(inputs: list[Path], warn) -> pd.DataFrame:
     """All compatible results.csv rows under `inputs`, with `run_dir` and `init` attached."""
     files = find_results(inputs)
@@ -72,15 +88,26 @@ def load_runs(inputs: list[Path], warn) -> pd.DataFrame:
             continue
         versions = sorted(set(pd.to_numeric(df.get("schema_version", pd.Series(dtype=float)),
                                             errors="coerce").dropna().astype(int)))
-        if versions == [1] and {"knob_kind", "k", "flip_rate"} <= set(df.columns):
+        legacy = versions == [1] and {"knob_kind", "k", "flip_rate"} <= set(df.columns)
+        if legacy:  # written before manifests existed
             df, versions = upgrade_v1(df), [SCHEMA_VERSION]
         if versions != [SCHEMA_VERSION]:
             warn(f"skipped {f}: schema_version {versions or 'missing'}, this report reads "
                  f"schema_version {SCHEMA_VERSION} (and 1)")
             continue
+        if not legacy and not complete(f.parent):
+            why = ("its files do not match it" if read_manifest(f.parent) is not None
+                   else "it is missing")
+            warn(f"skipped {f}: not a complete run ({MANIFEST}: {why}; the run was "
+                 "interrupted while writing, or its files were changed): rerun it")
+            continue
         missing = [c for c in COLUMNS if c not in df.columns]
         if missing:
             warn(f"skipped {f}: missing columns {', '.join(missing)}")
+            continue
+        bad = _not_numbers(df)
+        if bad:
+            warn(f"skipped {f}: {bad}")
             continue
         for c in STR_COLS:
             df[c] = df[c].fillna("") if c in df.columns else ""

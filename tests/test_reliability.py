@@ -1,0 +1,239 @@
+"""Bad input and faults: a user's pickle is never loaded, a run's files are committed as one
+set, Ctrl-C, data files with problems, checkpoints, multiruns, reproduce, trial chunking.
+Each class is tried through the real CLI at least once; the many variants in-process."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from axtrain_cli import evaluate as ev
+from axtrain_cli import results
+from axtrain_cli.data import DataError, load_split
+from axtrain_cli.results import complete
+from axtrain_cli.run import run
+from conftest import AXTRAIN, ROOT, TINY, run_cli
+
+
+def _one_line_exit_2(r, *words):
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1, r.stderr[-2000:]
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+
+
+# ------------------------------------------------------------------------------ security
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_users_pickle_is_refused_and_never_loaded(tmp_path):
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "mnist.pkl.gz"
+    with gzip.open(bad, "wb") as f:
+        pickle.dump(_Payload(marker), f)
+    r = run_cli([*TINY, "dataset=mnist_mlp", f"dataset.path={bad}",
+                 f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    _one_line_exit_2(r, "refusing to unpickle", "IDX", ".npz")
+    assert not marker.exists()
+
+
+def test_user_mnist_as_npz(compose_cfg, tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "digits.npz"
+    np.savez(path, x=(rng.random((100, 28, 28)) * 255).astype(np.uint8),
+             y=np.arange(100) % 10)
+    s = load_split(compose_cfg(["dataset=mnist_cnn", f"dataset.path={path}"]).dataset, 0)
+    assert s.x_train.shape == (80, 1, 28, 28) and float(s.x_train.max()) <= 1.0
+    np.savez(path, x=np.zeros((10, 784)), y=np.array(["a"] * 10, dtype=object))
+    with pytest.raises(DataError, match="without pickle"):
+        load_split(compose_cfg(["dataset=mnist_mlp", f"dataset.path={path}"]).dataset, 0)
+
+
+# ----------------------------------------------------------------------------- integrity
+def test_an_interrupted_write_leaves_no_complete_run(compose_cfg, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    cfg = compose_cfg(["train.epochs=2", "eval.trials=2", "progress=off",
+                       "eval.knobs=[exact,K1]"])
+    run(cfg, out)
+    assert complete(out)
+    before = (out / "results.csv").read_bytes()
+    write = results.atomic_write_bytes
+
+    def full_disk(path, data):
+        if path.name == "model.pt":
+            raise OSError(28, "No space left on device")
+        write(path, data)
+
+    monkeypatch.setattr(results, "atomic_write_bytes", full_disk)
+    with pytest.raises(OSError):
+        run(compose_cfg(["train.epochs=3", "eval.trials=2", "progress=off",
+                         "eval.knobs=[exact,K1]"]), out)
+    assert not complete(out)  # resume reruns it, the report skips it
+    assert (out / "results.csv").read_bytes() == before  # the old results are not relabelled
+    monkeypatch.undo()
+    run(cfg, out)
+    assert complete(out)
+
+
+def test_ctrl_c_is_one_line_exit_130_and_keeps_earlier_outputs(tmp_path):
+    out = tmp_path / "run"
+    assert run_cli([*TINY, f"hydra.run.dir={out}"], cwd=tmp_path).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != "cli.log"}
+    p = subprocess.Popen([*AXTRAIN, "progress=off", "train.epochs=100000",
+                          f"hydra.run.dir={out}"], cwd=tmp_path, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "2"})
+    log = out / "cli.log"
+    for _ in range(600):  # until the second run has loaded its data: it is training
+        if log.read_text().count("data: Split") >= 2:
+            break
+        time.sleep(0.1)
+    time.sleep(1)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130 and len(err.strip().splitlines()) == 1 and "interrupted" in err
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != "cli.log"}
+    assert after == before and complete(out)
+
+
+# ---------------------------------------------------------------------------- data files
+ROW = ",".join(["0.5"] * 30)
+TABLES = {
+    "empty.csv": ("", "is empty"),
+    "binary.csv": (b"\x00\x01\x02" * 100, "binary"),
+    "latin1.csv": ("caf\xe9,1\n".encode("latin-1"), "not UTF-8"),
+    "text.csv": (f"{ROW},a\n" * 9 + ",".join(["0.5"] * 29) + ",abc,b\n",
+                 "line 10, column 30: 'abc' is not a number"),
+    "nan.csv": (f"{ROW},a\n{ROW},b\n" + ",".join(["nan"] + ["1"] * 29) + ",a\n",
+                "line 3, column 1: 'nan' is not a finite number"),
+    "inf.csv": (f"{ROW},a\n" + ",".join(["1"] * 29 + ["inf"]) + ",b\n",
+                "line 2, column 30: 'inf' is not a finite number"),
+    "ragged_long.csv": (f"{ROW},a\n{ROW},a\n{ROW},1,b\n",
+                        "line 3: 32 fields, the first line has 31"),
+    "ragged_short.csv": (f"{ROW},a\n\n\n{ROW[4:]},b\n", "line 4: 30 fields, the first line has 31"),
+    "empty_cell.csv": (f"{ROW},a\n" + ",".join(["1"] * 5 + [""] + ["1"] * 24) + ",b\n",
+                       "line 2, column 6: '' is empty"),
+    "no_label.csv": (f"{ROW},a\n{ROW}, \n", "line 2: the label (last field) is empty"),
+    "header_only.csv": ("f" + ",f" * 29 + ",label\n", "a header line and no data rows"),
+    "one_row.csv": (f"{ROW},a\n{ROW},b\n", "cannot split 2 rows"),
+    "one_class.csv": (f"{ROW},a\n" * 50, "same class"),
+    "three_labels.csv": (f"{ROW},a\n{ROW},b\n{ROW},c\n" * 10, "3 distinct labels"),
+    "columns.csv": ("1,2,3,a\n" * 20, "3 features per row but dataset.input_shape [30]"),
+}
+
+
+@pytest.mark.parametrize("name", list(TABLES))
+def test_bad_tables_are_one_line_naming_file_and_place(compose_cfg, tmp_path, name):
+    text, expect = TABLES[name]
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(DataError) as e:
+        load_split(compose_cfg([f"dataset.path={path}"]).dataset, 0)
+    msg = str(e.value)
+    assert "\n" not in msg and str(path) in msg and expect in msg, msg
+
+
+def test_a_header_blank_lines_and_spaces_are_read(compose_cfg, tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 30))
+    path = tmp_path / "ok.csv"
+    body = "\n\n".join(", ".join(f"{v:.4f}" for v in r) + f", {'yes' if r[0] > 0 else 'no'}"
+                       for r in x)
+    path.write_text(",".join(f"f{i}" for i in range(30)) + ",label\n" + body + "\n")
+    s = load_split(compose_cfg([f"dataset.path={path}"]).dataset, 0)
+    assert len(s.x_train) + len(s.x_test) == 60
+
+
+def test_bad_data_file_through_the_cli(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"{ROW},a\n" * 5 + ",".join(["x"] * 30) + ",b\n")
+    r = run_cli([*TINY, f"dataset.path={bad}", f"hydra.run.dir={tmp_path / 'run'}"],
+                cwd=tmp_path)
+    _one_line_exit_2(r, str(bad), "line 6, column 1")
+    assert not (tmp_path / "run" / "results.csv").exists()
+
+
+def _idx(path, dims, payload):
+    path.write_bytes(bytes([0, 0, 8, len(dims)]) + np.array(dims, ">u4").tobytes() + payload)
+
+
+@pytest.mark.parametrize("case,expect", [
+    ("truncated", "the file holds"), ("counts", "holds 10 images but"),
+    ("magic", "not an unsigned-byte IDX"), ("gzip", "truncated or damaged archive")])
+def test_bad_idx_files(compose_cfg, tmp_path, case, expect):
+    images, labels = tmp_path / "t-images-idx3-ubyte", tmp_path / "t-labels-idx1-ubyte"
+    _idx(images, [10, 28, 28], bytes(10 * 784))
+    _idx(labels, [10], bytes(range(10)))
+    if case == "truncated":
+        _idx(images, [10, 28, 28], bytes(9 * 784))
+    elif case == "counts":
+        _idx(labels, [12], bytes(12))
+    elif case == "magic":
+        images.write_bytes(b"\x00\x00\x0d\x03" + images.read_bytes()[4:])
+    else:
+        images = tmp_path / "t-images-idx3-ubyte.gz"
+        with gzip.open(images, "wb") as f:
+            f.write(bytes(4 + 12 + 10 * 784))
+        images.write_bytes(images.read_bytes()[:-20])
+        (tmp_path / "t-labels-idx1-ubyte.gz").write_bytes(gzip.compress(labels.read_bytes()))
+    with pytest.raises(DataError) as e:
+        load_split(compose_cfg(["dataset=mnist_mlp", f"dataset.path={images}"]).dataset, 0)
+    assert "\n" not in str(e.value) and expect in str(e.value), str(e.value)
+
+
+# --------------------------------------------------------------- checkpoints and sweeps
+def test_wrong_checkpoint_through_the_cli(tmp_path):
+    out = tmp_path / "ion"
+    assert run_cli([*TINY, "dataset=ionosphere", f"hydra.run.dir={out}"],
+                   cwd=tmp_path).returncode == 0
+    r = run_cli([*TINY, "method=pas", f"method.checkpoint={out / 'model.pt'}",
+                 f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    _one_line_exit_2(r, "method.checkpoint", "another network's weights", "30-64-64-2")
+
+
+def test_a_multirun_checks_every_job_before_launching_any(tmp_path):
+    r = run_cli(["-m", *TINY, "train.lr=0.001,-1", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+                cwd=tmp_path)
+    _one_line_exit_2(r, "job 2 of 2 (train.lr=-1)", "no job started", "train.lr")
+    assert not list(tmp_path.rglob("results.csv"))
+
+
+def test_reproduce_checks_before_any_arm(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "axtrain_cli.cli", "reproduce", "profile=quick",
+                        f"out={tmp_path / 'rp'}", "train.epochs=0"], capture_output=True,
+                       text=True, cwd=ROOT, timeout=120)
+    _one_line_exit_2(r, "train.epochs")
+    assert "resume" not in r.stderr and not (tmp_path / "rp").exists()
+
+
+# ----------------------------------------------------------------------------- the sweep
+def test_trials_run_in_chunks_that_fit(compose_cfg, monkeypatch):
+    """Above TRIAL_WORDS stored words the trials run in chunks: every trial is there once,
+    numbered in order, with draws that differ between trials."""
+    from axtrain_cli.data import load_split
+    from axtrain_cli.models import build_model
+
+    cfg = compose_cfg(["eval.trials=7"])
+    torch.manual_seed(0)
+    net = build_model(cfg.topology, [30], 2)
+    split = load_split(cfg.dataset, 0)
+    words = sum(net.word_counts())
+    monkeypatch.setattr(ev, "TRIAL_WORDS", 3 * words)
+    assert ev.trial_chunks(7, words) == [(0, 3), (3, 3), (6, 1)]
+    rows = pd.DataFrame([m.__dict__ for m in ev.sweep(net, split, cfg, ["aggressive"], seed=0)])
+    assert rows.trial.tolist() == list(range(7)) and rows.loss.nunique() == 7

@@ -109,6 +109,8 @@ def test_tiny_multirun_basic_launcher(tmp_path):
     r = run_cli(["-m", *TINY, "dataset=breast_cancer,ionosphere", "eval.knobs=[exact,K1]",
                  f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
+    log = r.stdout + r.stderr  # Hydra's console log is stdout
+    assert "job 1 of 2 (dataset=breast_cancer" in log and "job 2 of 2" in log
     dirs = _multirun_dirs(tmp_path / "sweep")
     assert len(dirs) == 2
     got = {pd.read_csv(d / "results.csv").dataset.iloc[0] for d in dirs}
@@ -152,3 +154,21 @@ def test_readme_column_table_matches_the_row_type():
         if line.startswith("| `"):
             names += [c.strip("` ") for c in line.split("|")[1].split(",")]
     assert names[:len(COLUMNS)] == COLUMNS
+
+
+def test_off_a_terminal_progress_is_log_lines_and_the_summary_names_networks(tmp_path):
+    args = ["dataset=breast_cancer", "train.epochs=3", "eval.trials=2", "method=axtrain",
+            "method.finetune_epochs=1", "eval.knobs=[exact,K1,aggressive]"]
+    r = run_cli([*args, f"hydra.run.dir={tmp_path / 'a'}"], cwd=tmp_path)  # stderr: a pipe
+    assert r.returncode == 0, r.stderr
+    for line in ("act 3/3: loss=", "pas@K1 1/1: loss=", "evaluate 1/3: exact accuracy",
+                 "evaluate 2/3: K1 accuracy", "evaluate 3/3: aggressive accuracy",
+                 "(mean of 2 reads)"):
+        assert line in r.stdout + r.stderr, line
+    assert "network" in r.stdout and "on exact" in r.stdout
+    rows = [[c.strip() for c in ln.split("│")[1:-1]] for ln in r.stdout.splitlines()
+            if ln.startswith("│")]
+    assert [r[:2] for r in rows] == [["as trained", "exact"], ["K1", "K1"],
+                                     ["aggressive", "aggressive"]], r.stdout
+    quiet = run_cli([*args, "progress=off", f"hydra.run.dir={tmp_path / 'b'}"], cwd=tmp_path)
+    assert "act 3/3" not in quiet.stdout and "evaluate 1/3" not in quiet.stdout

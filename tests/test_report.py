@@ -32,14 +32,14 @@ DOMAIN = {"exact": "exact", "drum": "compute", "ntv": "storage", "approxann": "c
 
 
 def row(dataset, method, seed, knob, *, kind, loss, acc, dev=0.0, train_knob="", trial=0,
-        k=None, mv=None, cp=1.0, sp=1.0, knob_name=None):
+        k=None, mv=None, cp=1.0, sp=1.0, knob_name=None, exact_loss=None):
     return {"schema_version": 2, "dataset": dataset, "topology": dataset, "method": method,
             "train_knob": train_knob, "knob": knob, "knob_name": knob_name or knob,
             "domain": DOMAIN[kind], "multiplier": f"drum(k={k})" if k else "exact",
             "memory": f"flips(voltage_mv={mv}, rate=0.01)" if mv else "reliable",
             "voltage_mv": mv, "trial": trial, "seed": seed, "loss": loss, "accuracy": acc,
-            "deviation": dev, "compute_power": cp, "storage_power": sp, "sensitivity": 1.0,
-            "epochs": 2}
+            "exact_loss": exact_loss, "exact_accuracy": 0.95, "deviation": dev,
+            "compute_power": cp, "storage_power": sp, "sensitivity": 1.0, "epochs": 2}
 
 
 def write_run(d: Path, rows, *, init=None, smap_scale=None, extra=()):
@@ -57,10 +57,10 @@ def write_run(d: Path, rows, *, init=None, smap_scale=None, extra=()):
 
 def sweep_rows(ds, method, seed):
     exact = 0.1 + 0.01 * seed
-    rows = [row(ds, method, seed, "exact", kind="exact", loss=exact, acc=0.95)]
+    rows = [row(ds, method, seed, "exact", kind="exact", loss=exact, acc=0.95, exact_loss=exact)]
     for k, f in FACTOR[method].items():
         rows.append(row(ds, method, seed, k, kind="drum", loss=exact * f, acc=ACC[method][k],
-                        dev=DEV[method], k=4, cp=K_POWER[k],
+                        dev=DEV[method], k=4, cp=K_POWER[k], exact_loss=exact,
                         train_knob=k if method == "axtrain" else ""))
     for level, (mv, sp) in LEVEL.items():
         shift = 0.1 * seed if (method, level) == ("bp", "aggressive") else 0.0
@@ -341,3 +341,21 @@ def test_out_pointing_at_a_file_is_one_line(tmp_path, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--out" in err and "taken" in err
+
+
+def test_fig6_normalises_each_network_by_its_own_exact_loss(tmp_path):
+    """AxTrain's K1 row comes from the network tuned at K1: its error is divided by that
+    network's own exact loss, not by act's exact loss (the method's exact row)."""
+    root = make_grid(tmp_path / "runs", approxann=False)
+    for f in root.rglob("results.csv"):
+        df = pd.read_csv(f)
+        if df.method.iloc[0] == "axtrain":
+            tuned = df.knob == "K1"
+            df.loc[tuned, "exact_loss"] = df.loc[tuned, "loss"] / 1.2  # its own exact loss
+            commit_run(f.parent, {"results.csv": csv_bytes(df)})
+    build_report([root], tmp_path / "out", plots=False)
+    t = read(tmp_path / "out", "fig6_multiplier_error.csv").set_index(["dataset", "knob",
+                                                                      "method"])
+    assert t.loc[("satimage", "K1", "axtrain"), "normalized_error"] == pytest.approx(1.2)
+    assert t.loc[("satimage", "K2", "axtrain"), "normalized_error"] == pytest.approx(1.25)
+    assert t.loc[("satimage", "K1", "bp"), "normalized_error"] == pytest.approx(3.0)

@@ -146,8 +146,12 @@ def train(args: list[str]) -> None:
     if not inspecting:
         if not parsed.multirun:
             check_job(parsed.overrides)
-        elif os.environ.get("AXTRAIN_SKIP_SWEEP_CHECK") != "1":  # reproduce checks before
-            check_sweep(parsed.overrides)
+        else:
+            if os.environ.get("AXTRAIN_SKIP_SWEEP_CHECK") != "1":  # reproduce checks before
+                check_sweep(parsed.overrides)
+            jobs = sweep_jobs(parsed.overrides)
+            if jobs:  # the jobs' "job N of M" lines
+                os.environ["AXTRAIN_SWEEP_JOBS"] = str(len(jobs[0]))
     sys.argv = ["axtrain train", *args]
     _hydra_train()
 
@@ -169,30 +173,46 @@ def _job_cores() -> tuple[int | None, list[int] | None]:
 
 
 def _task(cfg) -> None:
+    import time
+
     import torch
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import open_dict
 
     from .config import ConfigError
     from .data import DataError
     from .results import complete
     from .run import run
+    from .ui import duration
 
+    hc = HydraConfig.get()
     threads, cpus = _job_cores()
     if cpus:
         os.sched_setaffinity(0, cpus)
     if threads and cfg.threads is None:
         torch.set_num_threads(threads)
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    out_dir = Path(hc.runtime.output_dir)
+    multirun = hc.mode == RunMode.MULTIRUN
+    total = os.environ.get("AXTRAIN_SWEEP_JOBS")
+    job = (f"job {hc.job.num + 1}{f' of {total}' if total else ''} "
+           f"({hc.job.override_dirname or 'defaults'})" if multirun else "the run")
     if cfg.resume and complete(out_dir):
-        log.info("resume: %s holds a complete run, skipping", out_dir)
+        log.info("%s: %s holds a complete run, skipping", job, out_dir)
         return
+    if multirun and cfg.progress == "auto":  # parallel jobs: log lines, never tangled bars
+        with open_dict(cfg):
+            cfg.progress = "log"
+    start = time.perf_counter()
     try:
         run(cfg, out_dir)
     except (ConfigError, DataError) as e:
         fail(str(e))
     except Exception:
-        log.exception("job failed: %s", HydraConfig.get().job.override_dirname or "(defaults)")
+        log.exception("%s failed", job)
         raise
+    if multirun:
+        log.info("%s finished in %s", job, duration(time.perf_counter() - start))
 
 
 def _hydra_train() -> None:

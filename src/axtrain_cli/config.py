@@ -91,7 +91,7 @@ class AxConf:
     seed: int = 0
     resume: bool = False  # skip the job if its output dir already holds a results.csv
     threads: Optional[int] = None  # torch threads (None: all cores, or the job's share)
-    progress: str = "auto"  # auto | on | off
+    progress: str = "auto"  # auto (bars on a terminal, log lines otherwise) | on | log | off
     checkpoint: bool = True
     profile: Any = None  # reproduction profile tables (conf/experiment/*.yaml)
 
@@ -172,6 +172,6 @@ def check_common(cfg: DictConfig) -> None:
     repeated = sorted({k for k in knobs if knobs.count(k) > 1})
     require(cfg, "eval.knobs", knobs and not repeated,
             RANGES["eval.knobs"] + (f" ({', '.join(repeated)} repeated)" if repeated else ""))
-    choice(cfg, "progress", ("auto", "on", "off"))
+    choice(cfg, "progress", ("auto", "on", "log", "off"))
     if cfg.threads is not None:
         require(cfg, "threads", cfg.threads >= 1)

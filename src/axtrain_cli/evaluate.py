@@ -90,22 +90,25 @@ def evaluate(net: Net, x: torch.Tensor, y: torch.Tensor, plan: HwPlan | None, lo
 TRIAL_WORDS = 1 << 24
 
 
-def sweep(net: Net, split, cfg, names: list[str], *, seed: int,
-          progress=None) -> list[Measurement]:
+def sweep(net: Net, split, cfg, names: list[str], *, seed: int, progress=None,
+          task=None) -> list[Measurement]:
     """Evaluate `net` on every knob of `names`: one Measurement per knob and trial
     (eval.trials reads for a knob with a stochastic memory, one otherwise).
 
     Reads are drawn from a generator seeded by (seed, knob), so a knob's draws do not
     depend on which other knobs were evaluated. The trials of a knob run together, in
     chunks of at most TRIAL_WORDS stored words (a fixed bound, so the draws do not depend
-    on the machine)."""
+    on the machine). Each Measurement carries the network's own exact-hardware loss and
+    accuracy. `progress` advances `task` (or a new one) once per knob."""
     bits = cfg.hardware.bits
     act_fl = calibrate(net, split.x_train, bits)
     x, y, n_classes = split.x_test, split.y_test, split.n_classes
     exact = make_plan(net, EXACT, bits, act_fl)
-    reference = evaluate(net, x, y, exact, cfg.train.loss, n_classes, keep_outputs=True).outputs
+    ref = evaluate(net, x, y, exact, cfg.train.loss, n_classes, keep_outputs=True)
+    reference, on_exact = ref.outputs, (float(ref.loss[0]), float(ref.accuracy[0]))
     out = []
-    task = progress.add_task("evaluate", total=len(names)) if progress else None
+    if progress and task is None:
+        task = progress.add_task("evaluate", total=len(names), every=True)
     for name in names:
         knob = knobs.resolve(name, cfg)
         gen = torch.Generator().manual_seed(_knob_seed(seed, knob.name))
@@ -116,10 +119,13 @@ def sweep(net: Net, split, cfg, names: list[str], *, seed: int,
                              store_biases=cfg.hardware.store_biases)
             m = evaluate(net, x, y, plan, cfg.train.loss, n_classes, reference=reference)
             out += [measurement(name, knob, power, first + t, float(m.loss[t]),
-                                float(m.accuracy[t]), float(m.deviation[t]))
+                                float(m.accuracy[t]), float(m.deviation[t]), on_exact)
                     for t in range(len(m.loss))]
         if progress:
-            progress.advance(task)
+            acc = [r.accuracy for r in out if r.knob == name]
+            progress.update(task, advance=1, description=f"{name} accuracy "
+                            f"{sum(acc) / len(acc):.4f}" + (f" (mean of {len(acc)} reads)"
+                                                            if len(acc) > 1 else ""))
     return out
 
 
@@ -132,14 +138,16 @@ def trial_chunks(trials: int | None, words: int) -> list[tuple[int, int | None]]
 
 
 def measurement(name: str, knob: Knob, power: dict, trial: int, loss: float, accuracy: float,
-                deviation: float | None, **figures) -> Measurement:
-    """One result of `knob` (evaluated under the name `name`, e.g. a dataset level)."""
+                deviation: float | None, on_exact=(None, None), **figures) -> Measurement:
+    """One result of `knob` (evaluated under the name `name`, e.g. a dataset level);
+    on_exact: the same network's (loss, accuracy) on exact hardware."""
     mult = knob.multiplier
     return Measurement(knob=name, knob_name=knob.name, domain=knob.domain,
                        multiplier=mult.label if mult is not None else "",
                        memory=knob.memory.label if mult is not None else "",
                        voltage_mv=knob.memory.supply_mv, trial=trial, loss=loss,
-                       accuracy=accuracy, deviation=deviation,
+                       accuracy=accuracy, exact_loss=on_exact[0], exact_accuracy=on_exact[1],
+                       deviation=deviation,
                        compute_power=power["compute"], storage_power=power["storage"],
                        figures=figures)
 

@@ -38,6 +38,8 @@ class Measurement:
     trial: int  # read (draw, chip) 0..eval.trials-1; 0 for a deterministic knob
     loss: float  # test output error (mean over test samples of train.loss)
     accuracy: float
+    exact_loss: float | None  # the same network on exact hardware (fixed point, reliable)
+    exact_accuracy: float | None
     deviation: float | None  # output error added by the hardware vs exact fixed point
     compute_power: float  # multiplier power relative to exact multipliers
     storage_power: float  # SRAM power relative to nominal voltage

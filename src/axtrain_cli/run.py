@@ -117,15 +117,16 @@ def evaluate_trained(trained: methods.Trained, split, cfg, progress=None) -> lis
     run = {"dataset": cfg.dataset.name, "topology": cfg.topology.name,
            "method": cfg.method.name, "seed": cfg.seed, "epochs": cfg.train.epochs}
     figures = trained.figures
-
-    def rows(net, train_knob, names):
+    jobs = [(trained.net, trained.train_knob,
+             [k for k in cfg.eval.knobs if k not in trained.per_knob]),
+            *((model, knob, [knob]) for knob, model in trained.per_knob.items())]
+    task = (progress.add_task("evaluate", total=sum(len(j[2]) for j in jobs), every=True)
+            if progress else None)
+    out = []
+    for net, train_knob, names in jobs:
         s = _sensitivity(net, x_s)
-        return [Row(**run, train_knob=train_knob, sensitivity=s, measurement=m, figures=figures)
-                for m in sweep(net, split, cfg, names, seed=cfg.seed, progress=progress)]
-
-    out = rows(trained.net, trained.train_knob,
-               [k for k in cfg.eval.knobs if k not in trained.per_knob])
-    for knob, model in trained.per_knob.items():
-        out += rows(model, knob, [knob])
+        out += [Row(**run, train_knob=train_knob, sensitivity=s, measurement=m, figures=figures)
+                for m in sweep(net, split, cfg, names, seed=cfg.seed, progress=progress,
+                               task=task)]
     return out + [Row(**run, train_knob=trained.train_knob, sensitivity=None, measurement=m,
                       figures=figures) for m in trained.measurements]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..results import COLUMNS, MANIFEST, SCHEMA_VERSION, complete, read_manifest
@@ -16,7 +17,8 @@ from ..results import COLUMNS, MANIFEST, SCHEMA_VERSION, complete, read_manifest
 STR_COLS = ["dataset", "topology", "method", "train_knob", "knob", "knob_name", "domain",
             "multiplier", "memory", "init"]
 NUMERIC = ["schema_version", "seed", "epochs", "sensitivity", "voltage_mv", "trial", "loss",
-           "accuracy", "deviation", "compute_power", "storage_power"]
+           "accuracy", "exact_loss", "exact_accuracy", "deviation", "compute_power",
+           "storage_power"]
 V1_DOMAIN = {"float": "float", "exact": "exact", "drum": "compute", "ntv": "storage",
              "approxann": "compute", "axnn": "compute"}
 
@@ -57,7 +59,8 @@ def upgrade_v1(df: pd.DataFrame) -> pd.DataFrame:
                    multiplier=drum.where(kind.isin(["drum", "approxann"]),
                                          "exact").where(kind != "float", ""),
                    memory=flips.where(kind == "ntv", "reliable").where(kind != "float", ""),
-                   knob_name=df["knob"].where(own, df["knob_name"]), schema_version=2)
+                   knob_name=df["knob"].where(own, df["knob_name"]), schema_version=2,
+                   exact_loss=np.nan, exact_accuracy=np.nan)
     return df.drop(columns=["knob_kind", "k", "flip_rate"])
 
 

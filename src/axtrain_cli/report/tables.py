@@ -3,8 +3,10 @@
 fig4_sensitivity.csv  last-layer sensitivity maps of BP, act, pas (pas: train_knob K1
     preferred); `relative` = value / max over the three maps of the dataset.
 fig6_multiplier_error.csv  output error (loss) on every compute knob (approximate
-    multiplier: K1..K4 and any other) normalised to the same method's exact-hardware loss
-    (per seed, then averaged), for bp/act/axtrain. Readings of the paper's "reduces error
+    multiplier: K1..K4 and any other) normalised to the same network's exact-hardware loss
+    (each row's exact_loss: AxTrain's network tuned for K1 by its own exact loss, not
+    act's; schema-1 files: the method's exact row), per seed, then averaged, for
+    bp/act/axtrain. Readings of the paper's "reduces error
     by X %" (the paper does not say which it means):
       error_reduction_vs_bp_pct = 100 (1 - (n_m - 1) / (n_bp - 1)), the reduction of the
           approximation-induced EXCESS error (n = normalised error; only where n_bp > 1).
@@ -77,16 +79,19 @@ def fig6(df: pd.DataFrame) -> pd.DataFrame:
         raise Missing("no act or axtrain runs at exact/compute knobs (needs method=act or "
                       "method=axtrain)")
     keys = ["dataset", "method", "seed"]
-    per_seed = d.groupby(keys + ["knob"])[["loss", "deviation"]].mean().reset_index()
-    exact = per_seed[per_seed["knob"] == "exact"][keys + ["loss"]]
-    k = per_seed[per_seed["knob"] != "exact"].merge(exact, on=keys, suffixes=("", "_exact"))
+    per_seed = d.groupby(keys + ["knob"])[["loss", "exact_loss", "deviation"]].mean()
+    per_seed = per_seed.reset_index()
+    method_exact = per_seed[per_seed["knob"] == "exact"][keys + ["loss"]]
+    k = per_seed[per_seed["knob"] != "exact"].merge(
+        method_exact.rename(columns={"loss": "method_exact"}), on=keys, how="left")
+    k["exact_loss"] = k["exact_loss"].fillna(k["method_exact"])
+    k = k.dropna(subset=["exact_loss"])
     if k.empty:
-        raise Missing("no runs with both exact and compute-knob rows (needs eval.knobs with "
-                      "exact and K1..K4)")
-    k["normalized_error"] = k["loss"] / k["loss_exact"]
+        raise Missing("no compute-knob rows with the network's exact loss (needs eval.knobs "
+                      "with exact and K1..K4)")
+    k["normalized_error"] = k["loss"] / k["exact_loss"]
     t = seed_mean(k, ["dataset", "knob", "method"],
-                  ["loss", "loss_exact", "normalized_error", "deviation"])
-    t = t.rename(columns={"loss_exact": "exact_loss"})
+                  ["loss", "exact_loss", "normalized_error", "deviation"])
     labels = d.drop_duplicates("knob").set_index("knob")["multiplier"]
     t.insert(2, "multiplier", t["knob"].map(labels))
     n, nb = t["normalized_error"].to_numpy(), vs(t, ["dataset", "knob"], "normalized_error", "bp")

@@ -183,19 +183,28 @@ def test_frac_length_rejects_bad_input():
 # ----------------------------------------------------------------------------- fake_quant
 @pytest.fixture(autouse=True)
 def _fuse_small_tensors(monkeypatch):
-    """These tests run the fused path on small inputs too (the default keeps them eager)."""
+    """These tests run the fused path at once and on small inputs too (the defaults keep
+    small tensors eager, and a process eager until compiling pays)."""
     monkeypatch.setattr(fq, "FUSE_MIN_NUMEL", 2)
+    monkeypatch.setattr(fq, "COMPILE_AFTER", 0)
 
 
-def test_small_tensors_stay_eager_by_default(monkeypatch):
-    monkeypatch.undo()  # the real threshold
+def test_a_process_compiles_only_once_it_pays(monkeypatch):
+    monkeypatch.undo()  # the real thresholds
     calls = []
-    monkeypatch.setattr(fq, "_compiled", lambda *a: calls.append(a) or fq._fake_quant_fused(*a))
+    monkeypatch.setattr(fq, "_compiled", None)
+    monkeypatch.setattr(fq, "_eager_work", 0)
+    monkeypatch.setattr(fq, "COMPILE_AFTER", 3 * fq.FUSE_MIN_NUMEL)
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: lambda *a: calls.append(a) or fn(*a))
     monkeypatch.setattr(fq, "_compile_failed", False)
     monkeypatch.setattr(fq, "_fused", True)
-    hw.fake_quant(torch.randn(100, 30), 14, 16, 4)
-    assert not calls
-    hw.fake_quant(torch.randn(fq.FUSE_MIN_NUMEL), 14, 16, 4)
+    hw.fake_quant(torch.randn(100, 30), 14, 16, 4)  # small: eager, not counted
+    big = torch.randn(fq.FUSE_MIN_NUMEL)
+    for _ in range(3):  # large, but not yet COMPILE_AFTER elements of eager work
+        hw.fake_quant(big, 14, 16, 4)
+    assert not calls and fq._eager_work == 3 * fq.FUSE_MIN_NUMEL
+    hw.fake_quant(big, 14, 16, 4)
+    hw.fake_quant(torch.randn(100, 30), 14, 16, 4)  # small tensors stay eager
     assert len(calls) == 1
 
 

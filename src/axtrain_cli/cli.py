@@ -128,9 +128,10 @@ def sweep_jobs(overrides: list[str]) -> tuple[list[list[str]], set[str]] | None:
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch], swept
 
 
-def check_sweep(overrides: list[str]) -> None:
-    """Validate every job of a multirun before any is launched (exit 2, one line)."""
-    jobs, keys = sweep_jobs(overrides) or ([overrides], set())
+def check_sweep(overrides: list[str], jobs=None) -> None:
+    """Validate every job of a multirun before any is launched (exit 2, one line); `jobs`:
+    sweep_jobs(overrides) if already known."""
+    jobs, keys = jobs or sweep_jobs(overrides) or ([overrides], set())
     for i, job in enumerate(jobs):
         swept = " ".join(o for o in job if o.split("=", 1)[0] in keys)
         check_job(job, f"job {i + 1} of {len(jobs)} ({swept}), no job started: "
@@ -147,9 +148,9 @@ def train(args: list[str]) -> None:
         if not parsed.multirun:
             check_job(parsed.overrides)
         else:
-            if os.environ.get("AXTRAIN_SKIP_SWEEP_CHECK") != "1":  # reproduce checks before
-                check_sweep(parsed.overrides)
             jobs = sweep_jobs(parsed.overrides)
+            if os.environ.get("AXTRAIN_SKIP_SWEEP_CHECK") != "1":  # reproduce checks before
+                check_sweep(parsed.overrides, jobs)
             if jobs:  # the jobs' "job N of M" lines
                 os.environ["AXTRAIN_SWEEP_JOBS"] = str(len(jobs[0]))
     sys.argv = ["axtrain train", *args]

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -52,6 +54,27 @@ def test_a_users_pickle_is_refused_and_never_loaded(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("case,expect", [
+    ("empty", "holds no images"), ("npy", "not a readable .npz"),
+    ("truncated", "not a readable .npz"), ("keys", "expected x (images) and y")])
+def test_bad_npz_files(compose_cfg, tmp_path, case, expect):
+    path = tmp_path / "d.npz"
+    x, y = np.zeros((10, 784), np.uint8), np.arange(10)
+    if case == "empty":
+        np.savez(path, x=x[:0], y=y[:0])
+    elif case == "npy":
+        np.save(tmp_path / "d.npy", x)
+        (tmp_path / "d.npy").rename(path)
+    elif case == "truncated":
+        np.savez(path, x=x, y=y)
+        path.write_bytes(path.read_bytes()[:300])
+    else:
+        np.savez(path, images=x, labels=y)
+    with pytest.raises(DataError) as e:
+        load_split(compose_cfg(["dataset=mnist_mlp", f"dataset.path={path}"]).dataset, 0)
+    assert "\n" not in str(e.value) and expect in str(e.value), str(e.value)
+
+
 def test_user_mnist_as_npz(compose_cfg, tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "digits.npz"
@@ -65,14 +88,18 @@ def test_user_mnist_as_npz(compose_cfg, tmp_path):
 
 
 # ----------------------------------------------------------------------------- integrity
-def test_an_interrupted_write_leaves_no_complete_run(compose_cfg, tmp_path, monkeypatch):
+def test_a_failed_write_keeps_the_earlier_run(compose_cfg, tmp_path, monkeypatch):
+    """A full disk while writing the new files leaves the earlier run whole (the new files
+    are staged first); a failure while they are renamed into place leaves no complete run
+    (resume reruns it, the report skips it), never a mix labelled complete."""
     out = tmp_path / "run"
     cfg = compose_cfg(["train.epochs=2", "eval.trials=2", "progress=off",
                        "eval.knobs=[exact,K1]"])
     run(cfg, out)
-    assert complete(out)
-    before = (out / "results.csv").read_bytes()
-    write = results.atomic_write_bytes
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    write, replace = results.atomic_write_bytes, os.replace
+    other = compose_cfg(["train.epochs=3", "eval.trials=2", "progress=off",
+                         "eval.knobs=[exact,K1]"])
 
     def full_disk(path, data):
         if path.name == "model.pt":
@@ -81,12 +108,32 @@ def test_an_interrupted_write_leaves_no_complete_run(compose_cfg, tmp_path, monk
 
     monkeypatch.setattr(results, "atomic_write_bytes", full_disk)
     with pytest.raises(OSError):
-        run(compose_cfg(["train.epochs=3", "eval.trials=2", "progress=off",
-                         "eval.knobs=[exact,K1]"]), out)
-    assert not complete(out)  # resume reruns it, the report skips it
-    assert (out / "results.csv").read_bytes() == before  # the old results are not relabelled
+        run(other, out)
+    assert complete(out) and {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+    def cut(src, dst):
+        if Path(dst).name == "model.pt" and not Path(dst).parent.name.startswith(".staging"):
+            raise OSError(5, "Input/output error")  # renaming it into place
+        replace(src, dst)
+
+    monkeypatch.undo()
+    monkeypatch.setattr(results.os, "replace", cut)
+    with pytest.raises(OSError):
+        run(other, out)
+    assert not complete(out)
     monkeypatch.undo()
     run(cfg, out)
+    assert complete(out) and not list(out.glob(".staging-*"))
+
+
+def test_a_folder_in_the_way_is_one_line_and_keeps_the_earlier_run(tmp_path):
+    out = tmp_path / "run"
+    assert run_cli([*TINY, "checkpoint=false", f"hydra.run.dir={out}"],
+                   cwd=tmp_path).returncode == 0
+    (out / "model.pt").mkdir()
+    r = run_cli([*TINY, f"hydra.run.dir={out}"], cwd=tmp_path)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1 and "model.pt is a folder" in lines[0], r.stderr
     assert complete(out)
 
 
@@ -134,6 +181,9 @@ TABLES = {
     "one_class.csv": (f"{ROW},a\n" * 50, "same class"),
     "three_labels.csv": (f"{ROW},a\n{ROW},b\n{ROW},c\n" * 10, "3 distinct labels"),
     "columns.csv": ("1,2,3,a\n" * 20, "3 features per row but dataset.input_shape [30]"),
+    "huge.csv": (f"{ROW},a\n{ROW},b\n" * 10 + ",".join(["1e300"] * 30) + ",a\n",
+                 "overflow float32"),
+    "latin1_line.csv": (f"{ROW},a\n{ROW},caf\xe9\n".encode("latin-1"), "line 2: byte"),
 }
 
 
@@ -206,6 +256,27 @@ def test_wrong_checkpoint_through_the_cli(tmp_path):
     _one_line_exit_2(r, "method.checkpoint", "another network's weights", "30-64-64-2")
 
 
+@pytest.mark.parametrize("args,words", [
+    (["-m", "seed=range(0,3"], ["'seed=range(0,3' is not a valid override"]),
+    (["train.optimizer=\u0430dam"], ["'train.optimizer=\u0430dam' is not a valid override"]),
+    (["hydra.run.dir=/proc/axtrain_nowhere"], ["hydra.run.dir", "create and write"]),
+    (["eval.trials=100000000000000000000"], ["eval.trials", "[1, 1000000]"]),
+    (["method=act", "method.gamma0=inf"], ["method.gamma0=inf", "finite"]),
+    (["-m", "dataset.path=good.csv,bad.csv"], ["job 2 of 2 (dataset.path=bad.csv)",
+                                               "bad.csv line 3"]),
+])
+def test_more_bad_input_through_the_cli(tmp_path, args, words):
+    (tmp_path / "good.csv").write_text(f"{ROW},a\n{ROW},b\n" * 10)
+    (tmp_path / "bad.csv").write_text(f"{ROW},a\n{ROW},b\n{ROW[3:]},nan,a\n")
+    flags = [a for a in args if a == "-m"]
+    r = run_cli([*flags, *TINY, *(a for a in args if a != "-m"),
+                 f"hydra.run.dir={tmp_path / 'run'}", f"hydra.sweep.dir={tmp_path / 'sw'}"]
+                if "hydra.run.dir=/proc/axtrain_nowhere" not in args else [*TINY, *args],
+                cwd=tmp_path)
+    _one_line_exit_2(r, *words)
+    assert not list(tmp_path.rglob("results.csv"))
+
+
 def test_a_multirun_checks_every_job_before_launching_any(tmp_path):
     r = run_cli(["-m", *TINY, "train.lr=0.001,-1", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
                 cwd=tmp_path)
@@ -234,6 +305,6 @@ def test_trials_run_in_chunks_that_fit(compose_cfg, monkeypatch):
     split = load_split(cfg.dataset, 0)
     words = sum(net.word_counts())
     monkeypatch.setattr(ev, "TRIAL_WORDS", 3 * words)
-    assert ev.trial_chunks(7, words) == [(0, 3), (3, 3), (6, 1)]
+    assert list(ev.trial_chunks(7, words)) == [(0, 3), (3, 3), (6, 1)]
     rows = pd.DataFrame([m.__dict__ for m in ev.sweep(net, split, cfg, ["aggressive"], seed=0)])
     assert rows.trial.tolist() == list(range(7)) and rows.loss.nunique() == 7

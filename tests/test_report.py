@@ -359,3 +359,19 @@ def test_fig6_normalises_each_network_by_its_own_exact_loss(tmp_path):
     assert t.loc[("satimage", "K1", "axtrain"), "normalized_error"] == pytest.approx(1.2)
     assert t.loc[("satimage", "K2", "axtrain"), "normalized_error"] == pytest.approx(1.25)
     assert t.loc[("satimage", "K1", "bp"), "normalized_error"] == pytest.approx(3.0)
+
+
+def test_out_of_range_metrics_and_arguments(tmp_path, capsys):
+    root = make_grid(tmp_path / "runs", approxann=False)
+    run = sorted(p.parent for p in root.rglob("results.csv"))[0]
+    df = pd.read_csv(run / "results.csv")
+    df.loc[0, "accuracy"] = float("inf")
+    commit_run(run, {"results.csv": csv_bytes(df)})  # a manifest that matches
+    build_report([root], tmp_path / "out", plots=False)
+    assert any(str(run) in ln and "column accuracy: inf is not in [0, 1]" in ln
+               for ln in capsys.readouterr().err.splitlines())
+    for args in (["--max-loss", "nan"], ["--relaxed-loss", "-5"]):
+        with pytest.raises(SystemExit) as e:
+            main([str(root), "--out", str(tmp_path / "o2"), *args])
+        err = capsys.readouterr().err.strip()
+        assert e.value.code == 2 and len(err.splitlines()) == 1 and args[0] in err

@@ -81,6 +81,8 @@ def _one_line(exc: BaseException) -> str:
         chain.append(exc)
         exc = exc.__cause__ or exc.__context__
     for e in chain:
+        if type(e).__name__ == "OverrideParseException":
+            return _bad_override(e)
         if isinstance(e, OmegaConfBaseException) and getattr(e, "full_key", None):
             key = e.full_key
             msg = str(getattr(e, "msg", e)).splitlines()[0]
@@ -89,21 +91,73 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(chain[-1]).split())
 
 
+def _bad_override(exc) -> str:
+    """Which override Hydra could not parse, and why, on one line."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for o in getattr(exc, "overrides", None) or _ARGS:
+        try:
+            parser.parse_override(o)
+        except Exception as e:
+            why = " ".join(str(getattr(e, "message", None) or e).split())
+            why = "" if why in ("", "None") else f" ({why})"
+            return (f"{o!r} is not a valid override{why}: allowed key=value, a sweep "
+                    "a,b or choice(a,b) or range(0,3), lists [a,b], dicts {k: v}")
+    return " ".join(str(exc).split())
+
+
+_ARGS: list[str] = []  # the overrides being checked (for naming a bad one)
+
+
+def writable_dir(path: str, key: str) -> None:
+    """`path` is, or can be made, a writable folder (tried: what this makes is removed
+    again); else ConfigError."""
+    import tempfile
+
+    from .config import ConfigError
+
+    target, first = Path(path or ".").absolute(), None
+    try:
+        first = next((p for p in [target, *target.parents] if p.exists()), None)
+        target.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=target).close()
+    except OSError as e:
+        raise ConfigError(f"{key}={path!r} is out of range: allowed a folder axtrain can "
+                          f"create and write ({e.strerror})") from None
+    finally:
+        for p in [target, *target.parents]:  # remove what was made for the test
+            if first is None or p == first:
+                break
+            try:
+                p.rmdir()
+            except OSError:
+                break
+
+
 def check_job(overrides: list[str], where: str = "") -> None:
     """Compose one job's config and validate it; a bad value exits 2 with one line
     (prefixed with `where`)."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import MissingConfigException
 
+    from omegaconf import OmegaConf, open_dict
+
     from .config import ConfigError
+    from .data import DataError
     from .schema import register_configs, validate
 
     register_configs()
+    _ARGS[:] = overrides
     try:
         with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=overrides)
+            cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
+        for key in ("hydra.run.dir", "hydra.sweep.dir"):
+            writable_dir(OmegaConf.select(cfg, key), key)
+        with open_dict(cfg):
+            del cfg["hydra"]
         validate(cfg)
-    except ConfigError as e:
+    except (ConfigError, DataError) as e:
         fail(f"{where}{e}")
     except MissingConfigException as e:  # unknown group option: Hydra lists the options
         print(str(e), file=sys.stderr)
@@ -120,6 +174,7 @@ def sweep_jobs(overrides: list[str]) -> tuple[list[list[str]], set[str]] | None:
 
     if any(o.lstrip("+~").startswith("hydra/sweeper=") for o in overrides):
         return None
+    _ARGS[:] = overrides
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except Exception as e:
@@ -209,6 +264,9 @@ def _task(cfg) -> None:
         run(cfg, out_dir)
     except (ConfigError, DataError) as e:
         fail(str(e))
+    except OSError as e:  # writing the outputs: the earlier run's set stays whole
+        fail(f"cannot write the run's outputs in {out_dir}: {e.strerror or e}"
+             f"{f' ({e.filename})' if e.filename else ''}; an earlier run there is kept", 1)
     except Exception:
         log.exception("%s failed", job)
         raise

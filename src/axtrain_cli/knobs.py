@@ -56,7 +56,6 @@ EXACT = Knob("exact", hw.Exact())
 
 def build(name: str, spec, bits: int) -> Knob:
     """The knob `name` from its config entry {multiplier: {...}, memory: {...}}."""
-    spec = {} if spec is None else spec
     if not hasattr(spec, "keys") or set(spec) - set(PARTS):
         raise ConfigError(f"knobs.{name}={_plain(spec)!r} is not a knob: allowed a mapping with "
                           "`multiplier` and/or `memory` entries, each {name: MODEL, ...}")
@@ -91,8 +90,14 @@ def resolve(name: str, cfg) -> Knob:
 
 
 def check(cfg) -> None:
-    """Every knob builds, `exact` is exact, the levels and eval.knobs name known knobs."""
+    """Every knob builds, `exact` is exact, no name means two things, the levels and
+    eval.knobs name known knobs, eval.knobs names each knob once."""
     for name, spec in cfg.knobs.items():
+        taken = FLOAT if name == FLOAT else ("a level of dataset.levels"
+                                             if name in cfg.dataset.levels else None)
+        if taken:
+            raise ConfigError(f"knobs.{name} is out of range: allowed a knob name that is not "
+                              f"{taken} ({name!r} already names it)")
         knob = build(name, spec, cfg.hardware.bits)
         if name == EXACT.name and knob.domain != "exact":
             raise ConfigError(f"knobs.exact={_plain(spec)!r} is out of range: allowed the exact "
@@ -103,11 +108,16 @@ def check(cfg) -> None:
             raise ConfigError(f"dataset.levels.{level}={target!r} is out of range: allowed a knob "
                               f"of `knobs` ({', '.join(cfg.knobs)}); add one with "
                               f"+knobs.{target}=...")
-    allowed = names(cfg)
+    allowed, seen = names(cfg), {}
     for knob in cfg.eval.knobs:
         if knob not in allowed:
             raise ConfigError(f"eval.knobs={list(cfg.eval.knobs)!r} is out of range: allowed "
                               f"knobs from {', '.join(allowed)} (bad: {knob})")
+        target = cfg.dataset.levels.get(knob, knob)
+        if target in seen:
+            raise ConfigError(f"eval.knobs={list(cfg.eval.knobs)!r} is out of range: allowed "
+                              f"each knob once ({seen[target]} and {knob} are both {target})")
+        seen[target] = knob
 
 
 def _plain(node):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -66,7 +67,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     for name in opts["arms"].split(","):
         if name not in ARMS:
             _fail(f"arms: {name!r} is not one of {', '.join(ARMS)}")
-    if not opts["jobs"].isdigit() or int(opts["jobs"]) < 1:
+    if not re.fullmatch(r"[0-9]+", opts["jobs"]) or int(opts["jobs"]) < 1:
         _fail(f"jobs={opts['jobs']!r}: allowed an integer >= 1")
     opts["out"] = Path(opts["out"] or f"reproduce/{opts['profile']}")
     return argparse.Namespace(**opts), extra

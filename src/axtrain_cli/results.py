@@ -1,9 +1,10 @@
 """Result rows (the results.csv schema), a run's files committed as one set, checkpoints.
 
-A run writes its files into its dir one by one (each atomically: a temp file renamed),
-after removing the manifest of any earlier run there, and writes `manifest.json` (every
-file with its SHA-256) last. A dir is a complete run only while its manifest matches its
-files: `resume` skips and `axtrain report` reads only those."""
+A run first writes all its files into a staging folder inside its dir (a full disk fails
+here, leaving an earlier run's set whole), then removes the earlier manifest, renames the
+files into place and writes `manifest.json` (every file with its SHA-256) last. A dir is a
+complete run only while its manifest matches its files: `resume` skips and `axtrain
+report` reads only those."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,16 +101,27 @@ MANIFEST = "manifest.json"
 
 
 def commit_run(out_dir: Path, files: dict[str, bytes]) -> None:
-    """Write a run's files as one set: the earlier manifest goes first (the dir is not a
-    complete run while the files change), the new manifest last; files an earlier run left
-    that this one does not write are removed."""
+    """Write a run's files as one set (see the module docstring); files an earlier run left
+    that this one does not write are removed. OSError (with the earlier set whole) when the
+    files cannot be written."""
     out_dir = Path(out_dir)
-    earlier = read_manifest(out_dir) or {}
-    (out_dir / MANIFEST).unlink(missing_ok=True)
-    for name, data in files.items():
-        atomic_write_bytes(out_dir / name, data)
-    for name in set(earlier) - set(files):
-        (out_dir / name).unlink(missing_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    blocked = [n for n in [*files, MANIFEST] if (out_dir / n).is_dir()]
+    if blocked:
+        raise IsADirectoryError(f"{out_dir / blocked[0]} is a folder; the run's {blocked[0]} "
+                                "goes there")
+    staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".staging-"))
+    try:
+        for name, data in files.items():
+            atomic_write_bytes(staging / name, data)
+        earlier = read_manifest(out_dir) or {}
+        (out_dir / MANIFEST).unlink(missing_ok=True)
+        for name in files:
+            os.replace(staging / name, out_dir / name)
+        for name in set(earlier) - set(files):
+            (out_dir / name).unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     digests = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     atomic_write_text(out_dir / MANIFEST, json.dumps(
         {"schema_version": SCHEMA_VERSION, "files": digests}, indent=1) + "\n")

@@ -8,6 +8,7 @@ from omegaconf import DictConfig
 
 from . import knobs, methods
 from .config import AxConf, check_common
+from .data import MNIST_FILE, PACKAGES, load_split, package_file
 
 
 def register_configs() -> None:
@@ -17,7 +18,13 @@ def register_configs() -> None:
 
 
 def validate(cfg: DictConfig) -> None:
-    """Raise ConfigError naming the first bad key (one line)."""
+    """Raise ConfigError naming the first bad key (one line), or DataError for a data file
+    of the user's (dataset.path) that cannot be read or split."""
     check_common(cfg)
     knobs.check(cfg)
     methods.check(cfg)
+    d = cfg.dataset
+    if d.path is not None:
+        load_split(d, cfg.seed)
+    elif d.source in PACKAGES:
+        package_file(d.source, d.file if d.source == "keel" else MNIST_FILE)

@@ -39,6 +39,9 @@ class AxnnConf(BaselineConf):
 def check(cfg) -> None:
     m, bits = cfg.method, cfg.hardware.bits
     check_baseline(cfg)
+    require(cfg, "method.constraints", len(m.constraints) > 0
+            and len(set(m.constraints)) == len(m.constraints),
+            "a non-empty list of distinct accuracy losses (points)")
     for i, q in enumerate(m.constraints):
         require(cfg, f"method.constraints.{i}", 0 < q < 100, "a percentage in (0, 100)")
     require(cfg, "method.alpha", m.alpha > 0, "a number > 0")

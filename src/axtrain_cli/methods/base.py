@@ -5,6 +5,7 @@ knob, starting from a checkpoint)."""
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,11 +103,17 @@ def check_checkpoint(cfg) -> None:
     require(cfg, "method.checkpoint", file.is_file(),
             f"{allowed} ({'it is a directory' if file.is_dir() else 'no such file'})")
     try:
-        state = load_checkpoint(file)["state_dict"]
+        with warnings.catch_warnings():  # torch warns about what weights_only refuses
+            warnings.simplefilter("ignore")
+            state = load_checkpoint(file)["state_dict"]
         got = {k: tuple(v.shape) for k, v in state.items()}
     except Exception as e:
         raise ConfigError(f"method.checkpoint={path!r} is not an axtrain checkpoint "
                           f"({type(e).__name__}): allowed {allowed}") from None
+    bad = [k for k, v in state.items() if not torch.isfinite(v).all()]
+    if bad:
+        raise ConfigError(f"method.checkpoint={path!r} holds non-finite weights ({bad[0]}): "
+                          f"allowed {allowed}")
     net = build_model(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes)
     want = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     for key in sorted(set(want) | set(got)):

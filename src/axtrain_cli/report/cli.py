@@ -85,16 +85,25 @@ def main(argv: list[str] | None = None) -> int:
                    help="second, relaxed allowed loss for fig9 (default 6.0, paper's Satimage)")
     a = p.parse_args(argv)
     out = a.out or a.dirs[0] / "report"
+
+    def fail(msg: str):
+        print(f"axtrain report: error: {msg}", file=sys.stderr)
+        raise SystemExit(2)  # raised, not returned: cli.main ignores the value
+
+    for opt, v in (("--max-loss", a.max_loss), ("--relaxed-loss", a.relaxed_loss)):
+        if not 0 <= v < 100:
+            fail(f"{opt} {v}: allowed accuracy points in [0, 100)")
     if out.exists() and not out.is_dir():
-        print(f"axtrain report: error: --out {out} is a file: allowed a folder (made if "
-              "missing)", file=sys.stderr)
-        raise SystemExit(2)
+        fail(f"--out {out} is a file: allowed a folder (made if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        fail(f"--out {out}: cannot make the folder ({e.strerror})")
     try:
         r = build_report(a.dirs, out, plots=not a.no_plots, max_loss=a.max_loss,
                          relaxed_loss=a.relaxed_loss)
     except NoResults as e:
-        print(f"axtrain report: error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None  # raised, not returned: cli.main ignores the value
+        fail(str(e))
     print(f"report: {r['runs']} runs -> {out}")
     for path in r["written"]:
         print(f"  wrote {path.name}")

@@ -73,6 +73,11 @@ def _not_numbers(df: pd.DataFrame) -> str:
             row = int(wrong.to_numpy().argmax())
             return f"line {row + 2}, column {c}: {df[c].iloc[row]!r} is not a number"
         df[c] = values
+    for c, lo, hi in (("loss", 0, np.inf), ("accuracy", 0, 1)):
+        wrong = ~df[c].between(lo, hi)
+        if wrong.any():
+            row = int(wrong.to_numpy().argmax())
+            return f"line {row + 2}, column {c}: {float(df[c].iloc[row])!r} is not in [{lo}, {hi}]"
     return ""
 
 

@@ -113,19 +113,20 @@ def sweep(net: Net, split, cfg, names: list[str], *, seed: int, progress=None,
         knob = knobs.resolve(name, cfg)
         gen = torch.Generator().manual_seed(_knob_seed(seed, knob.name))
         power = network_power(net, knob, cfg.hardware)
+        done = []
         for first, trials in trial_chunks(cfg.eval.trials if knob.memory.stochastic else None,
                                           sum(net.word_counts())):
             plan = make_plan(net, knob, bits, act_fl, trials=trials, generator=gen,
                              store_biases=cfg.hardware.store_biases)
             m = evaluate(net, x, y, plan, cfg.train.loss, n_classes, reference=reference)
-            out += [measurement(name, knob, power, first + t, float(m.loss[t]),
-                                float(m.accuracy[t]), float(m.deviation[t]), on_exact)
-                    for t in range(len(m.loss))]
+            done += [measurement(name, knob, power, first + t, float(m.loss[t]),
+                                 float(m.accuracy[t]), float(m.deviation[t]), on_exact)
+                     for t in range(len(m.loss))]
+        out += done
         if progress:
-            acc = [r.accuracy for r in out if r.knob == name]
-            progress.update(task, advance=1, description=f"{name} accuracy "
-                            f"{sum(acc) / len(acc):.4f}" + (f" (mean of {len(acc)} reads)"
-                                                            if len(acc) > 1 else ""))
+            acc = sum(r.accuracy for r in done) / len(done)
+            reads = f" (mean of {len(done)} reads)" if len(done) > 1 else ""
+            progress.update(task, advance=1, description=f"{name} accuracy {acc:.4f}{reads}")
     return out
 
 

@@ -18,10 +18,9 @@ from ..config import require
 from ..evaluate import make_plan, measurement
 from ..knobs import EXACT
 from ..models import HwPlan, Net, calibrate
-from .base import Context, Trained, fit_net, hardware_step
+from .base import Context, Trained, check_knob, fit_net, hardware_step
 from .neurons import (BaselineConf, check_baseline, criticality, metrics_on, start, unit_mults,
                       unit_view)
-from .pas import check_knob
 
 log = logging.getLogger("axtrain")
 

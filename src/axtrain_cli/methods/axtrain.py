@@ -11,7 +11,7 @@ from typing import Optional
 from .. import knobs
 from ..config import require
 from . import act, pas
-from .base import Context, Trained, check_checkpoint, load_start, positive_lr
+from .base import Context, Trained, check_checkpoint, check_ste_clip, load_start, positive_lr
 
 
 @dataclass
@@ -28,7 +28,7 @@ def check(cfg) -> None:
     check_checkpoint(cfg)
     require(cfg, "method.finetune_epochs", cfg.method.finetune_epochs >= 1, "an integer >= 1")
     positive_lr(cfg, "method.finetune_lr")
-    require(cfg, "method.ste_clip", cfg.method.ste_clip > 0, "a number > 0")
+    check_ste_clip(cfg)
 
 
 def tuned_knobs(cfg) -> list[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from .. import knobs
 from ..config import ConfigError, require, select
 from ..evaluate import make_plan
 from ..knobs import Knob
@@ -131,10 +132,16 @@ def load_start(net: Net, path: str) -> None:
     log.info("starting from %s", file)
 
 
-def check_approximate(cfg, key: str, knob: Knob, domains: tuple[str, ...]) -> None:
-    """`key` must name a knob of one of `domains` (e.g. compute: an approximate multiplier)."""
-    require(cfg, key, knob.domain in domains,
+def check_knob(cfg, domains=("compute", "storage", "compute+storage")) -> None:
+    """method.knob names a knob of one of `domains` (e.g. compute: an approximate
+    multiplier); the default: any approximate knob."""
+    knob = knobs.resolve(cfg.method.knob, cfg)
+    require(cfg, "method.knob", knob.domain in domains,
             f"a knob whose domain is {' or '.join(domains)} (got {knob.domain})")
+
+
+def check_ste_clip(cfg) -> None:
+    require(cfg, "method.ste_clip", cfg.method.ste_clip > 0, "a number > 0")
 
 
 def positive_lr(cfg, key: str) -> None:

@@ -14,7 +14,7 @@ from ..evaluate import evaluate
 from ..models import Net
 from ..training import loss_per_sample
 from . import act
-from .base import Context, check_checkpoint, load_start, positive_lr, train_bp
+from .base import Context, check_checkpoint, check_ste_clip, load_start, positive_lr, train_bp
 
 
 @dataclass
@@ -38,7 +38,7 @@ def check_baseline(cfg) -> None:
     check_checkpoint(cfg)
     require(cfg, "method.retrain_epochs", m.retrain_epochs >= 1, "an integer >= 1")
     positive_lr(cfg, "method.retrain_lr")
-    require(cfg, "method.ste_clip", m.ste_clip > 0, "a number > 0")
+    check_ste_clip(cfg)
     require(cfg, "method.max_iterations", m.max_iterations >= 1, "an integer >= 1")
 
 

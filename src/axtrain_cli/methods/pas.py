@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .. import knobs
-from ..config import require
-from .base import (Context, Trained, check_approximate, check_checkpoint, fit_net, knob_step,
-                   load_start)
+from .base import (Context, Trained, check_checkpoint, check_knob, check_ste_clip, fit_net,
+                   knob_step, load_start)
 
 
 @dataclass
@@ -21,14 +20,10 @@ class PasConf:
     ste_clip: float = 1.0  # Eq. 12 (reconstructed): zero gradients with |g| >= ste_clip
 
 
-def check_knob(cfg, key: str = "method.knob", domains=("compute", "storage", "compute+storage")):
-    check_approximate(cfg, key, knobs.resolve(cfg.method.knob, cfg), domains)
-
-
 def check(cfg) -> None:
     check_knob(cfg)
     check_checkpoint(cfg)
-    require(cfg, "method.ste_clip", cfg.method.ste_clip > 0, "a number > 0")
+    check_ste_clip(cfg)
 
 
 def train_for(net, ctx: Context, knob: knobs.Knob, epochs: int, lr: float, ste_clip: float,

@@ -51,7 +51,7 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     """Train `cfg.method` on `cfg.dataset`, sweep the hardware knobs, write the outputs."""
-    validate(cfg)
+    validate(cfg, data=False)  # the data is loaded (and checked) below, before training
     out_dir = Path(out_dir)
     if cfg.threads is not None:
         cores = len(os.sched_getaffinity(0))

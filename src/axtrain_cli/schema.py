@@ -17,14 +17,15 @@ def register_configs() -> None:
     methods.register_configs()
 
 
-def validate(cfg: DictConfig) -> None:
+def validate(cfg: DictConfig, data: bool = True) -> None:
     """Raise ConfigError naming the first bad key (one line), or DataError for a data file
-    of the user's (dataset.path) that cannot be read or split."""
+    of the user's (dataset.path) that cannot be read or split (data=False: left to the
+    caller, who loads the data next anyway)."""
     check_common(cfg)
     knobs.check(cfg)
     methods.check(cfg)
     d = cfg.dataset
-    if d.path is not None:
+    if d.path is not None and data:
         load_split(d, cfg.seed)
     elif d.source in PACKAGES:
         package_file(d.source, d.file if d.source == "keel" else MNIST_FILE)

@@ -48,6 +48,14 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("axtrain: interrupted; nothing was half written and earlier outputs are kept",
               file=sys.stderr)
+        if argv is None:  # the program itself, not a caller's
+            # A Ctrl-C that lands inside a string exec (dataclasses, lazy imports such as
+            # torch._dynamo) marks itself "unhandled" in CPython 3.11 even once caught here,
+            # and the interpreter would then end by SIGINT (-2) instead of exit code 130.
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         raise SystemExit(130) from None
 
 

@@ -49,16 +49,21 @@ from torch.nn.grad import conv2d_weight
 from .models import Net
 
 
-def network_sensitivity(model: Net, inputs: torch.Tensor, per_sample: bool = True) -> torch.Tensor:
+def network_sensitivity(model: Net, inputs: torch.Tensor, per_sample: bool = True,
+                        forward: tuple[torch.Tensor, list] | None = None) -> torch.Tensor:
     """S(w) of Eq. 5 on the batch `inputs`, a 0-d tensor differentiable (to second order)
     with respect to the model's parameters.
+
+    `forward`: (logits, tape) of a `model.logits(inputs, tape=tape)` call the caller has
+    made already (a training step needs the logits for its loss too): the forward pass is
+    then not run twice.
 
     Sums |w| |dO_k/dw| over the weights (not the biases: Eq. 5 sums w_ij) of every compute
     layer and every output k. per_sample=True: mean over samples of the per-sample value
     (conv layers: the untied-position upper bound, see the module docstring);
     per_sample=False: derivatives of the batch-mean outputs, then absolute values."""
     total = inputs.new_zeros(())
-    for layer, a, delta, tail in _layer_terms(model, inputs):
+    for layer, a, delta, tail in _layer_terms(model, inputs, forward):
         if per_sample:
             m = _abs_weight_grad(layer, a, delta, tail)
         else:
@@ -102,7 +107,7 @@ def _apply(tail, d):
     return d
 
 
-def _layer_terms(model: Net, x: torch.Tensor):
+def _layer_terms(model: Net, x: torch.Tensor, forward=None):
     """Per compute layer, in index order: (layer, input a_l, delta, tail), where the deltas
     dO_k/dz_l (K, N, *z_l.shape[1:]) are `_apply(tail, delta)`.
 
@@ -114,8 +119,11 @@ def _layer_terms(model: Net, x: torch.Tensor):
     no autograd for `sensitivity_map`.) `tail` holds the ReLU masks, max-unpoolings and
     reshapes met since the layer above: they commute with |.| and with the sum over k, so
     D = sum_k |delta_k| can be formed before them (one unpooling instead of K)."""
-    tape: list = []
-    delta, tail, terms = _output_jacobian(model, model.logits(x, tape=tape)), [], {}
+    if forward is None:
+        tape: list = []
+        forward = model.logits(x, tape=tape), tape
+    z, tape = forward
+    delta, tail, terms = _output_jacobian(model, z), [], {}
     left = len(model.compute)
     for op, saved in reversed(tape):  # backward, K-batched
         if op.layer is None:

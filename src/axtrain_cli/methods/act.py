@@ -40,9 +40,10 @@ def act_step(loss: str, n_classes: int, gamma, per_sample: bool = True) -> Step:
     what autograd gives for Eq. 5, i.e. the paper's Eq. 6 with its Hessian-vector term."""
 
     def step(net, xb, yb):
-        z = net.logits(xb)
+        tape: list = []
+        z = net.logits(xb, tape=tape)
         e = loss_per_sample(z, yb, loss, n_classes).mean()
-        s = network_sensitivity(net, xb, per_sample=per_sample)
+        s = network_sensitivity(net, xb, per_sample=per_sample, forward=(z, tape))
         g = gamma()
         objective = e + g * s if g > 0 else e + 0.0 * s
         err = (z.argmax(-1) != yb).float().mean()

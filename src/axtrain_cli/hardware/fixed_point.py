@@ -40,7 +40,7 @@ def frac_length(max_abs: float, bits: int) -> int:
 def quantize(x: Tensor, fl: int, bits: int) -> Tensor:
     """Integer-valued tensor round(x * 2^fl) (half to even), saturated to the bits-bit range."""
     check_format(bits)
-    return torch.round(x * 2.0**fl).clamp_(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    return torch.mul(x, 2.0**fl).round_().clamp_(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
 
 
 def to_words(x: Tensor, fl: int, bits: int) -> Tensor:

@@ -35,7 +35,7 @@ def leading_bits(q: Tensor, k: int) -> Tensor:
         raise ValueError(f"dtype={q.dtype} is not supported; use float32 or float64")
     int_type, mantissa = MANTISSA[q.dtype]
     low = mantissa + 1 - k  # mantissa bits below the lowest kept bit
-    kept = (q.view(int_type) & ~((1 << low) - 1)) | (1 << low)
+    kept = (q.view(int_type) & ~((1 << low) - 1)).bitwise_or_(1 << low)  # one new tensor
     return torch.where(q.abs() < 2**k, q, kept.view(q.dtype))
 
 
@@ -84,7 +84,7 @@ def _flat_alias(x: Tensor) -> Tensor:
     """x's elements as a 1-D tensor sharing memory that is not a view: torch.compile then
     guards nothing about x's shape or base tensor, so no new shape recompiles."""
     x = x.detach().contiguous()
-    return torch.empty(0, dtype=x.dtype).set_(
+    return torch.empty(0, dtype=x.dtype, device=x.device).set_(
         x.untyped_storage(), x.storage_offset(), (x.numel(),), (1,))
 
 

@@ -1,41 +1,95 @@
-"""Speed benchmarks (`make bench`): ratios measured in one run, medians of repeats.
+"""Speed benchmarks (`make bench`): each ratio times its two sides interleaved (A B B A A B
+...) in one process, so a noisy machine slows both alike, and reports the median of the
+per-pair ratios with its spread (the lowest and highest pair).
 
-  1. DRUM-emulated (K1) inference of the MNIST-MLP test set / exact float inference
-  2. one batched 50-trial NTV sweep (660 mV) / 50 exact float inferences
-  3. LeNet-5 at K1 on the MNIST test set / exact float inference
-  4. an AxTrain-act epoch / a BP epoch, MNIST-MLP and LeNet-5
-  5. an AxTrain-pas epoch at K1 and at 660 mV NTV (fresh flips every step) / a BP epoch
+Cases (select with --only, comma separated):
+  inference  MNIST-MLP (and LeNet-5) DRUM K1 / float and / exact fixed point, eager and with
+             the compiled operand kernel; the 50-trial NTV sweep / 50 float inferences
+  lut        axtrain's separable DRUM path / an 8-bit 256 x 256 lookup-table emulation
+             (one gather per product, as TorchApprox/AdaPT emulate on CPU), same layers
+  training   act epoch / BP epoch (MNIST-MLP, LeNet-5), pas epochs / BP epoch, and the
+             MNIST-MLP BP epoch (56,000 images, batch 64) against its arithmetic limit
+  startup    `axtrain train` (the default run) as a user starts it: wall and evaluation
 
-Usage: python scripts/bench.py [--threads 2] [--repeats 5] [--quick]
+Usage: python scripts/bench.py [--threads 2] [--repeats 7] [--only inference,lut] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 from omegaconf import OmegaConf
 
-from axtrain_cli import hardware as hw
 from axtrain_cli.evaluate import evaluate, make_plan
+from axtrain_cli.hardware import kernels
+from axtrain_cli.hardware.fixed_point import quantize
+from axtrain_cli.hardware.layer import LayerCall
+from axtrain_cli.hardware.memories.flips import Flips
+from axtrain_cli.hardware.multipliers.base import Exact
+from axtrain_cli.hardware.multipliers.drum import Drum, drum_multiply
 from axtrain_cli.knobs import Knob
-from axtrain_cli.models import build_model, calibrate
+from axtrain_cli.models import build_model, calibrate, weight_words
 
 FLOAT = Knob("float", None)
-K1 = Knob("K1", hw.Drum(4))
-NTV660 = Knob("ntv660", hw.Exact(), hw.Flips(voltage_mv=660.0, rate=0.01))
+EXACT = Knob("exact", Exact())
+K1 = Knob("K1", Drum(4))
+NTV660 = Knob("ntv660", Exact(), Flips(voltage_mv=660.0, rate=0.01))
+CASES = ("inference", "lut", "training", "startup")
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up (and torch.compile on first use)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def interleaved(a, b, repeats: int) -> tuple[float, float, float, float, float]:
+    """(median ratio a/b, lowest, highest pair ratio, median a, median b), timed A B B A ..."""
+    a(), b()  # warm-up
+    ta, tb = [], []
+    for r in range(repeats):
+        if r % 2:
+            tb.append(timed(b))
+            ta.append(timed(a))
+        else:
+            ta.append(timed(a))
+            tb.append(timed(b))
+    ratios = [x / y for x, y in zip(ta, tb)]
+    return (statistics.median(ratios), min(ratios), max(ratios), statistics.median(ta),
+            statistics.median(tb))
+
+
+class Table:
+    def __init__(self):
+        self.rows: list[tuple[str, str, str]] = []
+
+    def ratio(self, name: str, a, b, repeats: int, unit: str = "ms") -> float:
+        med, lo, hi, ta, tb = interleaved(a, b, repeats)
+        shown = (lambda t: f"{t * 1e3:.0f} ms") if unit == "ms" else (lambda t: f"{t:.2f} s")
+        self.rows.append((name, f"{med:5.2f}x  [{lo:.2f}-{hi:.2f}]",
+                          f"{shown(ta)} / {shown(tb)}"))
+        print(f"  {name}: {self.rows[-1][1]}  ({self.rows[-1][2]})", flush=True)
+        return med
+
+    def value(self, name: str, shown: str, detail: str = "") -> None:
+        self.rows.append((name, shown, detail))
+        print(f"  {name}: {shown}  {detail}", flush=True)
+
+    def show(self, header: str) -> None:
+        print(f"\n{header}")
+        w1 = max(len(r[0]) for r in self.rows)
+        w2 = max(len(r[1]) for r in self.rows)
+        for name, shown, detail in self.rows:
+            print(f"  {name:<{w1}}  {shown:<{w2}}  {detail}")
 
 
 def mnist(n_test: int):
@@ -45,7 +99,7 @@ def mnist(n_test: int):
                            "path": None, "input_shape": [784], "n_classes": 10,
                            "scaling": "none", "test_size": 0.2})
     s = load_split(ds, seed=0)
-    return s.x_train[:8192], s.x_test[:n_test], s.y_test[:n_test]
+    return s.x_train, s.x_test[:n_test], s.y_test[:n_test], s.y_train
 
 
 def net_for(kind: str):
@@ -55,86 +109,196 @@ def net_for(kind: str):
     return build_model(topo, shape, 10), shape
 
 
-def inference_ratios(args, rows):
-    x_cal, x, y = mnist(args.n_test)
+def inference(args, table: Table, data) -> None:
+    x_train, x, y, _ = data
     for kind, label in (("mlp", "MNIST-MLP"), ("lenet5", "LeNet-5")):
+        if kind == "lenet5" and args.quick:
+            continue
         net, shape = net_for(kind)
-        xs, cal = x.reshape(-1, *shape), x_cal.reshape(-1, *shape)
+        xs, cal = x.reshape(-1, *shape), x_train[:8192].reshape(-1, *shape)
         act_fl = calibrate(net, cal, 16)
 
-        def run(knob, trials=None):
-            gen = torch.Generator().manual_seed(0)
-            plan = make_plan(net, knob, 16, act_fl, trials=trials, generator=gen)
-            return evaluate(net, xs, y, plan, "mse", 10)
+        def infer(knob, xs=xs, y=y, trials=None):
+            plan = make_plan(net, knob, 16, act_fl, trials=trials,
+                             generator=torch.Generator().manual_seed(0))
+            return lambda: evaluate(net, xs, y, plan, "mse", 10)
 
-        exact = median_time(lambda: run(FLOAT), args.repeats)
-        k1 = median_time(lambda: run(K1), args.repeats)
-        rows.append((f"{label} K1 (DRUM k=4) / float inference, {len(x)} images", k1 / exact,
-                     f"{k1 * 1e3:.0f} ms / {exact * 1e3:.0f} ms"))
-        if kind == "mlp" or not args.quick:
-            # LeNet-5: the sweep on the first 1,000 test images (50 x 1,000 inferences)
-            n = len(xs) if kind == "mlp" else min(len(xs), 1000)
-            xs, y_n = xs[:n], y[:n]
-            exact = median_time(lambda: evaluate(net, xs, y_n, None, "mse", 10), args.repeats)
-            def sweep_run():
-                plan = make_plan(net, NTV660, 16, act_fl, trials=50,
-                                 generator=torch.Generator().manual_seed(0))
-                return evaluate(net, xs, y_n, plan, "mse", 10)
+        n = len(xs)
+        kernels.COMPILE_AFTER, kernels._eager_work = 1 << 62, 0  # eager: as a small run
+        table.ratio(f"{label} K1 / float inference, {n} images (eager)", infer(K1),
+                    infer(FLOAT), args.repeats)
+        table.ratio(f"{label} K1 / exact fixed point, {n} images (eager)", infer(K1),
+                    infer(EXACT), args.repeats)
+        kernels.COMPILE_AFTER = 0  # compiled: as a long run, after COMPILE_AFTER elements
+        table.ratio(f"{label} K1 / float inference, {n} images (compiled)", infer(K1),
+                    infer(FLOAT), args.repeats)
+        table.ratio(f"{label} K1 / exact fixed point, {n} images (compiled)", infer(K1),
+                    infer(EXACT), args.repeats)
+        m = n if kind == "mlp" else min(n, 1000)
+        xs_m, y_m = xs[:m], y[:m]
+        sweep = infer(NTV660, xs_m, y_m, trials=50)
+        once = infer(FLOAT, xs_m, y_m)
+        table.ratio(f"{label} 50-trial NTV sweep / 50 float inferences, {m} images", sweep,
+                    lambda: [once() for _ in range(50)], max(3, args.repeats // 2))
 
-            sweep = median_time(sweep_run, max(1, args.repeats // 2))
-            rows.append((f"{label} 50-trial NTV sweep / 50 float inferences, {n} images",
-                         sweep / (50 * exact), f"{sweep * 1e3:.0f} ms / {50 * exact * 1e3:.0f} ms"))
+
+def lut_products(qa: torch.Tensor, qw: torch.Tensor, lut: torch.Tensor, bits: int,
+                 budget: int = 1 << 24) -> torch.Tensor:
+    """sum_i lut[qa[n, i], qw[o, i]]: one gather per product, in chunks of rows."""
+    half, size = 2 ** (bits - 1), 2**bits
+    row_w = (qw.to(torch.int64) + half)[None]  # (1, O, I)
+    flat = lut.reshape(-1)
+    step = max(1, budget // qw.numel())
+    out = []
+    for s in range(0, len(qa), step):
+        idx = (qa[s:s + step].to(torch.int64) + half)[:, None, :] * size + row_w
+        out.append(flat[idx].sum(-1))
+    return torch.cat(out)
 
 
-def training_ratios(args, rows):
+def lut_side_by_side(args, table: Table, data) -> None:
+    """The MNIST-MLP layers at 8 bits with DRUM k=4: axtrain's path (transform each operand
+    once, float GEMM) against a 256 x 256 product table gathered per product."""
+    x_train, x, _, _ = data
+    bits, k, n = 8, 4, 1000
+    net, _ = net_for("mlp")
+    act_fl = calibrate(net, x_train[:8192], bits)
+    half = 2 ** (bits - 1)
+    words = torch.arange(-half, half)
+    lut = drum_multiply(words[:, None], words[None, :], k).to(torch.int32)  # (256, 256)
+    layers = []  # (module, activation FL, weight FL, weight words, layer input)
+    with torch.no_grad():
+        a = x[:n]
+        for i, (mod, (w_fl, qw, _, _)) in enumerate(zip(net.compute, weight_words(net, bits))):
+            layers.append((mod, act_fl[i], w_fl, qw, a))
+            a = torch.relu(mod(a)) if i < len(net.compute) - 1 else mod(a)
+    drum = Drum(k)
+
+    def ours():  # per evaluation: the weights transformed once, then every layer
+        ws = [drum.weights(qw, w_fl, bits) for _, _, w_fl, qw, _ in layers]
+        return [drum.layer(a, fl, bits, w, w_fl, mod.bias.detach(), LayerCall("fc", mod))
+                for (mod, fl, w_fl, _, a), w in zip(layers, ws)]
+
+    def peers():
+        return [(lut_products(quantize(a, fl, bits), qw, lut, bits).double()
+                 * 2.0 ** -(fl + w_fl) + mod.bias.detach()).float()
+                for mod, fl, w_fl, qw, a in layers]
+
+    for mine, theirs in zip(ours(), peers()):  # the two emulations agree before the timing
+        assert torch.allclose(mine, theirs, rtol=1e-5, atol=1e-4), (mine - theirs).abs().max()
+    table.ratio(f"8-bit LUT gather / axtrain DRUM path, MNIST-MLP layers, {n} images", peers,
+                ours, max(3, args.repeats // 2))
+
+
+def training(args, table: Table, data) -> None:
     from axtrain_cli.methods.act import act_step
     from axtrain_cli.methods.base import knob_step
     from axtrain_cli.training import bp_step, fit, make_optimizer
 
-    x_cal, _, _ = mnist(10)
-    y = torch.randint(0, 10, (len(x_cal),), generator=torch.Generator().manual_seed(0))
+    x_train, _, _, y_train = data
+    xs_all = x_train[:8192]
+    y = y_train[:8192]
+    repeats = max(3, args.repeats // 2)
     for kind, label in (("mlp", "MNIST-MLP"), ("lenet5", "LeNet-5")):
         net, shape = net_for(kind)
-        xs = x_cal.reshape(-1, *shape)
+        xs = xs_all.reshape(-1, *shape)
 
-        def epoch(step):
-            opt = make_optimizer(net.parameters(), "adam", 1e-3)
-            fit(net, xs, y, epochs=1, batch_size=64, optimizer=opt, step=step,
-                generator=torch.Generator().manual_seed(0))
+        def epoch(make_step, net=net, xs=xs):
+            def go():
+                opt = make_optimizer(net.parameters(), "adam", 1e-3)
+                fit(net, xs, y, epochs=1, batch_size=64, optimizer=opt, step=make_step(),
+                    generator=torch.Generator().manual_seed(0))
+            return go
 
-        bp = median_time(lambda: epoch(bp_step("mse", 10)), max(1, args.repeats // 2))
-        act = median_time(lambda: epoch(act_step("mse", 10, gamma=lambda: 0.01,
-                                                 per_sample=True)),
-                          max(1, args.repeats // 2))
-        rows.append((f"{label} act epoch / BP epoch ({len(xs)} samples, batch 64)", act / bp,
-                     f"{act:.2f} s / {bp:.2f} s"))
+        bp = epoch(lambda: bp_step("mse", 10))
+        act = epoch(lambda: act_step("mse", 10, gamma=lambda: 0.01, per_sample=True))
+        table.ratio(f"{label} act epoch / BP epoch ({len(xs)} samples, batch 64)", act, bp,
+                    repeats, "s")
+        if args.quick:
+            continue
         cfg = OmegaConf.create({"hardware": {"bits": 16, "store_biases": True},
                                 "train": {"loss": "mse"}})
         for knob in (K1, NTV660):
-            pas = median_time(lambda: epoch(knob_step(knob, cfg, 10, torch.Generator()
-                                                      .manual_seed(0), ste_clip=1.0)),
-                              max(1, args.repeats // 2))
-            rows.append((f"{label} pas epoch at {knob.name} / BP epoch", pas / bp,
-                         f"{pas:.2f} s / {bp:.2f} s"))
+            pas = epoch(lambda knob=knob: knob_step(knob, cfg, 10, torch.Generator()
+                                                    .manual_seed(0), ste_clip=1.0))
+            table.ratio(f"{label} pas epoch at {knob.name} / BP epoch", pas, bp, repeats, "s")
+    bp_limit(args, table, data)
+
+
+def bp_limit(args, table: Table, data) -> None:
+    """The MNIST-MLP BP epoch (56,000 images, batch 64) against its arithmetic: 3 GEMMs per
+    layer (forward, input gradient, weight gradient) at the rate of one large sgemm."""
+    from axtrain_cli.training import bp_step, fit, make_optimizer
+
+    x_train, _, _, y_train = data
+    n = 56000
+    x = x_train[:n] if len(x_train) >= n else x_train.repeat(-(-n // len(x_train)), 1)[:n]
+    y = y_train[:n] if len(y_train) >= n else y_train.repeat(-(-n // len(y_train)))[:n]
+    net, _ = net_for("mlp")
+    macs = 3 * n * sum(m.weight.numel() for m in net.compute)
+    big = torch.randn(2048, 2048)
+    gemm = statistics.median(timed(lambda: big @ big) for _ in range(5))
+    rate = 2 * 2048**3 / gemm  # flop/s of one large sgemm
+
+    def go():
+        opt = make_optimizer(net.parameters(), "adam", 1e-3)
+        fit(net, x, y, epochs=1, batch_size=64, optimizer=opt, step=bp_step("mse", 10),
+            generator=torch.Generator().manual_seed(0))
+
+    go()
+    t = statistics.median(timed(go) for _ in range(max(3, args.repeats // 2)))
+    limit = 2 * macs / rate
+    table.value(f"MNIST-MLP BP epoch, {n} images, batch 64", f"{t:.2f} s",
+                f"arithmetic limit {limit:.2f} s at {rate / 1e9:.0f} GFLOP/s (one 2048^3 "
+                f"sgemm): {t / limit:.1f}x the limit")
+
+
+def startup(args, table: Table) -> None:
+    """The default run as a user starts it: a fresh process each time."""
+    walls, evals = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(max(3, args.repeats // 2)):
+            out = Path(tmp) / str(r)
+            cmd = [sys.executable, "-m", "axtrain_cli.cli", "train", "progress=off",
+                   f"hydra.run.dir={out}"]
+            env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+            walls.append(timed(lambda: subprocess.run(cmd, check=True, env=env,
+                                                      capture_output=True)))
+            found = re.search(r"evaluated \d+ knobs in ([\d.]+) s", (out / "cli.log").read_text())
+            evals.append(float(found.group(1)) if found else float("nan"))
+    table.value("`axtrain train` (default run), wall", f"{statistics.median(walls):.1f} s",
+                f"[{min(walls):.1f}-{max(walls):.1f}]; its evaluation "
+                f"{statistics.median(evals):.2f} s")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--n-test", type=int, default=14000)
+    p.add_argument("--only", default=",".join(CASES),
+                   help=f"comma-separated cases among {', '.join(CASES)}")
     p.add_argument("--quick", action="store_true", help="fewer cases (smoke test)")
     args = p.parse_args()
+    only = [c.strip() for c in args.only.split(",") if c.strip()]
+    bad = [c for c in only if c not in CASES]
+    if bad:
+        p.error(f"--only {','.join(bad)}: allowed {', '.join(CASES)}")
     torch.set_num_threads(args.threads)
-    rows: list[tuple[str, float, str]] = []
-    inference_ratios(args, rows)
-    if not args.quick:
-        training_ratios(args, rows)
-    print(f"axtrain benchmarks (torch {torch.__version__}, {args.threads} threads, "
-          f"median of {args.repeats})")
-    width = max(len(r[0]) for r in rows)
-    for name, ratio, detail in rows:
-        print(f"  {name:<{width}}  {ratio:6.2f}x   ({detail})")
+    table = Table()
+    data = mnist(args.n_test) if set(only) - {"startup"} else None
+    for case in only:
+        print(f"{case}:", flush=True)
+        if case == "inference":
+            inference(args, table, data)
+        elif case == "lut":
+            lut_side_by_side(args, table, data)
+        elif case == "training":
+            training(args, table, data)
+        else:
+            startup(args, table)
+    table.show(f"axtrain benchmarks (torch {torch.__version__}, {args.threads} threads, "
+               f"{args.repeats} interleaved repeats; ratio median [lowest-highest pair])")
 
 
 if __name__ == "__main__":

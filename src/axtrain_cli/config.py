@@ -92,6 +92,7 @@ class AxConf:
     seed: int = 0
     resume: bool = False  # skip the job if its output dir already holds a results.csv
     threads: Optional[int] = None  # torch threads (None: all cores, or the job's share)
+    device: str = "cpu"  # cpu | cuda | auto (cuda when available)
     progress: str = "auto"  # auto (bars on a terminal, log lines otherwise) | on | log | off
     checkpoint: bool = True
     profile: Any = None  # reproduction profile tables (conf/experiment/*.yaml)
@@ -113,6 +114,18 @@ RANGES = {
     "seed": "an integer in [0, 2^32 - 1]",
     "eval.knobs": "a non-empty list of distinct knob names",
 }
+
+
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def torch_device(name: str):
+    """The torch device of a `device` setting: auto is cuda when this machine has it."""
+    import torch
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
 
 
 def select(cfg: DictConfig, key: str) -> Any:
@@ -195,5 +208,11 @@ def check_common(cfg: DictConfig) -> None:
     require(cfg, "eval.knobs", knobs and not repeated,
             RANGES["eval.knobs"] + (f" ({', '.join(repeated)} repeated)" if repeated else ""))
     choice(cfg, "progress", ("auto", "on", "log", "off"))
+    choice(cfg, "device", DEVICES)
+    import torch
+
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device=cuda: this machine has no CUDA device (torch "
+                          f"{torch.__version__}); allowed here cpu, auto")
     if cfg.threads is not None:
         require(cfg, "threads", cfg.threads >= 1)

@@ -45,6 +45,11 @@ class Split:
         return (f"Split(train={tuple(self.x_train.shape)}, test={tuple(self.x_test.shape)}, "
                 f"classes={self.n_classes})")
 
+    def to(self, device) -> "Split":
+        """The same split with its tensors on `device`."""
+        return Split(self.x_train.to(device), self.y_train.to(device), self.x_test.to(device),
+                     self.y_test.to(device), self.n_classes)
+
 
 def package_file(source: str, name: str) -> Path:
     """Path of a data file inside an installed data wheel (without importing its code)."""

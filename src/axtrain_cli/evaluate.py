@@ -63,9 +63,9 @@ def evaluate(net: Net, x: torch.Tensor, y: torch.Tensor, plan: HwPlan | None, lo
     width = max(tr[0]["inputs"], trials * max(max(t["inputs"], t["outputs"]) for t in tr[1:]),
                 trials * tr[0]["outputs"]) if len(tr) > 1 else tr[0]["inputs"]
     chunk = max(1, budget // width)
-    loss_sum = torch.zeros(trials, dtype=torch.float64)
-    correct = torch.zeros(trials, dtype=torch.float64)
-    dev = torch.zeros(trials, dtype=torch.float64)
+    loss_sum = torch.zeros(trials, dtype=torch.float64, device=x.device)
+    correct = torch.zeros(trials, dtype=torch.float64, device=x.device)
+    dev = torch.zeros(trials, dtype=torch.float64, device=x.device)
     outputs = []
     for s in range(0, len(x), chunk):
         xb, yb = x[s:s + chunk], y[s:s + chunk]
@@ -111,7 +111,7 @@ def sweep(net: Net, split, cfg, names: list[str], *, seed: int, progress=None,
         task = progress.add_task("evaluate", total=len(names), every=True)
     for name in names:
         knob = knobs.resolve(name, cfg)
-        gen = torch.Generator().manual_seed(_knob_seed(seed, knob.name))
+        gen = torch.Generator(x.device).manual_seed(_knob_seed(seed, knob.name))
         power = network_power(net, knob, cfg.hardware)
         done = []
         for first, trials in trial_chunks(cfg.eval.trials if knob.memory.stochastic else None,

@@ -156,7 +156,8 @@ class Net(nn.Module):
                               "mults": z[0].numel() * per_output})
 
             with torch.no_grad():
-                self.logits(torch.zeros(1, *self.input_shape), observe=observe)
+                device = self.compute[0].weight.device
+                self.logits(torch.zeros(1, *self.input_shape, device=device), observe=observe)
             self._trace = trace
         return self._trace
 

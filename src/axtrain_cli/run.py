@@ -17,6 +17,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from . import methods, ui
+from .config import torch_device
 from .data import load_split
 from .evaluate import sweep
 from .models import build_model
@@ -38,10 +39,16 @@ def _sensitivity(net, x) -> float:
 def map_frame(smap: torch.Tensor) -> pd.DataFrame:
     """A last-layer sensitivity map as (row, col, value) rows (conv maps: kernels flattened)."""
     m = smap.reshape(smap.shape[0], -1)
+    m = m.cpu()
     rows, cols = torch.meshgrid(torch.arange(m.shape[0]), torch.arange(m.shape[1]),
                                 indexing="ij")
     return pd.DataFrame({"row": rows.flatten().numpy(), "col": cols.flatten().numpy(),
                          "value": m.flatten().double().numpy()})
+
+
+def _cpu(state: dict) -> dict:
+    """A state dict with CPU tensors: a checkpoint loads anywhere."""
+    return {k: v.cpu() for k, v in state.items()}
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -69,17 +76,20 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     m = methods.typed(cfg)
     log.info("method settings: %s", m)
 
-    split = load_split(cfg.dataset, cfg.seed)
-    log.info("data: %r", split)
+    device = torch_device(cfg.device)
+    split = load_split(cfg.dataset, cfg.seed).to(device)
+    log.info("data: %r on %s", split, device)
     gen = seed_everything(cfg.seed)
-    net = build_model(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes)
+    draws = None if device.type == "cpu" else torch.Generator(device).manual_seed(cfg.seed)
+    net = build_model(cfg.topology, list(cfg.dataset.input_shape),
+                      cfg.dataset.n_classes).to(device)
     with ui.progress(cfg.progress) as bar:
-        trained = methods.train(net, methods.Context(cfg, m, split, gen, bar))
+        trained = methods.train(net, methods.Context(cfg, m, split, gen, bar, draws))
         log.info("data loaded and %s trained in %.1f s", m.name, time.perf_counter() - start)
         t_eval = time.perf_counter()
         rows = evaluate_trained(trained, split, cfg, bar)
         smap = sensitivity_map(trained.net, split.x_test[:SENSITIVITY_SAMPLES])
-        log.info("evaluated %d knobs in %.1f s", len(cfg.eval.knobs), time.perf_counter() - t_eval)
+        log.info("evaluated %d knobs in %.2f s", len(cfg.eval.knobs), time.perf_counter() - t_eval)
     df = frame(rows)
 
     # Everything is computed: now write, as one set (results.commit_run).
@@ -88,8 +98,8 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
         files["history.csv"] = csv_bytes(pd.DataFrame(trained.history))
     if cfg.checkpoint:
         files["model.pt"] = checkpoint_bytes({
-            "state_dict": trained.net.state_dict(),
-            "per_knob": {k: m.state_dict() for k, m in trained.per_knob.items()},
+            "state_dict": _cpu(trained.net.state_dict()),
+            "per_knob": {k: _cpu(m.state_dict()) for k, m in trained.per_knob.items()},
             "topology": OmegaConf.to_container(cfg.topology, resolve=True),
             "input_shape": list(cfg.dataset.input_shape), "n_classes": cfg.dataset.n_classes,
             "schema_version": SCHEMA_VERSION})
@@ -98,7 +108,7 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
         from .plotting import heatmap_png
 
         files["sensitivity_map.png"] = heatmap_png(
-            smap.reshape(smap.shape[0], -1).numpy(),
+            smap.reshape(smap.shape[0], -1).cpu().numpy(),
             f"{cfg.dataset.name} / {cfg.method.name}: last-layer sensitivity")
     except ImportError:
         log.info("matplotlib is not installed (the `plots` extra): no sensitivity_map.png")

@@ -82,5 +82,5 @@ def _dense(products, qx: Tensor, qw: Tensor) -> Tensor:
     step = max(1, GENERAL_CHUNK // max(1, w.numel()))
     out = [products(x[s:s + step, None, :], w[None]).sum(-1) for s in range(0, len(x), step)]
     if not out:
-        return torch.zeros(0, w.shape[0], dtype=torch.float64)
+        return torch.zeros(0, w.shape[0], dtype=torch.float64, device=w.device)
     return torch.cat(out).to(torch.float64)

@@ -77,7 +77,8 @@ def train(net: Net, ctx: Context) -> Trained:
     base = copy.deepcopy(net)
     act_fl = calibrate(net, split.x_train, bits)
     _, base_acc = metrics_on(net, ctx, make_plan(net, EXACT, bits, act_fl))
-    masks = [torch.zeros(mod.weight.shape[0], dtype=torch.bool) for mod in net.compute]
+    masks = [torch.zeros(mod.weight.shape[0], dtype=torch.bool, device=mod.weight.device)
+             for mod in net.compute]
     total = sum(len(mk) for mk in masks)
     batch = max(1, math.ceil(total * m.batch_fraction))
     iterations = 0

@@ -94,12 +94,15 @@ def train(net: Net, ctx: Context) -> Trained:
     base = copy.deepcopy(net)
     act_fl = calibrate(net, split.x_train, bits)
     _, base_acc = metrics_on(net, ctx, make_plan(net, EXACT, bits, act_fl))
-    exact_energy = sum(layer_energy(net, [torch.full((mod.weight.shape[0],), bits)
-                                          for mod in net.compute], bits))
+    def full(value):
+        return [torch.full((mod.weight.shape[0],), value, device=mod.weight.device)
+                for mod in net.compute]
+
+    exact_energy = sum(layer_energy(net, full(bits), bits))
     results = []
     for q in m.constraints:
         valid = copy.deepcopy(base)
-        widths = [torch.full((mod.weight.shape[0],), m.start_bits) for mod in net.compute]
+        widths = full(m.start_bits)
         exhausted: set[int] = set()
         iterations = 0
         while iterations < m.max_iterations:

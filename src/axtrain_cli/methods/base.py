@@ -42,13 +42,20 @@ class Trained:
 
 @dataclass
 class Context:
-    """cfg: the whole config; m: the method's typed config (its module's `Conf`)."""
+    """cfg: the whole config; m: the method's typed config (its module's `Conf`);
+    generator: the CPU generator of the batch order; draws: the generator of the hardware
+    draws during training (on the run's device; None: `generator` itself, as on CPU)."""
 
     cfg: object
     m: object
     split: object
     generator: torch.Generator
     progress: object = None
+    draws: torch.Generator | None = None
+
+    @property
+    def draw_generator(self) -> torch.Generator:
+        return self.generator if self.draws is None else self.draws
 
 
 def fit_net(net: Net, ctx: Context, step: Step, epochs: int, lr: float, label: str,

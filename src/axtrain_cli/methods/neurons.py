@@ -58,7 +58,7 @@ def criticality(net: Net, x: torch.Tensor, y: torch.Tensor, plan, loss: str, n_c
                 batch: int = 4096) -> list[torch.Tensor]:
     """Per compute layer, per output unit: mean_n |dE/dy_j(n)| (the backpropagated error at
     each neuron, through the hardware plan with the STE; no weight update)."""
-    sums = [torch.zeros(m.weight.shape[0]) for m in net.compute]
+    sums = [torch.zeros(m.weight.shape[0], device=m.weight.device) for m in net.compute]
     for s in range(0, len(x), batch):
         outs: dict[int, torch.Tensor] = {}
         z = net.logits(x[s:s + batch], plan, ste=plan is not None,
@@ -73,7 +73,8 @@ def criticality(net: Net, x: torch.Tensor, y: torch.Tensor, plan, loss: str, n_c
 
 def unit_mults(net: Net) -> list[torch.Tensor]:
     """Multiplications per inference attributable to each output unit, per layer."""
-    return [torch.full((m.weight.shape[0],), t["mults"] / m.weight.shape[0])
+    return [torch.full((m.weight.shape[0],), t["mults"] / m.weight.shape[0],
+                       device=m.weight.device)
             for m, t in zip(net.compute, net.trace())]
 
 

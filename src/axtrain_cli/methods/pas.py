@@ -29,7 +29,7 @@ def check(cfg) -> None:
 def train_for(net, ctx: Context, knob: knobs.Knob, epochs: int, lr: float, ste_clip: float,
               label: str) -> list[dict]:
     """pas through `knob` for `epochs` at `lr`."""
-    step = knob_step(knob, ctx.cfg, ctx.split.n_classes, ctx.generator, ste_clip)
+    step = knob_step(knob, ctx.cfg, ctx.split.n_classes, ctx.draw_generator, ste_clip)
     return fit_net(net, ctx, step, epochs, lr, label)
 
 

@@ -26,13 +26,15 @@ def _flip_masks(n_words: int, p: float, bits: int, generator: torch.Generator) -
     flipped cells are a Bernoulli(p) process over that numbering, drawn as iid geometric
     gaps (a handful of vectorised draws whatever the word count) or, for p above
     _GEOMETRIC_MAX_P, one uniform per cell."""
-    masks = torch.zeros(n_words, dtype=torch.int64)
+    device = generator.device  # drawn where the generator lives
+    masks = torch.zeros(n_words, dtype=torch.int64, device=device)
     cells = n_words * bits
     if p > _GEOMETRIC_MAX_P:
-        place = torch.tensor([1 << b for b in range(bits)], dtype=torch.int64)
+        place = torch.tensor([1 << b for b in range(bits)], dtype=torch.int64, device=device)
         rows = max(1, _CHUNK // bits)
         for start in range(0, n_words, rows):
-            hit = torch.rand(min(rows, n_words - start), bits, generator=generator) < p
+            hit = torch.rand(min(rows, n_words - start), bits, generator=generator,
+                             device=device) < p
             masks[start:start + rows] = (hit * place).sum(-1)
         return masks
     # gaps between flipped cells are iid geometric on {1, 2, ...}:
@@ -41,7 +43,7 @@ def _flip_masks(n_words: int, p: float, bits: int, generator: torch.Generator) -
     size = min(_CHUNK, int(expected + 6.0 * math.sqrt(expected) + 16))
     last = -1  # the last flipped cell so far
     while last < cells:
-        u = torch.rand(size, dtype=torch.float64, generator=generator)
+        u = torch.rand(size, dtype=torch.float64, generator=generator, device=device)
         gaps = torch.floor_(u.log_().div_(math.log1p(-p))).add_(1).clamp_(max=cells + 1)
         pos = gaps.to(torch.int64).cumsum_(0).add_(last)
         last = int(pos[-1])
@@ -73,6 +75,7 @@ def flip_bits(words: Tensor, p: float, bits: int, generator: torch.Generator) ->
     if p == 0.0:
         return words.clone()
     masks = _flip_masks(words.numel(), float(p), bits, generator).view(words.shape)
+    masks = masks.to(words.device)  # a CPU generator's draws for words elsewhere
     out = masks.bitwise_xor_(words & (2 * half - 1))  # flipped bits-bit pattern
     return out.bitwise_xor_(half).sub_(half)  # sign-extend from bit bits-1
 

@@ -21,8 +21,10 @@ def options(group):
 def test_every_option_composes_and_validates(compose_cfg, group):
     opts = options(group)
     assert opts, group
-    for opt in opts:  # a topology with its application (LeNet-5 needs 28 x 28 inputs)
-        cfg = compose_cfg([f"{group}={opt}", *([f"dataset={opt}"] if group == "topology" else [])])
+    partner = {"topology": lambda opt: [f"dataset={opt}"],  # LeNet-5 needs 28 x 28 inputs
+               "knobs": lambda opt: ["hardware=fixed8"] if opt == "tables" else []}  # 8-bit
+    for opt in opts:
+        cfg = compose_cfg([f"{group}={opt}", *partner.get(group, lambda o: [])(opt)])
         validate(cfg)
         if group != "knobs":
             assert cfg[group].name == opt or group == "topology"

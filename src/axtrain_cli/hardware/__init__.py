@@ -1,7 +1,8 @@
 """Numerical hardware models of the AxTrain accelerator, as plug-ins.
 
 fixed_point  dynamic fixed-point words
-multipliers  how a layer multiplies fixed-point operands, and its power (exact, DRUM-k)
+multipliers  how a layer multiplies fixed-point operands, and its power (exact, DRUM-k,
+             truncation, Mitchell, 8-bit tables)
 memories     how stored words come back when read, and the SRAM's power (reliable, flips)
 kernels      the fused quantise(+DRUM) operand kernel of the fast layer path
 layer        one Linear/Conv2d layer on the accelerator (GEMM path and general path)
@@ -17,14 +18,14 @@ from .fixed_point import check_format, frac_length, from_words, quantize, to_wor
 from .kernels import fake_quant, set_fused
 from .layer import LayerCall
 from .memories import MEMORIES, RELIABLE, Flips, Memory, Reliable, flip_bits, sram_power
-from .multipliers import (MULTIPLIERS, Drum, Exact, Multiplier, SeparableMultiplier,
-                          drum_multiply, drum_power, drum_transform)
+from .multipliers import (MULTIPLIERS, Drum, Exact, Mitchell, Multiplier, SeparableMultiplier,
+                          Table, Truncation, drum_multiply, drum_power, drum_transform)
 from .plugin import require
 from .power import network_power
 from .ste import straight_through
 
 __all__ = ["Drum", "Exact", "Flips", "LayerCall", "MEMORIES", "MULTIPLIERS", "Memory",
-           "Multiplier", "RELIABLE", "Reliable", "SeparableMultiplier", "check_format",
+           "Mitchell", "Multiplier", "RELIABLE", "Table", "Truncation", "Reliable", "SeparableMultiplier", "check_format",
            "drum_multiply", "drum_power", "drum_transform", "fake_quant", "flip_bits",
            "frac_length", "from_words", "network_power", "quantize", "require", "set_fused",
            "sram_power", "straight_through", "to_words"]

@@ -5,6 +5,9 @@ tricks) so that the tests compare two different implementations of the same defi
 
 - fixed point: word = round(x * 2^fl), half to even, saturated to ``bits`` bits;
 - DRUM-k (Hashemi et al., ICCAD 2015), sign-magnitude with an XOR sign;
+- leading-one truncation (DRUM's k leading bits, nothing forced) and Mitchell's
+  logarithmic product (J. N. Mitchell, 1962), both on magnitudes with an XOR sign;
+- a 256 x 256 product table indexed by the operands' 8-bit patterns;
 - SRAM bit flips: XOR of a bit mask on the ``bits``-bit two's complement pattern.
 """
 
@@ -44,6 +47,51 @@ def drum_t(x: int, k: int) -> int:
 def drum_mul(a: int, b: int, k: int) -> int:
     """DRUM-k product: T_k(|a|) * T_k(|b|) with the sign sign(a) XOR sign(b)."""
     magnitude = drum_t(abs(a), k) * drum_t(abs(b), k)
+    return -magnitude if (a < 0) != (b < 0) else magnitude
+
+
+def _leading_one(magnitude: int) -> int:
+    lead = 0
+    while magnitude >> (lead + 1):
+        lead += 1
+    return lead
+
+
+def trunc_t(x: int, k: int) -> int:
+    """The k leading bits of the magnitude of x (the rest cleared), sign kept."""
+    negative = x < 0
+    magnitude = -x if negative else x
+    if magnitude < (1 << k):
+        return x
+    low = _leading_one(magnitude) - k + 1
+    kept = 0
+    for i in range(low, _leading_one(magnitude) + 1):
+        if (magnitude >> i) & 1:
+            kept += 1 << i
+    return -kept if negative else kept
+
+
+def mitchell_mul(a: int, b: int) -> int:
+    """Mitchell's product of the magnitudes, sign(a) XOR sign(b): with |a| = 2^ka + fa and
+    |b| = 2^kb + fb (the leading ones split off), the antilog of ka + kb + fa/2^ka + fb/2^kb
+    read with a linear mantissa: 2^(ka+kb) + s if s = fa 2^kb + fb 2^ka < 2^(ka+kb),
+    else 2s. Zero if an operand is zero."""
+    x, y = abs(a), abs(b)
+    if x == 0 or y == 0:
+        return 0
+    ka, kb = _leading_one(x), _leading_one(y)
+    fa, fb = x - (1 << ka), y - (1 << kb)
+    s = (fa << kb) + (fb << ka)
+    magnitude = (1 << (ka + kb)) + s if s < (1 << (ka + kb)) else 2 * s
+    return -magnitude if (a < 0) != (b < 0) else magnitude
+
+
+def table_mul(a: int, b: int, table, signed: bool) -> int:
+    """A table multiplier: signed, table[a & 255][b & 255] (the two's complement patterns);
+    unsigned, table[|a|][|b|] with the sign sign(a) XOR sign(b)."""
+    if signed:
+        return int(table[a & 255][b & 255])
+    magnitude = int(table[abs(a)][abs(b)])
     return -magnitude if (a < 0) != (b < 0) else magnitude
 
 

@@ -1,0 +1,48 @@
+"""Error statistics of the built-in multipliers (the README's table): relative error of the
+product magnitude, (approximate - exact) / exact, for operands drawn uniformly.
+
+    python scripts/multiplier_stats.py [--pairs 1000000]
+
+Rows: 16-bit words (magnitudes uniform in [1, 2^15 - 1], --pairs random pairs) and, for
+8-bit designs, every pair of magnitudes in [1, 255] (unsigned tables) exhaustively.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from axtrain_cli import hardware as hw
+
+
+def stats(products, a: torch.Tensor, b: torch.Tensor) -> str:
+    exact = (a * b).double()
+    rel = (products(a, b).double() - exact) / exact * 100
+    return (f"{float(rel.mean()):+7.2f} % | {float(rel.std()):6.2f} % | {float(rel.min()):+7.2f} % "
+            f"| {float(rel.max()):+7.2f} %")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--pairs", type=int, default=1_000_000)
+    args = p.parse_args()
+    g = torch.Generator().manual_seed(0)
+    a = torch.randint(1, 2**15, (args.pairs,), generator=g)
+    b = torch.randint(1, 2**15, (args.pairs,), generator=g)
+    print("| multiplier | operands | mean | std | worst low | worst high |")
+    print("|---|---|---|---|---|---|")
+    models = [*(hw.Drum(k) for k in (4, 5, 6, 7)), *(hw.Truncation(k) for k in (4, 5, 6, 7)),
+              hw.Mitchell()]
+    for m in models:
+        print(f"| `{m.label}` | 16-bit uniform | {stats(m.products, a, b)} |")
+    mags = torch.arange(1, 256)
+    x, y = mags.repeat_interleave(255), mags.repeat(255)
+    print(f"| `{hw.Mitchell().label}` | all 8-bit pairs | {stats(hw.Mitchell().products, x, y)} |")
+    for name in ("drum3_u8", "drum4_u8", "trunc4_u8"):
+        t = hw.Table(name, signed=False)
+        print(f"| `table({name})` | all 8-bit pairs | {stats(t.products, x, y)} |")
+
+
+if __name__ == "__main__":
+    main()

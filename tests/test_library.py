@@ -1,0 +1,186 @@
+"""The multiplier library beyond DRUM: leading-one truncation, Mitchell's logarithmic
+multiplier and 8-bit table multipliers, each against its plain-integer reference, with its
+known error statistics, its files refused with one line, and runs through the CLI."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from axtrain_cli import hardware as hw
+from axtrain_cli.hardware import reference
+from axtrain_cli.hardware.layer import LayerCall
+from axtrain_cli.hardware.multipliers.table import load_table, shipped, table_multiply
+from conftest import ROOT, TINY, run_cli
+
+RNG = random.Random(0)
+WORDS16 = [RNG.randint(-32768, 32767) for _ in range(3000)]
+
+
+def test_truncation_transform_matches_the_reference_on_every_16_bit_word():
+    words = torch.arange(-32768, 32768)
+    for k in (2, 4, 7, 15):
+        t = hw.Truncation(k)
+        want = torch.tensor([reference.trunc_t(int(x), k) for x in words[::7]])
+        assert torch.equal(t.transform(words[::7]), want)
+        assert torch.equal(t.transform(words.double()), t.transform(words).double())
+        assert torch.equal(t.transform(words.float()), t.transform(words).float())
+        # biased: magnitudes never grow, and the exact range below 2^k is kept
+        assert bool((t.transform(words).abs() <= words.abs()).all())
+        small = words[words.abs() < 2**k]
+        assert torch.equal(t.transform(small), small)
+
+
+def test_truncation_operand_and_products_follow_the_reference():
+    t = hw.Truncation(5)
+    x = torch.randn(500, generator=torch.Generator().manual_seed(1)) * 3
+    q = hw.quantize(x, 12, 16)
+    assert torch.equal(t.operand(x, 12, 16), t.transform(q) * 2.0**-12)
+    a, b = torch.tensor(WORDS16[:1500]), torch.tensor(WORDS16[1500:])
+    got = t.products(a, b)
+    assert [int(v) for v in got] == [t.reference(int(x), int(y)) for x, y in zip(a, b)]
+    assert t.power() == hw.drum_power(5)
+    assert hw.Truncation(5, relative_power=0.3).power() == 0.3
+
+
+def test_mitchell_products_match_the_reference():
+    m = hw.Mitchell()
+    a8 = torch.arange(-128, 128)
+    got = m.products(a8[:, None], a8[None, :])
+    want = torch.tensor([[reference.mitchell_mul(x, y) for y in range(-128, 128)]
+                         for x in range(-128, 128)])
+    assert torch.equal(got, want)
+    a, b = torch.tensor(WORDS16[:1500]), torch.tensor(WORDS16[1500:])
+    assert [int(v) for v in m.products(a, b)] == [reference.mitchell_mul(int(x), int(y))
+                                                  for x, y in zip(a, b)]
+
+
+def test_mitchell_error_statistics_are_the_published_ones():
+    """Mitchell (1962): never overestimates; mean about -3.8 %, worst -11.1 % (at
+    xa = xb = 1/2), here over every pair of 8-bit magnitudes and from the integer reference."""
+    mags = torch.arange(1, 256)
+    exact = (mags[:, None] * mags[None, :]).double()
+    rel = (hw.Mitchell().products(mags[:, None], mags[None, :]).double() - exact) / exact
+    assert float(rel.max()) == 0.0
+    assert -0.039 < float(rel.mean()) < -0.037
+    assert abs(float(rel.min()) - (-1 / 9)) < 1e-12  # -11.1 %
+    ref = [(reference.mitchell_mul(a, b) - a * b) / (a * b) for a in range(1, 256, 3)
+           for b in range(1, 256, 5)]
+    assert -0.040 < sum(ref) / len(ref) < -0.036 and min(ref) >= -1 / 9
+
+
+def test_the_shipped_tables_hold_what_they_are_named_after():
+    assert {"exact_s8", "drum3_u8", "drum4_u8", "drum5_u8", "drum6_u8",
+            "trunc4_u8"} <= set(shipped())
+    exact = load_table("exact_s8", True)
+    for a in range(-128, 128, 5):
+        for b in range(-128, 128, 3):
+            assert int(exact[a & 255, b & 255]) == a * b
+    for k in (3, 4, 5, 6):
+        t = load_table(f"drum{k}_u8", False)
+        assert all(int(t[a, b]) == reference.drum_mul(a, b, k)
+                   for a in range(0, 256, 7) for b in range(0, 256, 3))
+    t = load_table("trunc4_u8", False)
+    assert int(t[200, 77]) == reference.trunc_t(200, 4) * reference.trunc_t(77, 4)
+
+
+@pytest.mark.parametrize("file,signed", [("exact_s8", True), ("drum4_u8", False)])
+def test_table_products_match_the_reference(file, signed):
+    m = hw.Table(file, signed=signed)
+    a = torch.tensor([RNG.randint(-128, 127) for _ in range(2000)])
+    b = torch.tensor([RNG.randint(-128, 127) for _ in range(2000)])
+    assert [int(v) for v in m.products(a, b)] == [m.reference(int(x), int(y))
+                                                  for x, y in zip(a, b)]
+
+
+def test_a_drum_table_layer_equals_the_separable_drum_layer():
+    """The general path (one gather per product) and DRUM's transform-then-GEMM path give
+    the same layer outputs at 8 bits: fc and conv, one copy and T trial copies."""
+    torch.manual_seed(0)
+    table, drum = hw.Table("drum4_u8", signed=False), hw.Drum(4)
+    fc, conv = nn.Linear(20, 7), nn.Conv2d(2, 3, 3, padding=1)
+    for mod, x in ((fc, torch.randn(9, 20)), (conv, torch.randn(4, 2, 6, 6))):
+        kind = "fc" if mod is fc else "conv"
+        w_fl = hw.frac_length(float(mod.weight.detach().abs().max()), 8)
+        words = hw.to_words(mod.weight.detach(), w_fl, 8)
+        for trials in (None, 3):
+            stored = words if trials is None else words.expand(trials, *words.shape)
+            b = mod.bias.detach() if trials is None else mod.bias.detach().expand(trials, -1)
+            call = LayerCall(kind, mod, trials)
+            got = table.layer(x, 5, 8, table.weights(stored, w_fl, 8), w_fl, b, call)
+            want = drum.layer(x, 5, 8, drum.weights(stored, w_fl, 8), w_fl, b, call)
+            assert torch.allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_table_files_are_refused_with_one_line(tmp_path):
+    def refused(path, signed=True):
+        with pytest.raises(ValueError) as e:
+            load_table(str(path), signed)
+        assert "\n" not in str(e.value) and f"file={str(path)!r}" in str(e.value)
+        return str(e.value)
+
+    assert "no such table file" in refused(tmp_path / "missing.npy")
+    (tmp_path / "short.bin").write_bytes(b"\0" * 100)
+    assert "131072 bytes" in refused(tmp_path / "short.bin")
+    np.save(tmp_path / "float.npy", np.zeros((256, 256)))
+    assert "float64" in refused(tmp_path / "float.npy")
+    np.save(tmp_path / "shape.npy", np.zeros((16, 16), dtype=np.int32))
+    assert "(16, 16)" in refused(tmp_path / "shape.npy")
+    (tmp_path / "t.csv").write_text("1,2")
+    assert "allowed a .npy or .bin" in refused(tmp_path / "t.csv")
+    marker = tmp_path / "unpickled"
+    obj = np.empty(1, dtype=object)
+    obj[0] = _Payload(str(marker))
+    np.save(tmp_path / "pickle.npy", obj, allow_pickle=True)
+    assert "not a numeric .npy" in refused(tmp_path / "pickle.npy")
+    assert not marker.exists()  # never unpickled
+    with pytest.raises(ValueError, match="hardware=fixed8"):
+        hw.MULTIPLIERS.build({"name": "table", "file": "exact_s8"}, 16)
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_make_table_turns_a_function_into_npy_and_bin_tables(tmp_path):
+    (tmp_path / "my_mult.py").write_text("def f(a, b):\n    return (a * b) >> 2 << 2\n")
+    for out, extra in ((tmp_path / "t.npy", []), (tmp_path / "t.bin", ["--bin"])):
+        r = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_table.py"), "my_mult:f",
+                            str(out), *extra], cwd=tmp_path, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        m = hw.Table(str(out))
+        a, b = torch.arange(-128, 128)[:, None], torch.arange(-128, 128)[None, :]
+        assert torch.equal(m.products(a, b), (a * b) >> 2 << 2)
+
+
+def test_the_library_runs_in_training_and_the_sweep(tmp_path):
+    r = run_cli([*TINY, "knobs=library", "method=pas", "method.knob=mitchell",
+                 "eval.knobs=[exact,K1,trunc4,mitchell]", f"hydra.run.dir={tmp_path / 'a'}"],
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "a" / "results.csv")
+    assert set(df["multiplier"]) >= {"truncation(k=4, relative_power=None)",
+                                     "mitchell(relative_power=0.5)"}
+    r = run_cli([*TINY, "knobs=tables", "hardware=fixed8", "method=pas", "method.knob=K2",
+                 "eval.knobs=[exact,t_exact,K2,ntv660]", f"hydra.run.dir={tmp_path / 'b'}"],
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    df = pd.read_csv(tmp_path / "b" / "results.csv")
+    rows = df.groupby("knob")["accuracy"].mean()
+    assert rows["t_exact"] == rows["exact"]  # the exact table is the exact multiplier
+    r = run_cli([*TINY, "knobs=tables", "eval.knobs=[exact,K2]",
+                 f"hydra.run.dir={tmp_path / 'c'}"], cwd=tmp_path)
+    assert r.returncode == 2 and "hardware=fixed8" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

@@ -184,3 +184,110 @@ def test_the_library_runs_in_training_and_the_sweep(tmp_path):
                  f"hydra.run.dir={tmp_path / 'c'}"], cwd=tmp_path)
     assert r.returncode == 2 and "hardware=fixed8" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------------------- memories
+def _gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def _change_rates(read, words, bits):
+    return [((read ^ words) >> i & 1).double().mean().item() for i in range(bits)]
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_per_bit_and_asymmetric_reads_match_the_reference_statistics(bits):
+    """Per bit position, how often a read changes the bit: fast `read` and plain-int
+    `reference` (Python's uniforms) agree within binomial bounds; same seed, same reads."""
+    n = 40_000
+    words = torch.randint(-(2 ** (bits - 1)), 2 ** (bits - 1), (n,), generator=_gen(5))
+    rates = [0.3 * i / bits for i in range(bits)]  # a different rate on every bit
+    rng = random.Random(6)
+    for mem in (hw.MEMORIES.build({"name": "bit_rates", "voltage_mv": 600, "rates": rates}, bits),
+                hw.MEMORIES.build({"name": "asymmetric", "voltage_mv": 600, "rate_01": 0.02,
+                                   "rate_10": 0.2}, bits)):
+        fast = mem.read(words, bits, 2, _gen(7))
+        assert fast.shape == (2, n) and torch.equal(fast, mem.read(words, bits, 2, _gen(7)))
+        assert int(fast.min()) >= -(2 ** (bits - 1)) and int(fast.max()) < 2 ** (bits - 1)
+        slow = torch.tensor([mem.reference(w, bits, [rng.random() for _ in range(bits)])
+                             for w in words.tolist()])
+        for f, s in zip(_change_rates(fast[0], words, bits), _change_rates(slow, words, bits)):
+            sigma = np.sqrt(max(f * (1 - f), s * (1 - s), 1e-9) * 2 / n)
+            assert abs(f - s) < 5 * sigma + 1e-9, (mem, f, s)
+    bit_rates = hw.MEMORIES.build({"name": "bit_rates", "voltage_mv": 600, "rates": rates}, bits)
+    got = _change_rates(bit_rates.read(words, bits, None, _gen(8)), words, bits)
+    for g, p in zip(got, rates):  # each position at its own rate
+        assert abs(g - p) < 5 * np.sqrt(max(p * (1 - p), 1e-9) / n) + 1e-9
+    asym = hw.MEMORIES.build({"name": "asymmetric", "voltage_mv": 600, "rate_01": 0.0,
+                              "rate_10": 0.5}, bits)
+    assert int((asym.read(words, bits, None, _gen(9)) & ~words & ((1 << bits) - 1)).max()) == 0
+
+
+def test_bad_memory_parameters_are_one_line_errors():
+    with pytest.raises(ValueError, match="rates=.*a list of 16 probabilities"):
+        hw.MEMORIES.build({"name": "bit_rates", "voltage_mv": 600, "rates": [0.1] * 8}, 16)
+    with pytest.raises(ValueError, match="rate_10=1.5"):
+        hw.MEMORIES.build({"name": "asymmetric", "voltage_mv": 600, "rate_01": 0.1,
+                           "rate_10": 1.5}, 16)
+    with pytest.raises(ValueError, match="fault='melt'.*stuck, flip"):
+        hw.MEMORIES.build({"name": "chips", "voltage_mv": 600, "rate": 0.1, "fault": "melt"}, 16)
+
+
+def test_chips_read_exactly_their_hashed_fault_maps():
+    """Every read word equals the reference given the chip's cell uniforms (the hash in
+    plain Python), at any address and chip numbering."""
+    words = torch.randint(-32768, 32768, (300,), generator=_gen(1))
+    for fault in ("stuck", "flip"):
+        mem = hw.MEMORIES.build({"name": "chips", "voltage_mv": 500, "rate": 0.2,
+                                 "fault": fault, "chip_seed": 3}, 16)
+        out = mem.read_at(words, 16, 3, _gen(0), address=11, first_trial=4)
+        for t in range(3):
+            for j in range(0, 300, 13):
+                u = [reference.chip_uniform(3, 4 + t, (11 + j) * 16 + i) for i in range(16)]
+                assert int(out[t, j]) == mem.reference(int(words[j]), 16, u)
+
+
+def test_chip_faults_persist_nest_across_voltages_and_have_the_set_rate():
+    zeros = torch.zeros(20_000, dtype=torch.int64)
+    maps = {}
+    for mv, rate in ((400, 0.1), (660, 0.01), (850, 0.001)):
+        mem = hw.MEMORIES.build({"name": "chips", "voltage_mv": mv, "rate": rate,
+                                 "fault": "flip"}, 16)
+        maps[mv] = mem.read_at(zeros, 16, 4, _gen(0)) & 0xFFFF
+        assert torch.equal(maps[mv], mem.read_at(zeros, 16, 4, _gen(99)) & 0xFFFF)  # persistent
+        assert torch.equal(maps[mv][2:], mem.read_at(zeros, 16, 2, _gen(0), first_trial=2)
+                           & 0xFFFF)  # chip numbering, not call order
+        ones = sum(int(((maps[mv] >> b) & 1).sum()) for b in range(16))
+        cells = maps[mv].numel() * 16
+        assert abs(ones / cells - rate) < 5 * np.sqrt(rate * (1 - rate) / cells)
+        assert not torch.equal(maps[mv][0], maps[mv][1])  # chips differ
+    assert int((maps[850] & ~maps[660]).max()) == 0 and int((maps[660] & ~maps[400]).max()) == 0
+    stuck = hw.MEMORIES.build({"name": "chips", "voltage_mv": 400, "rate": 0.1,
+                               "stuck_one": 1.0}, 16)
+    read = stuck.read_at(zeros, 16, 1, _gen(0))[0] & 0xFFFF
+    assert torch.equal(read, maps[400][0])  # all stuck at 1: reads 1 where the map is faulty
+
+
+def test_chip_training_modes():
+    words = torch.zeros(5000, dtype=torch.int64)
+    fresh = hw.MEMORIES.build({"name": "chips", "voltage_mv": 400, "rate": 0.1}, 16)
+    one = hw.MEMORIES.build({"name": "chips", "voltage_mv": 400, "rate": 0.1,
+                             "training": "one", "chip": 7}, 16)
+    g = _gen(0)
+    assert not torch.equal(fresh.read(words, 16, None, g), fresh.read(words, 16, None, g))
+    assert torch.equal(one.read(words, 16, None, g), one.read(words, 16, None, _gen(5)))
+    assert torch.equal(one.read(words, 16, None, g), one.read_at(words, 16, 1, g,
+                                                                 first_trial=7)[0])
+    assert fresh.power(1100.0) == hw.sram_power(400, 1100.0)
+
+
+def test_the_memory_library_runs_in_training_and_the_sweep(tmp_path):
+    r = run_cli([*TINY, "knobs=library", "method=pas", "method.knob=chips660",
+                 "eval.knobs=[exact,chips400,chips660,asym660,msb660]",
+                 f"hydra.run.dir={tmp_path / 'a'}"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "a" / "results.csv")
+    assert (df.groupby("knob").size()[["chips400", "asym660", "msb660"]] == 3).all()  # trials
+    assert df[df["knob"] == "chips400"]["memory"].iloc[0].startswith("chips(voltage_mv=400")

@@ -17,20 +17,28 @@ from .training import loss_per_sample
 
 def make_plan(net: Net, knob: Knob, bits: int, act_fl: list[int | None], *,
               trials: int | None = None, generator: torch.Generator | None = None,
-              store_biases: bool = True, ste_clip: float | None = 1.0) -> HwPlan | None:
+              store_biases: bool = True, ste_clip: float | None = 1.0,
+              first_trial: int = 0) -> HwPlan | None:
     """The network as the accelerator holds it for `knob` (None for the float network):
     every weight and bias word read through the knob's memory (`trials` reads at once when
-    set; biases from reliable storage unless `store_biases`), the weights prepared once for
-    its multiplier."""
+    set, numbered from `first_trial`; biases from reliable storage unless `store_biases`),
+    the weights prepared once for its multiplier. The words sit in the SRAM layer by layer,
+    weights then biases, from address 0 (what models of persistent cell faults see)."""
     if knob.multiplier is None:
         return None
     mult, memory = knob.multiplier, knob.memory
     bias_memory = memory if store_biases else hw.RELIABLE
-    weights, weight_fl, biases = [], [], []
+    weights, weight_fl, biases, address = [], [], [], 0
     for fw, ww, fb, bw in weight_words(net, bits):
-        weights.append(mult.weights(memory.read(ww, bits, trials, generator), fw, bits))
+        read = memory.read_at(ww, bits, trials, generator, address=address,
+                              first_trial=first_trial)
+        weights.append(mult.weights(read, fw, bits))
         weight_fl.append(fw)
-        biases.append(hw.from_words(bias_memory.read(bw, bits, trials, generator), fb))
+        address += ww.numel()
+        read = bias_memory.read_at(bw, bits, trials, generator, address=address,
+                                   first_trial=first_trial)
+        biases.append(hw.from_words(read, fb))
+        address += bw.numel() if store_biases else 0
     return HwPlan(bits=bits, multiplier=mult, weights=weights, weight_fl=weight_fl,
                   biases=biases, act_fl=list(act_fl), trials=trials, ste_clip=ste_clip)
 
@@ -117,7 +125,7 @@ def sweep(net: Net, split, cfg, names: list[str], *, seed: int, progress=None,
         for first, trials in trial_chunks(cfg.eval.trials if knob.memory.stochastic else None,
                                           sum(net.word_counts())):
             plan = make_plan(net, knob, bits, act_fl, trials=trials, generator=gen,
-                             store_biases=cfg.hardware.store_biases)
+                             store_biases=cfg.hardware.store_biases, first_trial=first)
             m = evaluate(net, x, y, plan, cfg.train.loss, n_classes, reference=reference)
             done += [measurement(name, knob, power, first + t, float(m.loss[t]),
                                  float(m.accuracy[t]), float(m.deviation[t]), on_exact)

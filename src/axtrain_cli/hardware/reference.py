@@ -95,6 +95,22 @@ def table_mul(a: int, b: int, table, signed: bool) -> int:
     return -magnitude if (a < 0) != (b < 0) else magnitude
 
 
+def hash32(x: int) -> int:
+    """The "lowbias32" integer hash (32-bit), as the chips memory model uses it."""
+    x &= 0xFFFFFFFF
+    x ^= x >> 16
+    x = (x * 0x45D9F3B) & 0xFFFFFFFF
+    x ^= x >> 16
+    x = (x * 0x45D9F3B) & 0xFFFFFFFF
+    return x ^ (x >> 16)
+
+
+def chip_uniform(chip_seed: int, chip: int, cell: int) -> float:
+    """The uniform of bit cell `cell` of chip `chip`: hash(chip_seed, chip, cell) / 2^32."""
+    base = hash32(hash32(chip_seed) + chip)
+    return hash32(base + cell) / 2**32
+
+
 def flip(word: int, mask: int, bits: int) -> int:
     """XOR ``mask`` into the ``bits``-bit two's complement pattern of word, sign-extended."""
     if not 0 <= mask < (1 << bits):

@@ -40,6 +40,13 @@ class Memory(HardwareModel):
         """The words as read back: words.shape, or (trials, *words.shape) when trials is set."""
         raise NotImplementedError
 
+    def read_at(self, words: Tensor, bits: int, trials: int | None, generator, *,
+                address: int = 0, first_trial: int = 0) -> Tensor:
+        """`read` of words stored from word `address` of the SRAM on, the trials being chips
+        first_trial, first_trial + 1, ...: for models whose faults belong to the cells of a
+        chip (persistent faults). The default ignores both."""
+        return self.read(words, bits, trials, generator)
+
     def reference(self, word: int, bits: int, uniforms: Sequence[float]) -> int:
         """One word as read back, in plain Python integers, given one uniform per bit cell."""
         raise NotImplementedError

@@ -75,7 +75,13 @@ def flip_bits(words: Tensor, p: float, bits: int, generator: torch.Generator) ->
     if p == 0.0:
         return words.clone()
     masks = _flip_masks(words.numel(), float(p), bits, generator).view(words.shape)
-    masks = masks.to(words.device)  # a CPU generator's draws for words elsewhere
+    return xor_words(words, masks.to(words.device), bits)  # (a CPU generator's draws: moved)
+
+
+def xor_words(words: Tensor, masks: Tensor, bits: int) -> Tensor:
+    """The bits-bit two's complement words with `masks` XORed into their patterns,
+    sign-extended (masks: int64 of words' shape, bits above `bits` unset; consumed)."""
+    half = 2 ** (bits - 1)
     out = masks.bitwise_xor_(words & (2 * half - 1))  # flipped bits-bit pattern
     return out.bitwise_xor_(half).sub_(half)  # sign-extend from bit bits-1
 

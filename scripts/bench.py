@@ -7,6 +7,8 @@ Cases (select with --only, comma separated):
              the compiled operand kernel; the 50-trial NTV sweep / 50 float inferences
   lut        axtrain's separable DRUM path / an 8-bit 256 x 256 lookup-table emulation
              (one gather per product, as TorchApprox/AdaPT emulate on CPU), same layers
+  library    the non-separable multipliers (Mitchell at 16 bits, an 8-bit table) in
+             MNIST-MLP inference / exact fixed point; a pas epoch at the table / a BP epoch
   training   act epoch / BP epoch (MNIST-MLP, LeNet-5), pas epochs / BP epoch, and the
              MNIST-MLP BP epoch (56,000 images, batch 64) against its arithmetic limit
   startup    `axtrain train` (the default run) as a user starts it: wall and evaluation
@@ -43,7 +45,7 @@ FLOAT = Knob("float", None)
 EXACT = Knob("exact", Exact())
 K1 = Knob("K1", Drum(4))
 NTV660 = Knob("ntv660", Exact(), Flips(voltage_mv=660.0, rate=0.01))
-CASES = ("inference", "lut", "training", "startup")
+CASES = ("inference", "lut", "library", "training", "startup")
 
 
 def timed(fn) -> float:
@@ -190,6 +192,42 @@ def lut_side_by_side(args, table: Table, data) -> None:
                 ours, max(3, args.repeats // 2))
 
 
+def library(args, table: Table, data) -> None:
+    """Multipliers on the general path (every product summed exactly, in chunks)."""
+    from axtrain_cli.hardware.multipliers.mitchell import Mitchell
+    from axtrain_cli.hardware.multipliers.table import Table as TableMultiplier
+    from axtrain_cli.methods.base import knob_step
+    from axtrain_cli.training import bp_step, fit, make_optimizer
+
+    x_train, x, y, y_train = data
+    net, _ = net_for("mlp")
+    n = min(len(x), 1000)
+    repeats = max(3, args.repeats // 2)
+    for knob, bits in ((Knob("mitchell", Mitchell()), 16),
+                       (Knob("t_drum4", TableMultiplier("drum4_u8", signed=False)), 8)):
+        act_fl = calibrate(net, x_train[:8192], bits)
+        exact = make_plan(net, EXACT, bits, act_fl)
+        plan = make_plan(net, knob, bits, act_fl)
+        table.ratio(f"MNIST-MLP {knob.name} ({bits}-bit) / exact fixed point, {n} images",
+                    lambda plan=plan: evaluate(net, x[:n], y[:n], plan, "mse", 10),
+                    lambda: evaluate(net, x[:n], y[:n], exact, "mse", 10), repeats)
+    xs, ys = x_train[:2048], y_train[:2048]
+    cfg = OmegaConf.create({"hardware": {"bits": 8, "store_biases": True},
+                            "train": {"loss": "mse"}})
+
+    def epoch(make_step):
+        def go():
+            opt = make_optimizer(net.parameters(), "adam", 1e-3)
+            fit(net, xs, ys, epochs=1, batch_size=64, optimizer=opt, step=make_step(),
+                generator=torch.Generator().manual_seed(0))
+        return go
+
+    knob = Knob("t_drum4", TableMultiplier("drum4_u8", signed=False))
+    table.ratio(f"MNIST-MLP pas epoch at t_drum4 (8-bit table) / BP epoch ({len(xs)} samples)",
+                epoch(lambda: knob_step(knob, cfg, 10, torch.Generator().manual_seed(0), 1.0)),
+                epoch(lambda: bp_step("mse", 10)), repeats, "s")
+
+
 def training(args, table: Table, data) -> None:
     from axtrain_cli.methods.act import act_step
     from axtrain_cli.methods.base import knob_step
@@ -293,6 +331,8 @@ def main() -> None:
             inference(args, table, data)
         elif case == "lut":
             lut_side_by_side(args, table, data)
+        elif case == "library":
+            library(args, table, data)
         elif case == "training":
             training(args, table, data)
         else:

@@ -269,7 +269,7 @@ def _task(cfg) -> None:
             cfg.progress = "log"
     start = time.perf_counter()
     try:
-        run(cfg, out_dir)
+        run(cfg, out_dir, str(Path(hc.sweep.dir).resolve()) if multirun else None)
     except (ConfigError, DataError) as e:
         fail(str(e))
     except OSError as e:  # writing the outputs: the earlier run's set stays whole

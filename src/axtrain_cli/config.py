@@ -81,6 +81,12 @@ class EvalConf:
 
 
 @dataclass
+class TrackingConf:
+    uri: Optional[str] = None  # MLflow tracking URI; None: sqlite beside the outputs
+    experiment: Optional[str] = None  # None: "axtrain", or "axtrain <sweep dir>" in a multirun
+
+
+@dataclass
 class AxConf:
     dataset: DatasetConf = MISSING
     topology: TopologyConf = MISSING
@@ -93,6 +99,8 @@ class AxConf:
     resume: bool = False  # skip the job if its output dir already holds a results.csv
     threads: Optional[int] = None  # torch threads (None: all cores, or the job's share)
     device: str = "cpu"  # cpu | cuda | auto (cuda when available)
+    logger: str = "none"  # none | mlflow | tensorboard (axtrain_cli.tracking)
+    tracking: TrackingConf = field(default_factory=lambda: TrackingConf())
     progress: str = "auto"  # auto (bars on a terminal, log lines otherwise) | on | log | off
     checkpoint: bool = True
     profile: Any = None  # reproduction profile tables (conf/experiment/*.yaml)

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from . import methods, ui
+from . import methods, tracking, ui
 from .config import torch_device
 from .data import load_split
 from .evaluate import sweep
@@ -56,8 +56,9 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
-    """Train `cfg.method` on `cfg.dataset`, sweep the hardware knobs, write the outputs."""
+def run(cfg: DictConfig, out_dir: str | Path, sweep_dir: str | None = None) -> pd.DataFrame:
+    """Train `cfg.method` on `cfg.dataset`, sweep the hardware knobs, write the outputs (and
+    record them with `cfg.logger`; `sweep_dir`: the multirun's dir, grouping its jobs)."""
     validate(cfg, data=False)  # the data is loaded (and checked) below, before training
     out_dir = Path(out_dir)
     if cfg.threads is not None:
@@ -94,8 +95,9 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
 
     # Everything is computed: now write, as one set (results.commit_run).
     files = {"config.yaml": OmegaConf.to_yaml(cfg, resolve=True).encode()}
-    if trained.history:
-        files["history.csv"] = csv_bytes(pd.DataFrame(trained.history))
+    history = pd.DataFrame(trained.history) if trained.history else None
+    if history is not None:
+        files["history.csv"] = csv_bytes(history)
     if cfg.checkpoint:
         files["model.pt"] = checkpoint_bytes({
             "state_dict": _cpu(trained.net.state_dict()),
@@ -116,6 +118,7 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     commit_run(out_dir, files)
     log.info("wrote %s (%d rows) in %.1f s", out_dir / "results.csv", len(df),
              time.perf_counter() - start)
+    tracking.log_run(cfg, out_dir, df, history, sweep_dir)
     ui.print_table(ui.summary(df, f"{cfg.dataset.name} / {cfg.method.name} / seed {cfg.seed}"))
     return df
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
-from . import knobs, methods
+from . import knobs, methods, tracking
 from .config import AxConf, check_common
 from .data import MNIST_FILE, PACKAGES, load_split, package_file
 
@@ -22,6 +22,7 @@ def validate(cfg: DictConfig, data: bool = True) -> None:
     of the user's (dataset.path) that cannot be read or split (data=False: left to the
     caller, who loads the data next anyway)."""
     check_common(cfg)
+    tracking.check(cfg)
     knobs.check(cfg)
     methods.check(cfg)
     d = cfg.dataset

@@ -223,6 +223,20 @@ def test_per_bit_and_asymmetric_reads_match_the_reference_statistics(bits):
     assert int((asym.read(words, bits, None, _gen(9)) & ~words & ((1 << bits) - 1)).max()) == 0
 
 
+def test_zero_rates_flip_nothing_and_a_default_generator_works():
+    from axtrain_cli.hardware.memories.flips import _flip_masks
+
+    assert int(_flip_masks(10_000, 0.0, 16, _gen(0)).abs().sum()) == 0
+    words = torch.randint(-128, 128, (5000,), generator=_gen(2))
+    asym = hw.MEMORIES.build({"name": "asymmetric", "voltage_mv": 600, "rate_01": 0.0,
+                              "rate_10": 0.0}, 8)
+    assert torch.equal(asym.read(words, 8, 3, _gen(1))[2], words)
+    for spec in ({"name": "flips", "voltage_mv": 600, "rate": 0.1},
+                 {"name": "chips", "voltage_mv": 600, "rate": 0.1}):
+        read = hw.MEMORIES.build(spec, 8).read(words, 8, None, None)  # torch's default
+        assert read.shape == words.shape and not torch.equal(read, words)
+
+
 def test_bad_memory_parameters_are_one_line_errors():
     with pytest.raises(ValueError, match="rates=.*a list of 16 probabilities"):
         hw.MEMORIES.build({"name": "bit_rates", "voltage_mv": 600, "rates": [0.1] * 8}, 16)

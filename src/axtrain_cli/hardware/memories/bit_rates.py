@@ -11,7 +11,7 @@ import torch
 from .. import reference
 from ..plugin import is_number, require
 from .base import MEMORIES, Memory
-from .flips import _flip_masks, xor_words
+from .flips import _flip_masks, draw_device, xor_words
 
 
 @MEMORIES.register
@@ -36,7 +36,7 @@ class BitRates(Memory):
     def read(self, words, bits, trials, generator):
         if trials:
             words = words.expand(trials, *words.shape).contiguous()
-        masks = torch.zeros(words.numel(), dtype=torch.int64, device=generator.device)
+        masks = torch.zeros(words.numel(), dtype=torch.int64, device=draw_device(generator))
         for i, rate in enumerate(self.rates):  # one plane per bit position
             if rate > 0:
                 masks |= _flip_masks(words.numel(), float(rate), 1, generator) << i

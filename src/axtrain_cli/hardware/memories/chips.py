@@ -22,7 +22,7 @@ import torch
 from .. import reference
 from ..plugin import is_number, require
 from .base import MEMORIES, Memory
-from .flips import xor_words
+from .flips import draw_device, xor_words
 
 MASK32 = 0xFFFFFFFF
 CHUNK_CELLS = 1 << 22  # bit cells hashed at once (a few 32 MB int64 temporaries)
@@ -84,7 +84,7 @@ class Chips(Memory):
             chips = torch.tensor([self.chip], device=device)
         else:  # a fresh chip for this read (a pas step)
             chips = torch.randint(0, 2**31, (1,), generator=generator,
-                                  device=generator.device).to(device)
+                                  device=draw_device(generator)).to(device)
         flat = words.reshape(-1)
         out = torch.empty(len(chips), flat.numel(), dtype=torch.int64, device=device)
         step = max(1, CHUNK_CELLS // bits)

@@ -19,6 +19,11 @@ _GEOMETRIC_MAX_P = 0.25  # above this, one uniform draw per bit instead of geome
 _CHUNK = 1 << 22  # draws per step, bounds the memory used
 
 
+def draw_device(generator: torch.Generator | None) -> torch.device:
+    """Where draws from `generator` are made (None: torch's default CPU generator)."""
+    return generator.device if generator is not None else torch.device("cpu")
+
+
 def _flip_masks(n_words: int, p: float, bits: int, generator: torch.Generator) -> Tensor:
     """int64 XOR masks, one per word, each of its ``bits`` bits set with probability p.
 
@@ -26,9 +31,11 @@ def _flip_masks(n_words: int, p: float, bits: int, generator: torch.Generator) -
     flipped cells are a Bernoulli(p) process over that numbering, drawn as iid geometric
     gaps (a handful of vectorised draws whatever the word count) or, for p above
     _GEOMETRIC_MAX_P, one uniform per cell."""
-    device = generator.device  # drawn where the generator lives
+    device = draw_device(generator)  # drawn where the generator lives
     masks = torch.zeros(n_words, dtype=torch.int64, device=device)
     cells = n_words * bits
+    if p <= 0.0:  # nothing flips (and log1p(-p) would be 0)
+        return masks
     if p > _GEOMETRIC_MAX_P:
         place = torch.tensor([1 << b for b in range(bits)], dtype=torch.int64, device=device)
         rows = max(1, _CHUNK // bits)

@@ -203,14 +203,19 @@ def library(args, table: Table, data) -> None:
     net, _ = net_for("mlp")
     n = min(len(x), 1000)
     repeats = max(3, args.repeats // 2)
+    from axtrain_cli.hardware import layer
+
     for knob, bits in ((Knob("mitchell", Mitchell()), 16),
                        (Knob("t_drum4", TableMultiplier("drum4_u8", signed=False)), 8)):
         act_fl = calibrate(net, x_train[:8192], bits)
         exact = make_plan(net, EXACT, bits, act_fl)
         plan = make_plan(net, knob, bits, act_fl)
-        table.ratio(f"MNIST-MLP {knob.name} ({bits}-bit) / exact fixed point, {n} images",
-                    lambda plan=plan: evaluate(net, x[:n], y[:n], plan, "mse", 10),
-                    lambda: evaluate(net, x[:n], y[:n], exact, "mse", 10), repeats)
+        for mode, after in (("eager", 1 << 62), ("compiled", 0)):
+            layer.COMPILE_AFTER = after  # compiled: as a long run, after COMPILE_AFTER products
+            table.ratio(f"MNIST-MLP {knob.name} ({bits}-bit) / exact fixed point, {n} images "
+                        f"({mode})", lambda plan=plan: evaluate(net, x[:n], y[:n], plan, "mse", 10),
+                        lambda: evaluate(net, x[:n], y[:n], exact, "mse", 10), repeats)
+    layer.COMPILE_AFTER = 1 << 62
     xs, ys = x_train[:2048], y_train[:2048]
     cfg = OmegaConf.create({"hardware": {"bits": 8, "store_biases": True},
                             "train": {"loss": "mse"}})
@@ -223,9 +228,13 @@ def library(args, table: Table, data) -> None:
         return go
 
     knob = Knob("t_drum4", TableMultiplier("drum4_u8", signed=False))
-    table.ratio(f"MNIST-MLP pas epoch at t_drum4 (8-bit table) / BP epoch ({len(xs)} samples)",
-                epoch(lambda: knob_step(knob, cfg, 10, torch.Generator().manual_seed(0), 1.0)),
-                epoch(lambda: bp_step("mse", 10)), repeats, "s")
+    for mode, after in (("eager", 1 << 62), ("compiled", 0)):
+        layer.COMPILE_AFTER = after
+        table.ratio(f"MNIST-MLP pas epoch at t_drum4 (8-bit table) / BP epoch ({len(xs)} "
+                    f"samples, {mode})", epoch(lambda: knob_step(
+                        knob, cfg, 10, torch.Generator().manual_seed(0), 1.0)),
+                    epoch(lambda: bp_step("mse", 10)), repeats, "s")
+    layer.COMPILE_AFTER = 1 << 62
 
 
 def training(args, table: Table, data) -> None:

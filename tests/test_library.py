@@ -305,3 +305,31 @@ def test_the_memory_library_runs_in_training_and_the_sweep(tmp_path):
     df = pd.read_csv(tmp_path / "a" / "results.csv")
     assert (df.groupby("knob").size()[["chips400", "asym660", "msb660"]] == 3).all()  # trials
     assert df[df["knob"] == "chips400"]["memory"].iloc[0].startswith("chips(voltage_mv=400")
+
+
+def test_the_compiled_general_path_equals_the_eager_one(monkeypatch):
+    """Past COMPILE_AFTER products a process runs the general path through one compiled
+    kernel per multiplier (products and sum fused); integer sums: the same outputs exactly."""
+    from axtrain_cli.hardware import layer
+
+    torch.manual_seed(0)
+    fc, conv = nn.Linear(30, 6), nn.Conv2d(2, 3, 3, padding=1)
+    cases = [(fc, torch.randn(40, 30), "fc"), (conv, torch.randn(5, 2, 7, 7), "conv")]
+    for m, bits in ((hw.Mitchell(), 16), (hw.Table("drum4_u8", signed=False), 8)):
+        for mod, x, kind in cases:
+            w_fl = hw.frac_length(float(mod.weight.detach().abs().max()), bits)
+            words = hw.to_words(mod.weight.detach(), w_fl, bits)
+            for trials in (None, 2):
+                stored = words if trials is None else words.expand(trials, *words.shape)
+                b = mod.bias.detach() if trials is None else mod.bias.detach().expand(trials, -1)
+                call = LayerCall(kind, mod, trials)
+
+                def out():
+                    return m.layer(x, bits - 3, bits, m.weights(stored, w_fl, bits), w_fl, b, call)
+
+                monkeypatch.setattr(layer, "COMPILE_AFTER", 1 << 62)
+                eager = out()
+                monkeypatch.setattr(layer, "COMPILE_AFTER", 0)
+                compiled = out()
+                assert torch.equal(eager, compiled), (m, kind, trials)
+        assert layer._compiled[(m, type(m).products)] not in (None, False)  # it did compile

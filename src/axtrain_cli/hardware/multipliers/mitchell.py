@@ -29,8 +29,8 @@ MITCHELL_POWER = 0.5
 
 def leading_one(m: Tensor) -> Tensor:
     """floor(log2 m) of every positive element of an int64 tensor (|m| < 2^53), exactly:
-    frexp of the float64 value (integers below 2^53 are exact there)."""
-    return torch.frexp(m.to(torch.float64)).exponent.to(torch.int64) - 1
+    the exponent field of the float64 value (integers below 2^53 are exact there)."""
+    return (m.to(torch.float64).view(torch.int64) >> 52) - 1023
 
 
 def mitchell_multiply(a: Tensor, b: Tensor) -> Tensor:

@@ -108,11 +108,13 @@ class Table(Multiplier):
         require("signed", self.signed, isinstance(self.signed, bool), "true or false")
         require("relative_power", self.relative_power, is_number(self.relative_power)
                 and 0 < self.relative_power <= 1, "a number in (0, 1]")
-        load_table(self.file, self.signed)
+
+    def __post_init__(self):  # loaded once (and checked: one-line ValueError)
+        object.__setattr__(self, "_table", load_table(self.file, self.signed))
 
     @property
     def table(self) -> torch.Tensor:
-        return load_table(self.file, self.signed)
+        return self._table
 
     def reference(self, a, b):
         return reference.table_mul(a, b, self.table.tolist(), self.signed)

@@ -16,7 +16,7 @@ from torch import nn
 from axtrain_cli import hardware as hw
 from axtrain_cli.hardware import reference
 from axtrain_cli.hardware.layer import LayerCall
-from axtrain_cli.hardware.multipliers.table import load_table, shipped, table_multiply
+from axtrain_cli.hardware.multipliers.table import load_table, shipped
 from conftest import ROOT, TINY, run_cli
 
 RNG = random.Random(0)

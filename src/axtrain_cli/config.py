@@ -70,6 +70,7 @@ class HardwareConf:
     calibration: str = "train"  # activation ranges measured on: train
     store_biases: bool = True  # biases live in the SRAM too (its memory model reads them)
     nominal_mv: float = 1100.0  # SRAM supply the storage power is relative to
+    weight_format: str = "dynamic"  # dynamic (per-layer FL) | fraction (sign, bits-1 fraction)
 
 
 @dataclass
@@ -210,6 +211,7 @@ def check_common(cfg: DictConfig) -> None:
                 and list(d.input_shape)[1:] == [28, 28], "[C, 28, 28] for topology.kind=lenet5")
     require(cfg, "hardware.bits", 2 <= h.bits <= 24)
     require(cfg, "hardware.nominal_mv", h.nominal_mv > 0)
+    choice(cfg, "hardware.weight_format", ("dynamic", "fraction"))
     require(cfg, "eval.trials", 1 <= cfg.eval.trials <= 10**6)
     knobs = list(cfg.eval.knobs)
     repeated = sorted({k for k in knobs if knobs.count(k) > 1})

@@ -3,6 +3,7 @@ memory over `eval.trials` independent reads, evaluated in one batched pass."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
@@ -10,15 +11,17 @@ import torch
 from . import hardware as hw
 from . import knobs
 from .knobs import EXACT, Knob
-from .models import HwPlan, Net, calibrate, weight_words
+from .models import HwPlan, Net, calibrate, saturated_weights, weight_words
 from .results import Measurement
 from .training import loss_per_sample
+
+log = logging.getLogger("axtrain")
 
 
 def make_plan(net: Net, knob: Knob, bits: int, act_fl: list[int | None], *,
               trials: int | None = None, generator: torch.Generator | None = None,
               store_biases: bool = True, ste_clip: float | None = 1.0,
-              first_trial: int = 0) -> HwPlan | None:
+              first_trial: int = 0, weight_format: str = "dynamic") -> HwPlan | None:
     """The network as the accelerator holds it for `knob` (None for the float network):
     every weight and bias word read through the knob's memory (`trials` reads at once when
     set, numbered from `first_trial`; biases from reliable storage unless `store_biases`),
@@ -29,7 +32,7 @@ def make_plan(net: Net, knob: Knob, bits: int, act_fl: list[int | None], *,
     mult, memory = knob.multiplier, knob.memory
     bias_memory = memory if store_biases else hw.RELIABLE
     weights, weight_fl, biases, address = [], [], [], 0
-    for fw, ww, fb, bw in weight_words(net, bits):
+    for fw, ww, fb, bw in weight_words(net, bits, weight_format):
         read = memory.read_at(ww, bits, trials, generator, address=address,
                               first_trial=first_trial)
         weights.append(mult.weights(read, fw, bits))
@@ -108,10 +111,15 @@ def sweep(net: Net, split, cfg, names: list[str], *, seed: int, progress=None,
     chunks of at most TRIAL_WORDS stored words (a fixed bound, so the draws do not depend
     on the machine). Each Measurement carries the network's own exact-hardware loss and
     accuracy. `progress` advances `task` (or a new one) once per knob."""
-    bits = cfg.hardware.bits
+    bits, fmt = cfg.hardware.bits, cfg.hardware.weight_format
     act_fl = calibrate(net, split.x_train, bits)
     x, y, n_classes = split.x_test, split.y_test, split.n_classes
-    exact = make_plan(net, EXACT, bits, act_fl)
+    saturated = saturated_weights(net, bits, fmt) if fmt == "fraction" else 0
+    if saturated:
+        log.warning("%d weights lie outside the fraction weight format's range [-1, 1) and "
+                    "saturate when stored (training with hardware.weight_format=fraction "
+                    "keeps them inside)", saturated)
+    exact = make_plan(net, EXACT, bits, act_fl, weight_format=fmt)
     ref = evaluate(net, x, y, exact, cfg.train.loss, n_classes, keep_outputs=True)
     reference, on_exact = ref.outputs, (float(ref.loss[0]), float(ref.accuracy[0]))
     out = []
@@ -125,7 +133,8 @@ def sweep(net: Net, split, cfg, names: list[str], *, seed: int, progress=None,
         for first, trials in trial_chunks(cfg.eval.trials if knob.memory.stochastic else None,
                                           sum(net.word_counts())):
             plan = make_plan(net, knob, bits, act_fl, trials=trials, generator=gen,
-                             store_biases=cfg.hardware.store_biases, first_trial=first)
+                             store_biases=cfg.hardware.store_biases, first_trial=first,
+                             weight_format=fmt)
             m = evaluate(net, x, y, plan, cfg.train.loss, n_classes, reference=reference)
             done += [measurement(name, knob, power, first + t, float(m.loss[t]),
                                  float(m.accuracy[t]), float(m.deviation[t]), on_exact)

@@ -233,12 +233,47 @@ def calibrate(net: Net, x: torch.Tensor, bits: int, batch: int = 8192) -> list[i
     return [hw.frac_length(m, bits) for m in maxima]
 
 
-def weight_words(net: Net, bits: int):
-    """Per layer: (weight FL, weight words, bias FL, bias words) in two's complement."""
+WEIGHT_FORMATS = ("dynamic", "fraction")
+
+
+def weight_fl(w: torch.Tensor, bits: int, weight_format: str = "dynamic") -> int:
+    """The weights' fraction length: `dynamic`, per layer from max|w| (FL = bits - 1 -
+    ceil(log2 max|w|)); `fraction`, the paper's reading of section 3.2, a sign bit and
+    bits - 1 fraction bits (FL = bits - 1, range [-1, 1)) in every layer."""
+    if weight_format == "fraction":
+        return bits - 1
+    return hw.frac_length(float(w.detach().abs().max()), bits)
+
+
+def weight_words(net: Net, bits: int, weight_format: str = "dynamic"):
+    """Per layer: (weight FL, weight words, bias FL, bias words) in two's complement.
+    Biases keep their own dynamic format under either weight format."""
     out = []
     for m in net.compute:
         w, b = m.weight.detach(), m.bias.detach()
-        fw = hw.frac_length(float(w.abs().max()), bits)
+        fw = weight_fl(w, bits, weight_format)
         fb = hw.frac_length(float(b.abs().max()), bits)
         out.append((fw, hw.to_words(w, fw, bits), fb, hw.to_words(b, fb, bits)))
     return out
+
+
+def saturated_weights(net: Net, bits: int, weight_format: str = "dynamic") -> int:
+    """How many weights lie outside their format's range (and saturate when stored)."""
+    n = 0
+    for m in net.compute:
+        w = m.weight.detach()
+        q = torch.round(w * 2.0 ** weight_fl(w, bits, weight_format))
+        n += int(((q > 2 ** (bits - 1) - 1) | (q < -(2 ** (bits - 1)))).sum())
+    return n
+
+
+def clip_to_format(net: Net, bits: int) -> int:
+    """Clamp every compute layer's weights into the fraction format's range
+    [-1, 1 - 2^-(bits-1)] in place; returns how many weights hit the bound."""
+    hi = 1.0 - 2.0 ** -(bits - 1)
+    hit = 0
+    with torch.no_grad():
+        for m in net.compute:
+            hit += int(((m.weight > hi) | (m.weight < -1.0)).sum())
+            m.weight.clamp_(-1.0, hi)
+    return hit

@@ -40,9 +40,10 @@ Step = Callable[[Net, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict]]
 def fit(net: Net, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: int,
         optimizer: torch.optim.Optimizer, step: Step, generator: torch.Generator,
         on_epoch: Callable[[int, dict], None] | None = None, progress=None,
-        label: str = "train") -> list[dict]:
+        label: str = "train", after_step: Callable[[], dict] | None = None) -> list[dict]:
     """Mini-batch training; returns one history dict per epoch (means of the step figures,
-    plus `epoch`). `on_epoch(epoch, record)` may adjust state (e.g. adaptive gamma)."""
+    plus `epoch`). `on_epoch(epoch, record)` may adjust state (e.g. adaptive gamma);
+    `after_step()` runs after each optimiser step and returns figures to average too."""
     history = []
     task = progress.add_task(label, total=epochs) if progress else None
     n = len(x)
@@ -57,6 +58,8 @@ def fit(net: Net, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: 
             objective, figures = step(net, x[idx], y[idx])
             objective.backward()
             optimizer.step()
+            if after_step is not None:
+                figures = {**figures, **after_step()}
             for key, v in figures.items():
                 sums[key] = sums.get(key, 0.0) + float(v)
             batches += 1

@@ -61,10 +61,10 @@ class MixedPlan(HwPlan):
 
 
 def mixed_plan(net: Net, knob: knobs.Knob, bits: int, act_fl, masks,
-               ste_clip=1.0) -> MixedPlan:
+               ste_clip=1.0, fmt: str = "dynamic") -> MixedPlan:
     with torch.no_grad():
-        ex = make_plan(net, EXACT, bits, act_fl)
-        ap = make_plan(net, knob, bits, act_fl)
+        ex = make_plan(net, EXACT, bits, act_fl, weight_format=fmt)
+        ap = make_plan(net, knob, bits, act_fl, weight_format=fmt)
     return MixedPlan(bits=bits, multiplier=knob.multiplier, weights=ap.weights,
                      weight_fl=ap.weight_fl, biases=ex.biases, act_fl=list(act_fl),
                      ste_clip=ste_clip, masks=masks, exact_weights=ex.weights)
@@ -73,10 +73,11 @@ def mixed_plan(net: Net, knob: knobs.Knob, bits: int, act_fl, masks,
 def train(net: Net, ctx: Context) -> Trained:
     cfg, m, split = ctx.cfg, ctx.m, ctx.split
     bits, knob = cfg.hardware.bits, knobs.resolve(m.knob, cfg)
+    fmt = cfg.hardware.weight_format
     history, figures = start(net, ctx)
     base = copy.deepcopy(net)
     act_fl = calibrate(net, split.x_train, bits)
-    _, base_acc = metrics_on(net, ctx, make_plan(net, EXACT, bits, act_fl))
+    _, base_acc = metrics_on(net, ctx, make_plan(net, EXACT, bits, act_fl, weight_format=fmt))
     masks = [torch.zeros(mod.weight.shape[0], dtype=torch.bool, device=mod.weight.device)
              for mod in net.compute]
     total = sum(len(mk) for mk in masks)
@@ -87,7 +88,7 @@ def train(net: Net, ctx: Context) -> Trained:
         if remaining == 0:
             break
         iterations += 1
-        plan = mixed_plan(net, knob, bits, [None] * len(masks), masks, m.ste_clip)
+        plan = mixed_plan(net, knob, bits, [None] * len(masks), masks, m.ste_clip, fmt)
         crit = criticality(net, split.x_train, split.y_train, plan, cfg.train.loss,
                            split.n_classes)
         flat = torch.cat([torch.where(mk, torch.inf, c) for mk, c in zip(masks, crit)])
@@ -99,11 +100,12 @@ def train(net: Net, ctx: Context) -> Trained:
             trial_masks[li][j - offsets[li]] = True
         trial = copy.deepcopy(net)
         step = hardware_step(lambda n, tm=trial_masks: mixed_plan(
-            n, knob, bits, [None] * len(tm), tm, m.ste_clip), cfg.train.loss, split.n_classes)
+            n, knob, bits, [None] * len(tm), tm, m.ste_clip, fmt), cfg.train.loss,
+            split.n_classes)
         history += fit_net(trial, ctx, step, m.retrain_epochs, m.retrain_lr or cfg.train.lr,
                            f"approxann#{iterations}")
         fl = calibrate(trial, split.x_train, bits)
-        _, acc = metrics_on(trial, ctx, mixed_plan(trial, knob, bits, fl, trial_masks))
+        _, acc = metrics_on(trial, ctx, mixed_plan(trial, knob, bits, fl, trial_masks, fmt=fmt))
         ok = (base_acc - acc) * 100 <= m.max_loss
         log.info("approxann iteration %d: +%d neurons -> accuracy %.4f (base %.4f): %s",
                  iterations, len(chosen), acc, base_acc, "accept" if ok else "reject")
@@ -113,7 +115,7 @@ def train(net: Net, ctx: Context) -> Trained:
         else:
             batch //= 2
     fl = calibrate(net, split.x_train, bits)
-    loss, acc = metrics_on(net, ctx, mixed_plan(net, knob, bits, fl, masks))
+    loss, acc = metrics_on(net, ctx, mixed_plan(net, knob, bits, fl, masks, fmt=fmt))
     unit = unit_mults(net)
     approx_mults = sum(float(u[mk].sum()) for u, mk in zip(unit, masks))
     total_mults = sum(float(u.sum()) for u in unit)

@@ -72,9 +72,10 @@ class PrecisionPlan(HwPlan):
         return out
 
 
-def precision_plan(net: Net, bits: int, act_fl, widths, ste_clip=1.0) -> PrecisionPlan:
+def precision_plan(net: Net, bits: int, act_fl, widths, ste_clip=1.0,
+                   fmt: str = "dynamic") -> PrecisionPlan:
     with torch.no_grad():
-        ex = make_plan(net, EXACT, bits, act_fl)
+        ex = make_plan(net, EXACT, bits, act_fl, weight_format=fmt)
         fw = [m.weight.detach().clone() for m in net.compute]
     return PrecisionPlan(bits=bits, multiplier=EXACT.multiplier, weights=ex.weights,
                          weight_fl=ex.weight_fl, biases=ex.biases, act_fl=list(act_fl),
@@ -89,11 +90,11 @@ def layer_energy(net: Net, widths, bits: int) -> list[float]:
 
 def train(net: Net, ctx: Context) -> Trained:
     cfg, m, split = ctx.cfg, ctx.m, ctx.split
-    bits = cfg.hardware.bits
+    bits, fmt = cfg.hardware.bits, cfg.hardware.weight_format
     history, figures = start(net, ctx)
     base = copy.deepcopy(net)
     act_fl = calibrate(net, split.x_train, bits)
-    _, base_acc = metrics_on(net, ctx, make_plan(net, EXACT, bits, act_fl))
+    _, base_acc = metrics_on(net, ctx, make_plan(net, EXACT, bits, act_fl, weight_format=fmt))
     def full(value):
         return [torch.full((mod.weight.shape[0],), value, device=mod.weight.device)
                 for mod in net.compute]
@@ -111,7 +112,7 @@ def train(net: Net, ctx: Context) -> Trained:
             if not open_layers:
                 break
             li = max(open_layers, key=lambda i: energies[i])
-            plan = precision_plan(valid, bits, [None] * len(widths), widths, m.ste_clip)
+            plan = precision_plan(valid, bits, [None] * len(widths), widths, m.ste_clip, fmt)
             delta = criticality(valid, split.x_train, split.y_train, plan, cfg.train.loss,
                                 split.n_classes)[li]
             resilient = (delta < m.alpha * delta.mean()) & (widths[li] - m.bit_step >= m.min_bits)
@@ -123,11 +124,12 @@ def train(net: Net, ctx: Context) -> Trained:
             temp_widths[li][resilient] -= m.bit_step
             temp = copy.deepcopy(valid)
             step = hardware_step(lambda n, tw=temp_widths: precision_plan(
-                n, bits, [None] * len(tw), tw, m.ste_clip), cfg.train.loss, split.n_classes)
+                n, bits, [None] * len(tw), tw, m.ste_clip, fmt), cfg.train.loss,
+                split.n_classes)
             history += fit_net(temp, ctx, step, m.retrain_epochs, m.retrain_lr or cfg.train.lr,
                                f"axnn@{q}#{iterations}")
             fl = calibrate(temp, split.x_train, bits)
-            _, acc = metrics_on(temp, ctx, precision_plan(temp, bits, fl, temp_widths))
+            _, acc = metrics_on(temp, ctx, precision_plan(temp, bits, fl, temp_widths, fmt=fmt))
             log.info("axnn (%.1f %%) iteration %d: layer %d, %d neurons lowered -> "
                      "accuracy %.4f (base %.4f)", q, iterations, li, int(resilient.sum()),
                      acc, base_acc)
@@ -135,7 +137,7 @@ def train(net: Net, ctx: Context) -> Trained:
                 break  # constraint broken: keep the last valid network
             valid, widths = temp, temp_widths
         fl = calibrate(valid, split.x_train, bits)
-        loss, acc = metrics_on(valid, ctx, precision_plan(valid, bits, fl, widths))
+        loss, acc = metrics_on(valid, ctx, precision_plan(valid, bits, fl, widths, fmt=fmt))
         energy = sum(layer_energy(valid, widths, bits)) / exact_energy
         name, bits_mean = f"axnn_{q:g}", float(torch.cat(widths).double().mean())
         results.append(replace(

@@ -15,7 +15,7 @@ from .. import knobs
 from ..config import ConfigError, require, select
 from ..evaluate import make_plan
 from ..knobs import Knob
-from ..models import Net, build_model
+from ..models import Net, build_model, clip_to_format
 from ..results import Measurement, load_checkpoint
 from ..training import Step, bp_step, fit, loss_per_sample, make_optimizer
 
@@ -61,11 +61,15 @@ class Context:
 def fit_net(net: Net, ctx: Context, step: Step, epochs: int, lr: float, label: str,
             on_epoch=None) -> list[dict]:
     """Train with train.{optimizer, weight_decay, momentum, batch_size}; history per epoch."""
-    t, split = ctx.cfg.train, ctx.split
+    t, split, h = ctx.cfg.train, ctx.split, ctx.cfg.hardware
     opt = make_optimizer(net.parameters(), t.optimizer, lr, t.weight_decay, t.momentum)
+    # the paper's weight word (sign and fraction bits): weights kept in its range by
+    # clipping after every step; history's clipped_weights = weights that hit the bound
+    clip = (lambda: {"clipped_weights": clip_to_format(net, h.bits)}) \
+        if h.weight_format == "fraction" else None
     history = fit(net, split.x_train, split.y_train, epochs=epochs, batch_size=t.batch_size,
                   optimizer=opt, step=step, generator=ctx.generator, on_epoch=on_epoch,
-                  progress=ctx.progress, label=label)
+                  progress=ctx.progress, label=label, after_step=clip)
     for r in history:
         r["phase"] = label
     return history
@@ -97,7 +101,8 @@ def knob_step(knob: Knob, cfg, n_classes: int, generator: torch.Generator,
     h = cfg.hardware
     return hardware_step(
         lambda net: make_plan(net, knob, h.bits, [None] * len(net.compute), generator=generator,
-                              store_biases=h.store_biases, ste_clip=ste_clip),
+                              store_biases=h.store_biases, ste_clip=ste_clip,
+                              weight_format=h.weight_format),
         cfg.train.loss, n_classes)
 
 

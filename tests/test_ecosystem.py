@@ -69,9 +69,9 @@ def test_mlflow_holds_the_config_history_sweep_and_files(tmp_path, compose_cfg):
 def test_a_multirun_logs_one_mlflow_run_per_job_grouped_by_sweep(tmp_path):
     from mlflow.tracking import MlflowClient
 
-    sweep = tmp_path / "sweep"
-    r = run_cli(["-m", *TINY, "seed=0,1", "logger=mlflow", f"hydra.sweep.dir={sweep}"],
-                cwd=tmp_path)
+    sweep = tmp_path / "sweep"  # two jobs at once: they take turns on the SQLite store
+    r = run_cli(["-m", *TINY, "seed=0,1", "logger=mlflow", "hydra/launcher=local_parallel",
+                 "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     client = MlflowClient(f"sqlite:///{sweep / 'mlflow.db'}")
     exp = client.get_experiment_by_name(f"axtrain {sweep.resolve()}")
@@ -101,6 +101,30 @@ def test_tensorboard_holds_the_history_and_the_sweep(tmp_path, compose_cfg):
     assert "name: breast_cancer" in text and "trials: 3" in text
 
 
+def test_a_custom_sqlite_store_keeps_its_files_beside_it(tmp_path, compose_cfg, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'store' / 'm.db'}"
+    run(compose_cfg([*TINY, "logger=mlflow", f"tracking.uri={uri}",
+                     "tracking.experiment=mine"]), tmp_path / "runs" / "a")
+    (found,) = MlflowClient(uri).search_runs(
+        [MlflowClient(uri).get_experiment_by_name("mine").experiment_id])
+    assert (tmp_path / "store" / "mlartifacts").is_dir() and not (tmp_path / "mlruns").exists()
+    assert found.info.status == "FINISHED"
+
+
+@pytest.mark.parametrize("uri,words", [("bogus://x", "allowed an MLflow tracking URI"),
+                                       ("sqlite:///{tmp}/a_file/x.db", "cannot make the database")])
+def test_a_bad_tracking_uri_is_one_line_before_work(tmp_path, uri, words):
+    (tmp_path / "a_file").write_text("")  # a database under a file cannot be made
+    uri = uri.format(tmp=tmp_path)
+    r = run_cli([*TINY, "logger=mlflow", f"tracking.uri={uri}",
+                 f"hydra.run.dir={tmp_path / 'r'}"], cwd=tmp_path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr[-2000:]
+    assert words in r.stderr and not (tmp_path / "r" / "results.csv").exists()
+
+
 def test_a_missing_tracker_is_one_line_before_work(compose_cfg, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
@@ -110,8 +134,7 @@ def test_a_missing_tracker_is_one_line_before_work(compose_cfg, monkeypatch):
 
 
 def test_a_failing_tracker_keeps_the_run(tmp_path, compose_cfg, caplog):
-    (tmp_path / "a_file").write_text("")
-    bad = f"sqlite:///{tmp_path / 'a_file' / 'x.db'}"  # a store under a file: cannot exist
+    bad = "http://127.0.0.1:9"  # a tracking server that is not there (the discard port)
     out = tmp_path / "run"
     with caplog.at_level(logging.ERROR, logger="axtrain"):
         run(compose_cfg([*TINY, "logger=mlflow", f"tracking.uri={bad}"]), out)

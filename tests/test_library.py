@@ -296,7 +296,9 @@ def test_chip_training_modes():
 
 
 def test_the_memory_library_runs_in_training_and_the_sweep(tmp_path):
+    rates = "[" + ",".join(["0.01"] * 8 + ["0"] * 8) + "]"  # the high byte protected
     r = run_cli([*TINY, "knobs=library", "method=pas", "method.knob=chips660",
+                 f"+knobs.msb660={{memory:{{name:bit_rates,voltage_mv:660,rates:{rates}}}}}",
                  "eval.knobs=[exact,chips400,chips660,asym660,msb660]",
                  f"hydra.run.dir={tmp_path / 'a'}"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -17,16 +17,23 @@ one MLflow run per job, in the experiment `tracking.experiment` (default `axtrai
 `axtrain <sweep dir>` for a multirun: a sweep's jobs side by side). TensorBoard event
 files go to `<beside the outputs>/tensorboard/<run dir name>`.
 
-Neither library is imported unless asked for; a logger whose library is missing is a
-one-line error before any work (the `tracking` extra installs both).
+Neither library is imported unless asked for. Before any work, a logger whose library is
+missing, a `tracking.uri` whose scheme MLflow does not serve, or a SQLite database that
+cannot be made is a one-line error (the `tracking` extra installs both libraries). Jobs of
+a parallel sweep take turns on a SQLite store (a file lock beside it); a tracking server
+that does not answer fails after one retry.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
 import logging
 import math
+import os
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pandas as pd
 from omegaconf import OmegaConf
@@ -37,14 +44,36 @@ log = logging.getLogger("axtrain")
 
 LOGGERS = ("none", "mlflow", "tensorboard")
 _MODULES = {"mlflow": "mlflow", "tensorboard": "tensorboard"}
+URI_SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "databricks")
 
 
 def check(cfg) -> None:
+    """logger is known and its library installed; an MLflow tracking.uri has a scheme MLflow
+    serves and, for SQLite, a database file that can be made. All before any work."""
     choice(cfg, "logger", LOGGERS)
     module = _MODULES.get(cfg.logger)
     if module and importlib.util.find_spec(module) is None:
         raise ConfigError(f"logger={cfg.logger}: {module} is not installed: allowed none, or "
                           f"install it (pip install 'axtrain[tracking]')")
+    uri = cfg.tracking.uri
+    if cfg.logger != "mlflow" or uri is None:
+        return
+    scheme = urlparse(str(uri)).scheme.split("+")[0]
+    if scheme not in URI_SCHEMES:
+        raise ConfigError(f"tracking.uri={uri!r} is out of range: allowed an MLflow tracking "
+                          f"URI ({', '.join(s + '://...' for s in URI_SCHEMES)}) or null")
+    if scheme == "sqlite":
+        db = sqlite_path(str(uri))
+        folder = next((p for p in [db.parent, *db.parent.parents] if p.exists()), None)
+        if db.is_dir() or folder is None or not folder.is_dir() or \
+                not os.access(folder, os.W_OK | os.X_OK):
+            raise ConfigError(f"tracking.uri={uri!r}: cannot make the database {db}: allowed "
+                              "a sqlite:////path/to/file.db in a folder you can write")
+
+
+def sqlite_path(uri: str) -> Path:
+    """The database file of a sqlite:/// URI."""
+    return Path(uri.split(":///", 1)[1] if ":///" in uri else uri)
 
 
 def base_dir(out_dir: Path, sweep_dir: str | None) -> Path:
@@ -121,17 +150,42 @@ def mlflow_uri(cfg, out_dir: Path, sweep_dir: str | None) -> str:
     return f"sqlite:///{base_dir(out_dir, sweep_dir) / 'mlflow.db'}"
 
 
+@contextlib.contextmanager
+def _store_lock(uri: str):
+    """For a SQLite store: one job at a time (parallel jobs of a sweep would otherwise race
+    to create its tables). Other stores are servers and take care of it."""
+    if not uri.startswith("sqlite:"):
+        yield
+        return
+    db = sqlite_path(uri)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def _mlflow(cfg, out_dir, results, history, sweep_dir) -> str:
+    uri = mlflow_uri(cfg, out_dir, sweep_dir)
+    # a server that does not answer: fail in seconds, not after minutes of retries
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
+    with _store_lock(uri):
+        return _mlflow_log(cfg, uri, out_dir, results, history, sweep_dir)
+
+
+def _mlflow_log(cfg, uri, out_dir, results, history, sweep_dir) -> str:
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    uri = mlflow_uri(cfg, out_dir, sweep_dir)
     name = cfg.tracking.experiment or ("axtrain" if not sweep_dir else f"axtrain {sweep_dir}")
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(name)
-    if experiment is None:
-        artifacts = None if cfg.tracking.uri else \
-            (base_dir(out_dir, sweep_dir) / "mlartifacts").as_uri()
+    if experiment is None:  # a SQLite store keeps the files beside it, never in the cwd
+        artifacts = (sqlite_path(uri).parent / "mlartifacts").resolve().as_uri() \
+            if uri.startswith("sqlite:") else None
         experiment_id = client.create_experiment(name, artifact_location=artifacts)
     else:
         experiment_id = experiment.experiment_id

@@ -96,8 +96,11 @@ class Registry:
             no_default = (f.default is dataclasses.MISSING
                           and f.default_factory is dataclasses.MISSING)
             if key not in spec and no_default:
-                raise ValueError(f"{key} is missing: allowed {cls.name} with all of its "
-                                 f"parameters set ({', '.join(fields)})")
+                required = [k for k, g in fields.items() if g.default is dataclasses.MISSING
+                            and g.default_factory is dataclasses.MISSING]
+                raise ValueError(f"{key} is missing: allowed {cls.name} with "
+                                 f"{', '.join(required)} set (optional: "
+                                 f"{', '.join(k for k in fields if k not in required) or 'none'})")
         model = cls(**spec)
         model.check(bits)
         return model

@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             fail(f"{opt} {v}: allowed accuracy points in [0, 100)")
     if out.exists() and not out.is_dir():
         fail(f"--out {out} is a file: allowed a folder (made if missing)")
+    made = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -103,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         r = build_report(a.dirs, out, plots=not a.no_plots, max_loss=a.max_loss,
                          relaxed_loss=a.relaxed_loss)
     except NoResults as e:
+        if made and not any(out.iterdir()):  # leave nothing behind but the message
+            out.rmdir()
         fail(str(e))
     print(f"report: {r['runs']} runs -> {out}")
     for path in r["written"]:

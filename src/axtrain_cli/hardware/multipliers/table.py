@@ -42,6 +42,9 @@ def table_path(file: str) -> Path:
     path = Path(str(file)).expanduser()
     if path.is_file():
         return path
+    if path.is_dir():
+        raise ValueError(f"file={file!r} is a folder: allowed a .npy or .bin table file, or a "
+                         f"shipped table ({', '.join(shipped())})")
     for candidate in (TABLES / str(file), TABLES / f"{file}.npy"):
         if candidate.is_file() and candidate.parent == TABLES:
             return candidate
@@ -72,8 +75,8 @@ def load_table(file: str, signed: bool) -> torch.Tensor:
             raise ValueError(f"file={file!r} holds a {array.dtype} array of shape "
                              f"{tuple(array.shape)}: allowed a (256, 256) integer array")
     else:
-        raise ValueError(f"file={file!r}: allowed a .npy or .bin table file, or a shipped "
-                         f"table ({', '.join(shipped())})")
+        raise ValueError(f"file={file!r} is neither .npy nor .bin: allowed a .npy or .bin "
+                         f"table file, or a shipped table ({', '.join(shipped())})")
     if np.abs(array.astype(np.int64)).max() >= 2**31:
         raise ValueError(f"file={file!r} holds products of 2^31 or more: allowed 8 x 8-bit "
                          "products")

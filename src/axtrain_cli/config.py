@@ -126,6 +126,7 @@ RANGES = {
 
 
 DEVICES = ("cpu", "cuda", "auto")
+WEIGHT_FORMATS = ("dynamic", "fraction")  # models.weight_fl
 
 
 def torch_device(name: str):
@@ -211,7 +212,7 @@ def check_common(cfg: DictConfig) -> None:
                 and list(d.input_shape)[1:] == [28, 28], "[C, 28, 28] for topology.kind=lenet5")
     require(cfg, "hardware.bits", 2 <= h.bits <= 24)
     require(cfg, "hardware.nominal_mv", h.nominal_mv > 0)
-    choice(cfg, "hardware.weight_format", ("dynamic", "fraction"))
+    choice(cfg, "hardware.weight_format", WEIGHT_FORMATS)
     require(cfg, "eval.trials", 1 <= cfg.eval.trials <= 10**6)
     knobs = list(cfg.eval.knobs)
     repeated = sorted({k for k in knobs if knobs.count(k) > 1})

@@ -233,9 +233,6 @@ def calibrate(net: Net, x: torch.Tensor, bits: int, batch: int = 8192) -> list[i
     return [hw.frac_length(m, bits) for m in maxima]
 
 
-WEIGHT_FORMATS = ("dynamic", "fraction")
-
-
 def weight_fl(w: torch.Tensor, bits: int, weight_format: str = "dynamic") -> int:
     """The weights' fraction length: `dynamic`, per layer from max|w| (FL = bits - 1 -
     ceil(log2 max|w|)); `fraction`, the paper's reading of section 3.2, a sign bit and

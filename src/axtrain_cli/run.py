@@ -39,7 +39,6 @@ def _sensitivity(net, x) -> float:
 def map_frame(smap: torch.Tensor) -> pd.DataFrame:
     """A last-layer sensitivity map as (row, col, value) rows (conv maps: kernels flattened)."""
     m = smap.reshape(smap.shape[0], -1)
-    m = m.cpu()
     rows, cols = torch.meshgrid(torch.arange(m.shape[0]), torch.arange(m.shape[1]),
                                 indexing="ij")
     return pd.DataFrame({"row": rows.flatten().numpy(), "col": cols.flatten().numpy(),
@@ -90,7 +89,7 @@ def run(cfg: DictConfig, out_dir: str | Path, sweep_dir: str | None = None) -> p
         log.info("data loaded and %s trained in %.1f s", m.name, time.perf_counter() - start)
         t_eval = time.perf_counter()
         rows = evaluate_trained(trained, split, cfg, bar)
-        smap = sensitivity_map(trained.net, split.x_test[:SENSITIVITY_SAMPLES])
+        smap = sensitivity_map(trained.net, split.x_test[:SENSITIVITY_SAMPLES]).cpu()
         log.info("evaluated %d knobs in %.2f s", len(cfg.eval.knobs), time.perf_counter() - t_eval)
     df = frame(rows)
 
@@ -111,7 +110,7 @@ def run(cfg: DictConfig, out_dir: str | Path, sweep_dir: str | None = None) -> p
         from .plotting import heatmap_png
 
         files["sensitivity_map.png"] = heatmap_png(
-            smap.reshape(smap.shape[0], -1).cpu().numpy(),
+            smap.reshape(smap.shape[0], -1).numpy(),
             f"{cfg.dataset.name} / {cfg.method.name}: last-layer sensitivity")
     except ImportError:
         log.info("matplotlib is not installed (the `plots` extra): no sensitivity_map.png")

@@ -109,7 +109,7 @@ def _dense(products, qx: Tensor, qw: Tensor) -> Tensor:
                 log.warning("torch.compile of the general layer path of %s failed (%s: %s); "
                             "eager from now on", key[0], type(exc).__name__,
                             str(exc).splitlines()[0] if str(exc) else "")
-        out.append(products(xs[:, None, :], w[None]).sum(-1))
+        out.append(_product_sums(products, xs, w))
     if not fused:
         _eager_products += x.shape[0] * w.numel()
     if not out:
@@ -129,9 +129,11 @@ def _compiled_sum(products, work: int):
     except TypeError:  # an unhashable model: never compiled
         return key, None
     if fused is None and _eager_products + work >= COMPILE_AFTER:
-
-        def summed(x, w):
-            return products(x[:, None, :], w[None]).sum(-1)
-
-        fused = _compiled[key] = torch.compile(summed, dynamic=True)
+        fused = _compiled[key] = torch.compile(lambda x, w: _product_sums(products, x, w),
+                                               dynamic=True)
     return key, fused
+
+
+def _product_sums(products, x: Tensor, w: Tensor) -> Tensor:
+    """(n, I) x (O, I) -> (n, O): sum over i of products(x[:, i], w[:, i])."""
+    return products(x[:, None, :], w[None]).sum(-1)

@@ -26,31 +26,8 @@ def quantize(x: float, fl: int, bits: int) -> int:
     return value
 
 
-def drum_t(x: int, k: int) -> int:
-    """DRUM-k operand transform of a signed integer (applied to the magnitude, sign kept)."""
-    negative = x < 0
-    magnitude = -x if negative else x
-    if magnitude < (1 << k):
-        return x
-    lead = 0  # index of the leading one
-    while magnitude >> (lead + 1):
-        lead += 1
-    low = lead - k + 1  # lowest kept bit
-    kept = 0
-    for i in range(lead, low - 1, -1):
-        if (magnitude >> i) & 1:
-            kept += 1 << i
-    kept |= 1 << low
-    return -kept if negative else kept
-
-
-def drum_mul(a: int, b: int, k: int) -> int:
-    """DRUM-k product: T_k(|a|) * T_k(|b|) with the sign sign(a) XOR sign(b)."""
-    magnitude = drum_t(abs(a), k) * drum_t(abs(b), k)
-    return -magnitude if (a < 0) != (b < 0) else magnitude
-
-
 def _leading_one(magnitude: int) -> int:
+    """Index of the leading one of a positive integer (bit loop)."""
     lead = 0
     while magnitude >> (lead + 1):
         lead += 1
@@ -63,12 +40,28 @@ def trunc_t(x: int, k: int) -> int:
     magnitude = -x if negative else x
     if magnitude < (1 << k):
         return x
-    low = _leading_one(magnitude) - k + 1
+    lead = _leading_one(magnitude)
     kept = 0
-    for i in range(low, _leading_one(magnitude) + 1):
+    for i in range(lead - k + 1, lead + 1):
         if (magnitude >> i) & 1:
             kept += 1 << i
     return -kept if negative else kept
+
+
+def drum_t(x: int, k: int) -> int:
+    """DRUM-k operand transform of a signed integer (applied to the magnitude, sign kept):
+    the k leading bits with the lowest of them forced to 1."""
+    magnitude = abs(x)
+    if magnitude < (1 << k):
+        return x
+    kept = trunc_t(magnitude, k) | (1 << (_leading_one(magnitude) - k + 1))
+    return -kept if x < 0 else kept
+
+
+def drum_mul(a: int, b: int, k: int) -> int:
+    """DRUM-k product: T_k(|a|) * T_k(|b|) with the sign sign(a) XOR sign(b)."""
+    magnitude = drum_t(abs(a), k) * drum_t(abs(b), k)
+    return -magnitude if (a < 0) != (b < 0) else magnitude
 
 
 def mitchell_mul(a: int, b: int) -> int:

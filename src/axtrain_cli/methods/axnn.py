@@ -95,6 +95,7 @@ def train(net: Net, ctx: Context) -> Trained:
     base = copy.deepcopy(net)
     act_fl = calibrate(net, split.x_train, bits)
     _, base_acc = metrics_on(net, ctx, make_plan(net, EXACT, bits, act_fl, weight_format=fmt))
+
     def full(value):
         return [torch.full((mod.weight.shape[0],), value, device=mod.weight.device)
                 for mod in net.compute]

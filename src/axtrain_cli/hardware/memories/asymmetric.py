@@ -29,8 +29,7 @@ class Asymmetric(Memory):
             require(key, value, is_number(value) and 0 <= value <= 1, "a probability in [0, 1]")
 
     def read(self, words, bits, trials, generator):
-        if trials:
-            words = words.expand(trials, *words.shape).contiguous()
+        words = self.copies(words, trials).contiguous()
         n, pattern = words.numel(), words & ((1 << bits) - 1)
         up = _flip_masks(n, float(self.rate_01), bits, generator).view(words.shape)
         down = _flip_masks(n, float(self.rate_10), bits, generator).view(words.shape)

@@ -40,6 +40,11 @@ class Memory(HardwareModel):
         """The words as read back: words.shape, or (trials, *words.shape) when trials is set."""
         raise NotImplementedError
 
+    @staticmethod
+    def copies(words: Tensor, trials: int | None) -> Tensor:
+        """words, or `trials` copies of them stacked in front (a view)."""
+        return words.expand(trials, *words.shape) if trials else words
+
     def read_at(self, words: Tensor, bits: int, trials: int | None, generator, *,
                 address: int = 0, first_trial: int = 0) -> Tensor:
         """`read` of words stored from word `address` of the SRAM on, the trials being chips
@@ -86,7 +91,7 @@ class Reliable(Memory):
             self.check_voltage()
 
     def read(self, words, bits, trials, generator):
-        return words.expand(trials, *words.shape) if trials else words
+        return self.copies(words, trials)
 
     def reference(self, word, bits, uniforms):
         return word

@@ -34,8 +34,7 @@ class BitRates(Memory):
             f"(one per bit of hardware.bits={bits})")
 
     def read(self, words, bits, trials, generator):
-        if trials:
-            words = words.expand(trials, *words.shape).contiguous()
+        words = self.copies(words, trials).contiguous()
         masks = torch.zeros(words.numel(), dtype=torch.int64, device=draw_device(generator))
         for i, rate in enumerate(self.rates):  # one plane per bit position
             if rate > 0:

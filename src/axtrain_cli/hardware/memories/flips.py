@@ -108,8 +108,7 @@ class Flips(Memory):
                 "a probability in [0, 1]")
 
     def read(self, words, bits, trials, generator):
-        if trials:
-            words = words.expand(trials, *words.shape).contiguous()
+        words = self.copies(words, trials).contiguous()
         return flip_bits(words, float(self.rate), bits, generator)
 
     def reference(self, word, bits, uniforms):

@@ -19,7 +19,7 @@ from torch import Tensor
 from ..fixed_point import from_words, quantize
 from ..kernels import fake_quant
 from ..layer import LayerCall
-from ..plugin import HardwareModel, Registry
+from ..plugin import HardwareModel, Registry, is_number, require
 
 
 class Multiplier(HardwareModel):
@@ -81,6 +81,14 @@ class SeparableMultiplier(Multiplier):
 
     def layer(self, x, fl, bits, w, w_fl, b, call):
         return call(self.operand(x, fl, bits), w, b)
+
+
+def require_power(value, default: str | None = None) -> None:
+    """The `relative_power` parameter: a number in (0, 1], or null when `default` says
+    what null stands for."""
+    ok = (value is None and default is not None) or (is_number(value) and 0 < value <= 1)
+    require("relative_power", value, ok,
+            "a number in (0, 1]" + (f" or null ({default})" if default else ""))
 
 
 MULTIPLIERS = Registry("multiplier", Multiplier)

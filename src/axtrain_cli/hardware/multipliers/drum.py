@@ -52,6 +52,12 @@ def drum_power(k: int) -> float:
     return min(1.0, _DRUM_A + _DRUM_B * k * k)
 
 
+def require_k(k, bits: int) -> None:
+    """The `k` parameter (leading bits kept) of a DRUM-like model for `bits`-bit words."""
+    require("k", k, isinstance(k, int) and not isinstance(k, bool) and 2 <= k <= bits - 1,
+            f"an integer k in [2, {bits - 1}] (hardware.bits - 1)")
+
+
 @MULTIPLIERS.register
 @dataclass(frozen=True)
 class Drum(SeparableMultiplier):
@@ -61,9 +67,7 @@ class Drum(SeparableMultiplier):
     k: int
 
     def check(self, bits):
-        require("k", self.k, isinstance(self.k, int) and not isinstance(self.k, bool)
-                and 2 <= self.k <= bits - 1, f"an integer k in [2, {bits - 1}] "
-                "(hardware.bits - 1)")
+        require_k(self.k, bits)
 
     def transform(self, q):
         return drum_transform(q, self.k)

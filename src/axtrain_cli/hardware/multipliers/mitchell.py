@@ -17,8 +17,7 @@ import torch
 from torch import Tensor
 
 from .. import reference
-from ..plugin import is_number, require
-from .base import MULTIPLIERS, Multiplier
+from .base import MULTIPLIERS, Multiplier, require_power
 
 # Power proxy: a log multiplier replaces the partial-product array with two leading-one
 # detectors, shifters and an adder; relative power about 0.5 of an exact array multiplier
@@ -53,8 +52,7 @@ class Mitchell(Multiplier):
     relative_power: float = MITCHELL_POWER
 
     def check(self, bits):
-        require("relative_power", self.relative_power, is_number(self.relative_power)
-                and 0 < self.relative_power <= 1, "a number in (0, 1]")
+        require_power(self.relative_power)
 
     def reference(self, a, b):
         return reference.mitchell_mul(a, b)

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from .. import reference
-from ..plugin import is_number, require
-from .base import MULTIPLIERS, Multiplier
+from ..plugin import require
+from .base import MULTIPLIERS, Multiplier, require_power
 
 TABLES = Path(__file__).resolve().parent.parent / "tables"
 SIZE = 256
@@ -109,8 +109,7 @@ class Table(Multiplier):
         require("name", self.name, bits == 8, f"with 8-bit words only (256 x 256 products; "
                 f"hardware.bits={bits} here): run with hardware=fixed8")
         require("signed", self.signed, isinstance(self.signed, bool), "true or false")
-        require("relative_power", self.relative_power, is_number(self.relative_power)
-                and 0 < self.relative_power <= 1, "a number in (0, 1]")
+        require_power(self.relative_power)
 
     def __post_init__(self):  # loaded once (and checked: one-line ValueError)
         object.__setattr__(self, "_table", load_table(self.file, self.signed))

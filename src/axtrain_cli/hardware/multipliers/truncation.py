@@ -14,9 +14,8 @@ from torch import Tensor
 from .. import reference
 from ..fixed_point import quantize
 from ..kernels import MANTISSA
-from ..plugin import is_number, require
-from .base import MULTIPLIERS, SeparableMultiplier
-from .drum import drum_power
+from .base import MULTIPLIERS, SeparableMultiplier, require_power
+from .drum import drum_power, require_k
 
 
 def truncate_bits(q: Tensor, k: int) -> Tensor:
@@ -37,12 +36,8 @@ class Truncation(SeparableMultiplier):
     relative_power: float | None = None  # None: the DRUM-k proxy (the same k x k core)
 
     def check(self, bits):
-        require("k", self.k, isinstance(self.k, int) and not isinstance(self.k, bool)
-                and 2 <= self.k <= bits - 1, f"an integer k in [2, {bits - 1}] "
-                "(hardware.bits - 1)")
-        require("relative_power", self.relative_power, self.relative_power is None
-                or (is_number(self.relative_power) and 0 < self.relative_power <= 1),
-                "a number in (0, 1] or null (the DRUM-k proxy)")
+        require_k(self.k, bits)
+        require_power(self.relative_power, "the DRUM-k proxy")
 
     def transform(self, q):
         if not q.is_floating_point():

@@ -7,8 +7,9 @@ Cases (select with --only, comma separated):
              the compiled operand kernel; the 50-trial NTV sweep / 50 float inferences
   lut        axtrain's separable DRUM path / an 8-bit 256 x 256 lookup-table emulation
              (one gather per product, as TorchApprox/AdaPT emulate on CPU), same layers
-  library    the non-separable multipliers (Mitchell at 16 bits, an 8-bit table) in
-             MNIST-MLP inference / exact fixed point; a pas epoch at the table / a BP epoch
+  library    the non-separable multipliers in the sweep (plan and inference) / exact fixed
+             point: Mitchell at 16 bits (per product), Mitchell and an 8-bit table at 8 bits
+             (lookup rows; MNIST-MLP and LeNet-5); a pas epoch at the table / a BP epoch
   training   act epoch / BP epoch (MNIST-MLP, LeNet-5), pas epochs / BP epoch, and the
              MNIST-MLP BP epoch (56,000 images, batch 64) against its arithmetic limit
   startup    `axtrain train` (the default run) as a user starts it: wall and evaluation
@@ -193,31 +194,53 @@ def lut_side_by_side(args, table: Table, data) -> None:
 
 
 def library(args, table: Table, data) -> None:
-    """Multipliers on the general path (every product summed exactly, in chunks)."""
+    """Multipliers on the general path: per product (16-bit Mitchell) and by lookup rows
+    (8-bit words: the 8-bit table and Mitchell), as the sweep runs them (plan and
+    inference over the test set) against exact fixed point."""
+    from axtrain_cli.hardware import layer
     from axtrain_cli.hardware.multipliers.mitchell import Mitchell
     from axtrain_cli.hardware.multipliers.table import Table as TableMultiplier
     from axtrain_cli.methods.base import knob_step
     from axtrain_cli.training import bp_step, fit, make_optimizer
 
     x_train, x, y, y_train = data
+    repeats = max(3, args.repeats // 2)
+
+    def sweep_side(net, xs, knob, bits, act_fl):
+        return lambda: evaluate(net, xs, y[:len(xs)], make_plan(net, knob, bits, act_fl),
+                                "mse", 10)
+
     net, _ = net_for("mlp")
     n = min(len(x), 1000)
-    repeats = max(3, args.repeats // 2)
-    from axtrain_cli.hardware import layer
-
-    for knob, bits in ((Knob("mitchell", Mitchell()), 16),
-                       (Knob("t_drum4", TableMultiplier("drum4_u8", signed=False)), 8)):
-        act_fl = calibrate(net, x_train[:8192], bits)
-        exact = make_plan(net, EXACT, bits, act_fl)
-        plan = make_plan(net, knob, bits, act_fl)
-        for mode, after in (("eager", 1 << 62), ("compiled", 0)):
-            layer.COMPILE_AFTER = after  # compiled: as a long run, after COMPILE_AFTER products
-            table.ratio(f"MNIST-MLP {knob.name} ({bits}-bit) / exact fixed point, {n} images "
-                        f"({mode})", lambda plan=plan: evaluate(net, x[:n], y[:n], plan, "mse", 10),
-                        lambda: evaluate(net, x[:n], y[:n], exact, "mse", 10), repeats)
+    act16 = calibrate(net, x_train[:8192], 16)
+    mitchell = Knob("mitchell", Mitchell())
+    for mode, after in (("eager", 1 << 62), ("compiled", 0)):
+        layer.COMPILE_AFTER = after  # compiled: as a long run, after COMPILE_AFTER products
+        table.ratio(f"MNIST-MLP mitchell (16-bit, per product) / exact fixed point, {n} "
+                    f"images ({mode})", sweep_side(net, x[:n], mitchell, 16, act16),
+                    sweep_side(net, x[:n], EXACT, 16, act16), repeats)
     layer.COMPILE_AFTER = 1 << 62
+    t_drum4 = Knob("t_drum4", TableMultiplier("drum4_u8", signed=False))
+    for kind, label in (("mlp", "MNIST-MLP"), ("lenet5", "LeNet-5")):
+        if kind == "lenet5" and args.quick:
+            continue
+        net, shape = net_for(kind)
+        xs = x.reshape(-1, *shape)
+        act8 = calibrate(net, x_train[:8192].reshape(-1, *shape), 8)
+        for knob in ((mitchell, t_drum4) if kind == "mlp" else (t_drum4,)):
+            table.ratio(f"{label} {knob.name} (8-bit, lookup rows) / exact fixed point, "
+                        f"{len(xs)} images", sweep_side(net, xs, knob, 8, act8),
+                        sweep_side(net, xs, EXACT, 8, act8), repeats)
+        if kind == "mlp":
+            layer.COMPILE_AFTER = 0
+            table.ratio(f"{label} t_drum4 (8-bit) per product (compiled) / lookup rows, "
+                        f"{n} images", lookup(0, sweep_side(net, xs[:n], t_drum4, 8, act8)),
+                        sweep_side(net, xs[:n], t_drum4, 8, act8), repeats)
+            layer.COMPILE_AFTER = 1 << 62
+    net, _ = net_for("mlp")
     xs, ys = x_train[:2048], y_train[:2048]
-    cfg = OmegaConf.create({"hardware": {"bits": 8, "store_biases": True},
+    cfg = OmegaConf.create({"hardware": {"bits": 8, "store_biases": True,
+                                         "weight_format": "dynamic"},
                             "train": {"loss": "mse"}})
 
     def epoch(make_step):
@@ -227,14 +250,26 @@ def library(args, table: Table, data) -> None:
                 generator=torch.Generator().manual_seed(0))
         return go
 
-    knob = Knob("t_drum4", TableMultiplier("drum4_u8", signed=False))
-    for mode, after in (("eager", 1 << 62), ("compiled", 0)):
-        layer.COMPILE_AFTER = after
-        table.ratio(f"MNIST-MLP pas epoch at t_drum4 (8-bit table) / BP epoch ({len(xs)} "
-                    f"samples, {mode})", epoch(lambda: knob_step(
-                        knob, cfg, 10, torch.Generator().manual_seed(0), 1.0)),
-                    epoch(lambda: bp_step("mse", 10)), repeats, "s")
+    pas = epoch(lambda: knob_step(t_drum4, cfg, 10, torch.Generator().manual_seed(0), 1.0))
+    table.ratio(f"MNIST-MLP pas epoch at t_drum4 (8-bit table, lookup rows) / BP epoch "
+                f"({len(xs)} samples)", pas, epoch(lambda: bp_step("mse", 10)), repeats, "s")
+    layer.COMPILE_AFTER = 0
+    table.ratio("MNIST-MLP pas epoch at t_drum4: per product (compiled) / lookup rows",
+                lookup(0, pas), pas, repeats, "s")
     layer.COMPILE_AFTER = 1 << 62
+
+
+def lookup(bits: int, fn):
+    """fn run with the general path's lookup rows limited to words of `bits` bits (0: off)."""
+    from axtrain_cli.hardware import layer
+
+    def go():
+        saved, layer.LOOKUP_BITS = layer.LOOKUP_BITS, bits
+        try:
+            fn()
+        finally:
+            layer.LOOKUP_BITS = saved
+    return go
 
 
 def training(args, table: Table, data) -> None:
@@ -263,7 +298,8 @@ def training(args, table: Table, data) -> None:
                     repeats, "s")
         if args.quick:
             continue
-        cfg = OmegaConf.create({"hardware": {"bits": 16, "store_biases": True},
+        cfg = OmegaConf.create({"hardware": {"bits": 16, "store_biases": True,
+                                         "weight_format": "dynamic"},
                                 "train": {"loss": "mse"}})
         for knob in (K1, NTV660):
             pas = epoch(lambda knob=knob: knob_step(knob, cfg, 10, torch.Generator()

@@ -329,9 +329,96 @@ def test_the_compiled_general_path_equals_the_eager_one(monkeypatch):
                 def out():
                     return m.layer(x, bits - 3, bits, m.weights(stored, w_fl, bits), w_fl, b, call)
 
+                monkeypatch.setattr(layer, "LOOKUP_BITS", 0)  # per product, both ways
                 monkeypatch.setattr(layer, "COMPILE_AFTER", 1 << 62)
                 eager = out()
                 monkeypatch.setattr(layer, "COMPILE_AFTER", 0)
                 compiled = out()
                 assert torch.equal(eager, compiled), (m, kind, trials)
         assert layer._compiled[(m, type(m).products)] not in (None, False)  # it did compile
+
+
+def _words(shape, lo, hi, zeros=0.5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(lo, hi, shape, generator=g)
+    return torch.where(torch.rand(shape, generator=g) < zeros, 0, x).float()
+
+
+def test_lookup_rows_equal_the_per_product_sums(tmp_path):
+    """At 8 bits the general path sums rows of a product table (embedding_bag, float32):
+    bit-exact against the per-product int64 sums for tables with large products (several
+    column groups), a table whose zero row is not zero (no zero skipping), Mitchell, signed
+    and nonnegative activations, all-zero rows, fc with and without zero skipping, conv."""
+    from axtrain_cli.hardware import layer
+
+    s8 = np.arange(256) - 256 * (np.arange(256) > 127)  # two's complement patterns
+    exact = np.multiply.outer(s8, s8)
+    np.save(tmp_path / "plus1.npy", exact + 1)  # a zero word still adds 1: no zero skipping
+    np.save(tmp_path / "x100.npy", exact * 100)  # sums of 10 products at most are exact
+    models = [hw.Table("drum4_u8", signed=False), hw.Table("exact_s8"),
+              hw.Table(str(tmp_path / "plus1.npy")), hw.Table(str(tmp_path / "x100.npy")),
+              hw.Mitchell()]
+    for m in models:
+        for n, i, o, lo in ((300, 600, 70, -128), (300, 600, 70, 0), (200, 40, 9, -30)):
+            x = _words((n, i), lo, 128, seed=n + i)
+            x[:5] = 0  # rows with nothing but zeros
+            w = _words((o, i), -128, 128, zeros=0.1, seed=o)
+            got = layer._lookup(m.products, x, w, 8)
+            want = layer._product_sums(m.products, x.long(), w.long()).double()
+            assert got is not None and torch.equal(got, want), (m, n, i, o, lo)
+    assert layer.product_table(models[3].products, 8).abs().max() == 100 * 128 * 128
+
+
+@pytest.mark.parametrize("trials,shared", [(None, True), (2, True), (2, False)])
+def test_lookup_rows_equal_per_product_in_layers(monkeypatch, trials, shared):
+    """The whole general path (fc and conv with padding and stride, trial copies) gives the
+    same outputs by lookup rows and per product."""
+    from axtrain_cli.hardware import layer
+
+    torch.manual_seed(0)
+    fc, conv = nn.Linear(90, 70), nn.Conv2d(3, 5, 3, padding=1, stride=2)
+    m, real = hw.Table("drum4_u8", signed=False), layer._lookup
+    for mod, shape in ((fc, (300, 90)), (conv, (40, 3, 9, 9))):
+        kind = "fc" if mod is fc else "conv"
+        w_fl = hw.frac_length(float(mod.weight.detach().abs().max()), 8)
+        words = hw.to_words(mod.weight.detach(), w_fl, 8)
+        stored = words if trials is None else words.expand(trials, *words.shape)
+        b = mod.bias.detach() if trials is None else mod.bias.detach().expand(trials, -1)
+        x = torch.randn(shape)
+        if not shared:
+            x = torch.randn(trials, *shape) if kind == "fc" else torch.randn(
+                shape[0], trials * shape[1], *shape[2:])
+        call = LayerCall(kind, mod, trials, shared)
+
+        def out():
+            return m.layer(x, 5, 8, m.weights(stored, w_fl, 8), w_fl, b, call)
+
+        monkeypatch.setattr(layer, "LOOKUP_BITS", 0)
+        per_product = out()
+        monkeypatch.setattr(layer, "LOOKUP_BITS", 8)
+        calls = []
+        monkeypatch.setattr(layer, "_lookup", lambda *a: calls.append(r := real(*a)) or r)
+        assert torch.equal(out(), per_product), (kind, trials, shared)
+        assert calls and all(r is not None for r in calls)  # it did take the lookup rows
+
+
+def test_lookup_rows_step_aside_where_they_do_not_pay_or_are_not_exact(tmp_path):
+    """Fewer rows than words to tabulate, words wider than the table, or products of 2^24
+    or more (float32 sums would round): the per-product path instead."""
+    from axtrain_cli.hardware import layer
+
+    m = hw.Table("exact_s8")
+    w = _words((8, 30), -128, 128)
+    assert layer._lookup(m.products, _words((4, 30), -128, 128), w, 8) is None  # 4 rows
+    assert layer._lookup(m.products, _words((200, 30), -128, 128), w, None) is None
+    assert layer._lookup(m.products, _words((200, 30), -128, 128), w * 2, 8) is None
+    big = tmp_path / "big.npy"
+    table = np.ones((256, 256), dtype=np.int64)
+    table[3, 4] = 1 << 25
+    np.save(big, table)
+    t = hw.Table(str(big))
+    assert layer.product_table(t.products, 8) is None
+    x = _words((200, 30), -128, 128)
+    assert layer._lookup(t.products, x, w, 8) is None
+    assert torch.equal(layer._dense(t.products, x, w, 8),
+                       layer._product_sums(t.products, x.long(), w.long()).double())

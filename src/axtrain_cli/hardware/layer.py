@@ -1,6 +1,17 @@
 """One Linear/Conv2d layer as the accelerator runs it, possibly for T weight copies at once
 (the NTV sweep's trials): the ordinary GEMM/conv on float operands, and the general path
-that sums an arbitrary elementwise product function over integer words."""
+that sums an arbitrary elementwise product function over integer words.
+
+The general path has two ways to form its sums, both exact:
+- per product: `products` of every (activation, weight) pair, summed in chunks (eager, or
+  one compiled loop once a process has done COMPILE_AFTER products);
+- lookup rows, for words of at most LOOKUP_BITS bits: the layer's table of rows
+  R[v, i, :] = products(v, w[:, i]) over the activation words v that occur, then every
+  output is a sum of one row per nonzero activation (torch's embedding_bag, float32 sums
+  of integers kept below 2^24, hence exact; inputs split into column groups where the
+  products are large). Building R costs about V_used / 4 rows of eager products, so a call
+  takes it when the batch has at least that many rows (a training batch of 64 included).
+"""
 
 from __future__ import annotations
 
@@ -25,6 +36,17 @@ GENERAL_CHUNK = 1 << 22
 # both paths give the same results exactly.
 COMPILE_AFTER = 1 << 30
 COMPILED_CHUNK = 1 << 27  # products per call of the compiled kernel
+LOOKUP_BITS = 8  # words this wide or narrower may take the lookup-rows path
+# Building a row of the lookup costs about 2.5 ns per element on 2 cores against 10 to 20
+# per eager product (0.5 compiled); the path pays from about one batch row per 4 words.
+LOOKUP_ROWS_PER_WORD = 4
+# Skipping zero activations saves one row fetch each but costs a nonzero() and a gather
+# over the whole input: it pays for rows of 64 outputs or more (MNIST-MLP's 128, not
+# LeNet-5's convolutions with 6 and 16).
+SKIP_ZEROS_FROM = 64
+EXACT_FLOAT32 = 1 << 24  # integers below this add exactly in float32
+_tables: dict = {}  # (model, function, bits) -> its full product table, or None
+_buffers: dict = {}  # device -> the lookup rows' float32 buffer (grown as needed)
 _eager_products = 0
 _compiled: dict = {}  # (model, function) -> compiled kernel, or False after a failure
 
@@ -66,33 +88,44 @@ class LayerCall:
         return y + (b if self.kind == "fc" else b[:, None, None])
 
     def general(self, products: Callable[[Tensor, Tensor], Tensor], qx: Tensor,
-                qw: Tensor) -> Tensor:
-        """sum_i products(qx_i, qw_i) per output, exact in int64, as float64 laid out like
-        __call__'s output (no bias). qx, qw hold integer words (any dtype)."""
+                qw: Tensor, bits: int | None = None) -> Tensor:
+        """sum_i products(qx_i, qw_i) per output, exact, as float64 laid out like __call__'s
+        output (no bias). qx, qw hold integer words (any dtype) of `bits` bits (None:
+        unknown, which rules out the lookup-rows path)."""
         if not self.trials:
-            return self._single(products, qx, qw)
+            return self._single(products, qx, qw, bits)
         outs = []
         c = qw.shape[2] if self.kind == "conv" else None
         for t in range(self.trials):
             x = qx if self.shared else (qx[t] if c is None else qx[:, t * c:(t + 1) * c])
-            outs.append(self._single(products, x, qw[t]))
+            outs.append(self._single(products, x, qw[t], bits))
         return torch.stack(outs) if self.kind == "fc" else torch.cat(outs, 1)
 
-    def _single(self, products, qx: Tensor, qw: Tensor) -> Tensor:
+    def _single(self, products, qx: Tensor, qw: Tensor, bits) -> Tensor:
         if self.kind == "fc":
-            return _dense(products, qx, qw)
+            return _dense(products, qx, qw, bits)
         m = self.module
         n, (o, _, kh, kw) = qx.shape[0], qw.shape
-        cols = F.unfold(qx.double(), (kh, kw), padding=m.padding, stride=m.stride)
-        rows = cols.transpose(1, 2).reshape(-1, cols.shape[1])  # (N * L, C * kh * kw)
-        y = _dense(products, rows, qw.reshape(o, -1)).view(n, -1, o).transpose(1, 2)
+        (ph, pw), (sh, sw) = m.padding, m.stride
+        windows = (F.pad(qx, (pw, pw, ph, ph)).unfold(2, kh, sh).unfold(3, kw, sw)
+                   .permute(0, 2, 3, 1, 4, 5))  # a view (N, H', W', C, kh, kw)
+        y = _lookup(products, windows, qw.reshape(o, -1), bits)
+        if y is None:
+            cols = F.unfold(qx.double(), (kh, kw), padding=m.padding, stride=m.stride)
+            y = _dense(products, cols.transpose(1, 2).reshape(-1, cols.shape[1]),
+                       qw.reshape(o, -1))
+        y = y.view(n, -1, o).transpose(1, 2)
         h = (qx.shape[2] + 2 * m.padding[0] - kh) // m.stride[0] + 1
         return y.reshape(n, o, h, -1)
 
 
-def _dense(products, qx: Tensor, qw: Tensor) -> Tensor:
-    """(N, I) x (O, I) -> (N, O): sums of elementwise products, in chunks of rows."""
+def _dense(products, qx: Tensor, qw: Tensor, bits: int | None = None) -> Tensor:
+    """(N, I) x (O, I) -> (N, O): sums of elementwise products, float64: by lookup rows
+    where they pay, else per product in chunks of rows."""
     global _eager_products
+    y = _lookup(products, qx, qw, bits)
+    if y is not None:
+        return y
     x, w = qx.to(torch.int64), qw.to(torch.int64)
     key, fused = _compiled_sum(products, x.shape[0] * w.numel())
     chunk = COMPILED_CHUNK if fused else GENERAL_CHUNK
@@ -137,3 +170,77 @@ def _compiled_sum(products, work: int):
 def _product_sums(products, x: Tensor, w: Tensor) -> Tensor:
     """(n, I) x (O, I) -> (n, O): sum over i of products(x[:, i], w[:, i])."""
     return products(x[:, None, :], w[None]).sum(-1)
+
+
+def product_table(products, bits: int) -> Tensor | None:
+    """The float32 table P[a + 2^(bits-1), b + 2^(bits-1)] = products(a, b) of every pair of
+    signed `bits`-bit words (computed once per model and width), or None when some product
+    is 2^24 or more in magnitude (float32 sums would not be exact)."""
+    key = getattr(products, "__self__", None), getattr(products, "__func__", products), bits
+    try:
+        if key in _tables:
+            return _tables[key]
+    except TypeError:  # an unhashable model: computed every time
+        key = None
+    words = torch.arange(-(1 << (bits - 1)), 1 << (bits - 1))
+    table = products(words[:, None], words[None, :]).to(torch.int64)
+    table = table.float() if int(table.abs().max()) < EXACT_FLOAT32 else None
+    if key is not None:
+        _tables[key] = table
+    return table
+
+
+def _lookup(products, x: Tensor, w: Tensor, bits: int | None) -> Tensor | None:
+    """(N, I) x (O, I) -> (N, O) float64 by lookup rows (see the module's docstring), or
+    None where it does not pay (fewer rows than activation words to tabulate) or is not
+    exact. x holds integer words in any dtype and layout whose row-major order is that of
+    an (N, I) matrix (e.g. a view of convolution windows)."""
+    i_n, o_n = w.shape[1], w.shape[0]
+    n = x.numel() // i_n if i_n else 0
+    if bits is None or bits > LOOKUP_BITS or n == 0 or o_n == 0:
+        return None
+    half, device = 1 << (bits - 1), x.device
+    x = torch.empty(x.shape, dtype=torch.int32, device=device).copy_(x).view(n, i_n)  # 1 pass
+    lo, hi = (int(v) for v in torch.aminmax(x))
+    if n * LOOKUP_ROWS_PER_WORD < hi - lo + 1:
+        return None
+    w = w.to(torch.int64)
+    if lo < -half or hi >= half or int(w.min()) < -half or int(w.max()) >= half:
+        return None  # not `bits`-bit words
+    table = product_table(products, bits)
+    if table is None:
+        return None
+    table = table.to(device)
+    rows = table[lo + half:hi + half + 1]  # the activation words that occur
+    peak = int(rows.abs().max())
+    group = i_n if peak == 0 else min(i_n, (EXACT_FLOAT32 - 1) // peak)  # terms per exact sum
+    if group == 0:
+        return None
+    # R[(v - lo) * I + i, :] = products(v, w[:, i]), written into a reused buffer (a fresh
+    # one of this size costs more in page faults than the gather itself)
+    out = _scratch(rows.shape[0] * w.numel(), device).view(rows.shape[0], -1)
+    lookup = torch.index_select(rows, 1, (w.T + half).reshape(-1), out=out).view(-1, o_n)
+    groups = -(-i_n // group)  # each row's bags: its column groups
+    if o_n >= SKIP_ZEROS_FROM and lo <= 0 <= hi and not bool(table[half].any()):
+        # a zero word adds nothing: bags of the nonzero words only (row-major, so the bag
+        # numbers row * groups + column // group come out sorted)
+        r, c = (x != 0).nonzero(as_tuple=True)
+        index = (x[r, c] - lo) * i_n + c
+        bag = r * groups + c // group if groups > 1 else r
+        offsets = torch.searchsorted(bag, torch.arange(n * groups, device=device))
+    else:  # in place: (v - lo) * I + i
+        index = x.sub_(lo).mul_(i_n).add_(torch.arange(i_n, dtype=torch.int32,
+                                                           device=device)).view(-1)
+        starts = torch.arange(0, i_n, group, dtype=torch.int32, device=device)
+        offsets = (torch.arange(n, dtype=torch.int32, device=device)[:, None] * i_n
+                   + starts).view(-1)
+    y = F.embedding_bag(index, lookup, offsets, mode="sum")
+    return y.view(n, groups, -1).double().sum(1) if groups > 1 else y.double()
+
+
+def _scratch(size: int, device) -> Tensor:
+    """The first `size` floats of this device's reused buffer."""
+    buf = _buffers.get(device)
+    if buf is None or buf.numel() < size:
+        buf = _buffers[device] = torch.empty(size, dtype=torch.float32, device=device)
+    return buf[:size]

@@ -5,7 +5,8 @@ A layer on the accelerator multiplies activation words (fraction length fl, chos
 layer) by weight words (fraction length w_fl) and accumulates exactly. A model gives the
 product of two signed words twice: `reference` in plain Python integers (slow, the
 definition the tests hold the fast code to) and `products` on int64 tensors. The default
-`layer` sums `products` over every multiplication (the general path, exact, in chunks);
+`layer` sums `products` over every multiplication (the general path, exact: per product
+in chunks, or for words of up to 8 bits by rows of a product table, see `layer`);
 `SeparableMultiplier`s (product = T(a) * T(b), e.g. DRUM) transform each operand once and
 run an ordinary GEMM/conv instead.
 """
@@ -50,7 +51,7 @@ class Multiplier(HardwareModel):
         fraction length fl), weights w from `weights` (fraction length w_fl) and biases b.
         General path: every product from `products`, summed exactly."""
         qx, qw = quantize(x.detach(), fl, bits), w * 2.0**w_fl
-        y = call.general(self.products, qx, qw) * 2.0 ** -(fl + w_fl)
+        y = call.general(self.products, qx, qw, bits) * 2.0 ** -(fl + w_fl)
         return call.add_bias(y.to(x.dtype), b)
 
 

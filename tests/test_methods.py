@@ -89,8 +89,22 @@ def test_axnn_terminates_within_its_constraints(compose_cfg, tmp_path, dataset, 
         assert 0 < r.compute_power <= 1.0 and r.iterations <= 6
 
 
+def test_approxann_error_reading_bounds_the_loss_rise(compose_cfg, tmp_path):
+    """method.constraint=error: every accepted step keeps the test loss within max_loss %
+    of the exact network's (the other reading of the paper's "2 %")."""
+    df = _run(compose_cfg, tmp_path, ["dataset=ionosphere", "method=approxann",
+                                      "method.knob=K1", "train.epochs=20", "eval.knobs=[exact]",
+                                      "method.constraint=error", "knobs.K1.multiplier.k=2"])
+    row = _row(df, "approxann_K1")
+    assert row.constraint_reading == "error"
+    assert (row.loss / row.base_loss - 1) * 100 <= 2.0 + 1e-9
+    assert row.base_loss == pytest.approx(_row(df, "exact").loss)
+    assert row.approx_multipliers < row.total_multipliers  # k = 2 is too harsh for all
+
+
 @pytest.mark.parametrize("override,key", [
     (["method=approxann", "method.init=random"], "method.init"),
+    (["method=approxann", "method.constraint=points"], "method.constraint"),
     (["method=approxann", "method.max_loss=150"], "method.max_loss"),
     (["method=axnn", "method.constraints=[2.5,0]"], "method.constraints.1"),
     (["method=act", "method.gamma0=-1"], "method.gamma0"),

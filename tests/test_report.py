@@ -127,7 +127,8 @@ def test_tables_exist_with_columns(report):
         "fig9_power.csv": ["dataset", "method", "domain", "max_loss", "knob", "power",
                            "accuracy", "exact_accuracy", "reduction_vs_bp_pct",
                            "reduction_vs_approxann_pct"],
-        "claims.csv": ["claim", "figure", "paper_value", "ours", "direction", "agrees", "note"],
+        "claims.csv": ["claim", "figure", "paper_value", "ours", "ci95_low", "ci95_high",
+                       "n_seeds", "direction", "verdict", "note"],
     }
     for name, cols in expect.items():
         t = read(report, name)
@@ -180,8 +181,14 @@ def test_fig7_mean_std_gain(report):
     assert bp["accuracy_std"] == pytest.approx(np.std(draws, ddof=1))
     assert bp["n_draws"] == 6 and bp["voltage_mv"] == 660
     ax = t.loc[("satimage", "aggressive", "axtrain")]
-    assert ax["gain_points"] == pytest.approx(100 * (0.85 - 0.65))
-    assert ax["gain_relative_pct"] == pytest.approx(100 * (0.85 / 0.65 - 1))
+    # per seed (paired: each seed's axtrain against the same seed's bp), then over seeds
+    gains = [100 * (0.85 - 0.6), 100 * (0.85 - 0.7)]
+    assert ax["gain_points"] == pytest.approx(np.mean(gains))
+    assert ax["gain_points_ci95"] == pytest.approx(12.7062 * np.std(gains, ddof=1) / np.sqrt(2),
+                                                   rel=1e-4)  # t(0.975, 1 df) = 12.706
+    assert ax["gain_relative_pct"] == pytest.approx(np.mean([100 * (0.85 / 0.6 - 1),
+                                                             100 * (0.85 / 0.7 - 1)]))
+    assert ax["n_seeds"] == 2
 
 
 def test_fig8_increase(report):
@@ -193,10 +200,34 @@ def test_fig8_increase(report):
     assert t.loc[("average", "K2"), "increase_pct"] == pytest.approx(25.0)
 
 
+def test_fig8_keeps_the_two_readings_of_the_constraint_apart(tmp_path):
+    root = make_grid(tmp_path / "runs")
+    for ds in DATASETS:
+        for init, m in (("bp", 200), ("act", 300)):  # ApproxANN under the error reading
+            rows = [row(ds, "approxann", 0, "exact", kind="exact", loss=0.1, acc=0.95,
+                        train_knob="K1"),
+                    row(ds, "approxann", 0, "approxann_K1", kind="approxann", loss=0.102,
+                        acc=0.9, train_knob="K1", k=4, cp=0.5)]
+            fig = {"approx_multipliers": m, "total_multipliers": 400,
+                   "constraint_reading": "error"}
+            write_run(root / f"err_{ds}_{init}", [{**r, **fig} for r in rows], init=init,
+                      extra=list(fig))
+    build_report([root], tmp_path / "out", plots=False)
+    t = read(tmp_path / "out", "fig8_approxann_multipliers.csv")
+    t = t.set_index(["dataset", "knob", "constraint"])
+    assert t.loc[("breast_cancer", "K1", "accuracy"), "increase_pct"] == pytest.approx(25.0)
+    assert t.loc[("breast_cancer", "K1", "error"), "increase_pct"] == pytest.approx(50.0)
+    assert t.loc[("average", "K1", "error"), "n_seeds"] == 1
+    c = read(tmp_path / "out", "claims.csv").set_index("claim")
+    assert c.loc["more approximate multipliers with act init vs BP init at K1, 2 % error "
+                 "rise (%)", "ours"] == pytest.approx(50.0)
+
+
 def test_fig9_chosen_knobs(report):
     t = read(report, "fig9_power.csv")
     t["knob"] = t["knob"].fillna("")
-    t = t.set_index(["dataset", "method", "domain", "max_loss"])
+    err = t[t.constraint == "error"].set_index(["dataset", "method", "domain", "max_loss"])
+    t = t[t.constraint == "accuracy"].set_index(["dataset", "method", "domain", "max_loss"])
     assert t.loc[("satimage", "bp", "compute", 2.0), "knob"] == "K3"  # K1/K2 lose > 2 points
     ax = t.loc[("satimage", "axtrain", "compute", 2.0)]
     assert ax["knob"] == "K1" and ax["power"] == pytest.approx(0.3)
@@ -207,16 +238,26 @@ def test_fig9_chosen_knobs(report):
     assert t.loc[("satimage", "bp", "storage", 2.0), "knob"] == "exact"
     assert t.loc[("satimage", "axtrain", "storage", 2.0), "knob"] == "ntv850"
     assert t.loc[("satimage", "bp", "storage", 6.0), "knob"] == "ntv850"  # 5 points lost
+    # the other reading: output error at most 2 % above the same network's exact error
+    assert err.loc[("satimage", "bp", "compute", 2.0), "knob"] == "exact"  # K4: +10 %
+    e = err.loc[("satimage", "axtrain", "compute", 2.0)]
+    assert e["knob"] == "K4" and e["reduction_vs_bp_pct"] == pytest.approx(25.0)  # +2 %
+    assert err.loc[("satimage", "axtrain", "compute", 6.0), "knob"] == "K4"
+    assert err.loc[("satimage", "axtrain", "storage", 6.0), "knob"] == "exact"  # +200 %
 
 
 def test_claims(report):
     c = read(report, "claims.csv")
-    assert len(c) == 6 + 4 + 2 + 4
+    assert len(c) == 6 + 4 + 4 + 4 + 3  # figs 8 and 9 under both readings of "2 %"
     k1 = c[c.claim.str.startswith("act output error reduction vs BP at K1")].iloc[0]
     assert k1["paper_value"] == 40.77 and k1["ours"] == pytest.approx(50.0)
-    assert bool(k1["agrees"]) is True
+    # the same effect in both seeds: an interval of width 0 above zero
+    assert k1["verdict"] == "agrees" and k1["n_seeds"] == 2
+    assert k1["ci95_low"] == pytest.approx(50.0) == k1["ci95_high"]
     sat = c[c.claim.str.startswith("satimage")].iloc[0]
-    assert sat["ours"] == pytest.approx(0.0) and not bool(sat["agrees"])
+    assert sat["ours"] == pytest.approx(0.0) and sat["verdict"] == "inconclusive"
+    gain = c[c.claim == "axtrain accuracy gain vs BP at aggressive NTV (points)"].iloc[0]
+    assert gain["ci95_low"] < 0 < gain["ours"] and gain["verdict"] == "inconclusive"
     assert c["figure"].isin(["fig6", "fig7", "fig8", "fig9"]).all()
 
 
@@ -375,3 +416,30 @@ def test_out_of_range_metrics_and_arguments(tmp_path, capsys):
             main([str(root), "--out", str(tmp_path / "o2"), *args])
         err = capsys.readouterr().err.strip()
         assert e.value.code == 2 and len(err.splitlines()) == 1 and args[0] in err
+
+
+def test_claim_verdicts_follow_the_interval():
+    from axtrain_cli.report.claims import verdict
+
+    assert verdict(5.0, 2.0) == "agrees" and verdict(-5.0, 2.0) == "disagrees"
+    assert verdict(1.0, 2.0) == "inconclusive" and verdict(-1.0, 2.0) == "inconclusive"
+    assert verdict(5.0, float("nan")) == "inconclusive"  # one seed: no interval
+    assert verdict(float("nan"), 1.0) == "not measured"
+
+
+def test_one_seed_tables_equal_the_seed_built_alone(tmp_path):
+    """The multi-seed machinery changes nothing for one seed: the interval is empty and the
+    values are that seed's own."""
+    from axtrain_cli.report.common import over_seeds
+    from axtrain_cli.report.load import load_runs
+    from axtrain_cli.report.tables import _fig6
+
+    df = load_runs([make_grid(tmp_path, approxann=False)], lambda m: None)
+    one = df[df["seed"] == 1]
+    t = over_seeds(_fig6, one, ["dataset", "knob", "multiplier", "method"],
+                   ["normalized_error"])
+    want = _fig6(one)
+    assert t["normalized_error_ci95"].isna().all() and (t["n_seeds"] == 1).all()
+    cols = [c for c in want.columns if c != "n_seeds"]  # (average rows now count theirs)
+    pd.testing.assert_frame_equal(t[cols].reset_index(drop=True),
+                                  want[cols].reset_index(drop=True), check_dtype=False)

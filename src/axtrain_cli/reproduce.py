@@ -43,15 +43,17 @@ PROFILES = ("quick", "paper")
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     """key=value arguments (profile=, out=, jobs=, datasets=, seeds=, arms=, pas_knob=,
-    approxann_knobs=); anything else is passed to every job as a Hydra override (e.g.
+    approxann_knobs=, approxann_constraints=); anything else is passed to every job as a Hydra override (e.g.
     knobs=my_set to run the grid on your own knobs)."""
     p = argparse.ArgumentParser(prog="axtrain reproduce", description=__doc__.splitlines()[0])
     p.add_argument("args", nargs="*", help="profile=quick|paper out=DIR jobs=N "
                    "datasets=a,b seeds=0,1 arms=main,pas,approxann pas_knob=K1 "
-                   "approxann_knobs=K1,K2 [hydra overrides]")
+                   "approxann_knobs=K1,K2 approxann_constraints=accuracy,error "
+                   "[hydra overrides]")
     ns = p.parse_args(argv)
     opts = {"profile": "quick", "out": None, "jobs": "1", "datasets": ",".join(DATASETS),
-            "seeds": "0", "arms": ",".join(ARMS), "pas_knob": "K1", "approxann_knobs": "K1,K2"}
+            "seeds": "0", "arms": ",".join(ARMS), "pas_knob": "K1", "approxann_knobs": "K1,K2",
+            "approxann_constraints": "accuracy"}
     extra = []
     for a in ns.args:
         key, sep, value = a.partition("=")
@@ -67,6 +69,9 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     for name in opts["arms"].split(","):
         if name not in ARMS:
             _fail(f"arms: {name!r} is not one of {', '.join(ARMS)}")
+    for name in opts["approxann_constraints"].split(","):
+        if name not in ("accuracy", "error"):
+            _fail(f"approxann_constraints: {name!r} is not one of accuracy, error")
     if not re.fullmatch(r"[0-9]+", opts["jobs"]) or int(opts["jobs"]) < 1:
         _fail(f"jobs={opts['jobs']!r}: allowed an integer >= 1")
     opts["out"] = Path(opts["out"] or f"reproduce/{opts['profile']}")
@@ -104,6 +109,8 @@ def arm_command(arm: str, o: argparse.Namespace, extra: list[str]) -> list[str]:
             *(a.format(act=main_checkpoint(o, "act", extra),
                        init=main_checkpoint(o, "${method.init}", extra), pas_knob=o.pas_knob,
                        approxann_knobs=o.approxann_knobs) for a in ARMS[arm]),
+            *([f"method.constraint={o.approxann_constraints}"]  # (default: dir names as before)
+              if arm == "approxann" and o.approxann_constraints != "accuracy" else []),
             "resume=true", *extra,
             *launcher,
             f"hydra.sweep.dir={o.out / arm}",

@@ -1,4 +1,10 @@
-"""claims.csv: the paper's headline numbers (data: paper_claims.yaml) next to ours."""
+"""claims.csv: the paper's headline numbers (data: paper_claims.yaml) next to ours, with the
+95 % interval across seeds and a verdict.
+
+Every claim is a difference in the paper's direction (a reduction, a gain, an increase:
+positive means the paper's effect), computed per seed from networks of that seed (paired)
+and then averaged. verdict: "agrees" when the interval lies above zero, "disagrees" when
+it lies below, "inconclusive" when it contains zero or there is one seed (no interval)."""
 
 from __future__ import annotations
 
@@ -44,7 +50,20 @@ def claims(tables: dict, max_loss: float, relaxed_loss: float) -> pd.DataFrame:
                   for name, v in c.get("values", {}).items()}
         note = (f"{c['figure']} table not built" if table is None
                 else c["note"].format(**params, **values))
+        half, n = pick(table, c["column"] + "_ci95", w), pick(table, "n_seeds", w)
         rows.append({"claim": c["claim"].format(**params), "figure": c["figure"],
-                     "paper_value": c["paper"], "ours": ours, "direction": c["direction"],
-                     "agrees": "" if np.isnan(ours) else bool(ours > 0), "note": note})
+                     "paper_value": c["paper"], "ours": ours, "ci95_low": ours - half,
+                     "ci95_high": ours + half, "n_seeds": n, "direction": c["direction"],
+                     "verdict": verdict(ours, half), "note": note})
     return pd.DataFrame(rows)
+
+
+def verdict(ours: float, half: float) -> str:
+    """agrees / disagrees / inconclusive by the interval ours +- half (see the module)."""
+    if np.isnan(ours):
+        return "not measured"
+    if np.isnan(half):
+        return "inconclusive"
+    if ours - half > 0:
+        return "agrees"
+    return "disagrees" if ours + half < 0 else "inconclusive"

@@ -28,6 +28,8 @@ def build_report(inputs: list[Path], out_dir: Path, plots: bool = True, max_loss
     warnings: list[str] = []
 
     def warn(msg: str) -> None:
+        if msg in warnings:  # a table built per seed says it once
+            return
         warnings.append(msg)
         print(f"axtrain report: warning: {msg}", file=sys.stderr)
 

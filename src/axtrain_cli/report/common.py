@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 METHOD_ORDER = ["bp", "act", "pas", "axtrain", "approxann", "axnn"]
 LEVELS = ["aggressive", "conservative"]  # the dataset's NTV levels (Fig. 7)
@@ -53,3 +56,53 @@ def vs(t: pd.DataFrame, keys: list[str], col: str, method: str) -> np.ndarray:
     """Column `col` of `method`'s row with the same `keys`, aligned to t's rows."""
     ref = t[t["method"] == method].drop_duplicates(keys).set_index(keys)[col]
     return ref.reindex(pd.MultiIndex.from_frame(t[keys])).to_numpy(dtype=float)
+
+
+def ci95(values: pd.Series) -> float:
+    """Half-width of the 95 % t-interval of the mean of `values` (NaNs skipped; NaN for
+    fewer than two values)."""
+    v = values.dropna().to_numpy(dtype=float)
+    if len(v) < 2:
+        return np.nan
+    return float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+
+
+def over_seeds(build: Callable[[pd.DataFrame], pd.DataFrame], df: pd.DataFrame,
+               keys: list[str], ci: list[str], pooled: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A figure table over seeds: `build` on each seed's runs alone (so every comparison
+    between methods pairs networks of the same seed), then per row (`keys`) the mean over
+    seeds of each numeric column, `<col>_ci95` (the half-width of the 95 % t-interval across
+    seeds) after each column of `ci`, the distinct values of text columns joined by "|",
+    n_seeds (the seeds behind the row) and the sum of other n_* counts. `pooled` columns
+    come from `build` on all seeds at once instead (e.g. a std over every draw). With one
+    seed the table is build(df) plus empty intervals. Raises Missing when no seed builds."""
+    parts, missing = [], None
+    for _, d in df.groupby("seed", sort=True):
+        try:
+            parts.append(build(d))
+        except Missing as e:
+            missing = e
+    if not parts:
+        raise missing or Missing("no runs")
+    columns = list(parts[0].columns)
+    stacked = pd.concat(parts, ignore_index=True)
+    groups = stacked.groupby(keys, sort=False, dropna=False)
+    out = groups.size().rename("n_seeds").to_frame()
+    for c in columns:
+        if c in keys or c == "n_seeds":
+            continue
+        if c.startswith("n_"):
+            out[c] = groups[c].sum()
+        elif pd.api.types.is_numeric_dtype(stacked[c]):
+            out[c] = groups[c].mean()
+        else:
+            out[c] = groups[c].agg(lambda v: "|".join(dict.fromkeys(str(x) for x in v
+                                                                     if pd.notna(x) and x != "")))
+        if c in ci:
+            out[f"{c}_ci95"] = groups[c].agg(ci95)
+    out = out.reset_index()
+    if pooled:
+        full = build(df)[keys + list(pooled)]
+        out = out.drop(columns=list(pooled)).merge(full, on=keys, how="left")
+    order_ = [c for col in columns for c in (col, f"{col}_ci95") if c in out.columns]
+    return out[order_ + (["n_seeds"] if "n_seeds" not in order_ else [])]

@@ -16,10 +16,9 @@ LABELS = {"bp": "BP", "act": "AxTrain-act", "pas": "AxTrain-pas", "axtrain": "Ax
           "approxann": "ApproxANN"}
 TITLES = {"fig6_multiplier_error": "Fig. 6: output error with approximate multipliers, "
                                    "relative to exact hardware",
-          "fig7_ntv_accuracy": "Fig. 7: accuracy with near-threshold SRAM (mean, std over "
-                               "reads)",
+          "fig7_ntv_accuracy": "Fig. 7: accuracy with near-threshold SRAM",
           "fig8_approxann_multipliers": "Fig. 8: multipliers ApproxANN can approximate",
-          "fig9_power": "Fig. 9: lowest power within the allowed accuracy loss"}
+          "fig9_power": "Fig. 9: lowest power within the allowed degradation"}
 
 
 def _bars(ax, t, hue, y, err=None, labels=None):
@@ -60,28 +59,35 @@ def _fig4(t: pd.DataFrame, out: Path) -> list[Path]:
 def plot_all(tables: dict, out: Path, max_loss: float) -> list[Path]:
     f4 = tables.get(FIG["fig4_sensitivity"])
     written = [] if f4 is None else _fig4(f4, out)
-    specs = [("fig6_multiplier_error", "knob", "method", "normalized_error", None, None,
-              "output error / exact"),
-             ("fig7_ntv_accuracy", "knob", "method", "accuracy_mean", "accuracy_std", None,
-              "accuracy"),
-             ("fig8_approxann_multipliers", "knob", "init", "approx_fraction", None, None,
-              "approximate multipliers / all"),
-             ("fig9_power", "domain", "method", "power", None, "knob",
-              f"relative power (<= {max_loss:g} points loss)")]
+    # error bars: the 95 % interval across seeds (Fig. 7 with one seed: the std over reads)
+    specs = [("fig6_multiplier_error", "knob", "method", "normalized_error",
+              "normalized_error_ci95", None, "output error / exact"),
+             ("fig7_ntv_accuracy", "knob", "method", "accuracy_mean", "accuracy_mean_ci95",
+              None, "accuracy"),
+             ("fig8_approxann_multipliers", "knob", "init", "approx_fraction",
+              "approx_fraction_ci95", None, "approximate multipliers / all"),
+             ("fig9_power", "domain", "method", "power", "power_ci95", "knob",
+              "relative power")]
     for name, panel, hue, y, err, labels, ylabel in specs:
         t = tables.get(FIG[name])
         if t is None:
             continue
         if name == "fig8_approxann_multipliers":
-            t = t.melt(id_vars=["dataset", "knob"], value_vars=["approx_fraction_bp",
-                                                                "approx_fraction_act"],
-                       var_name="init", value_name=y)
-            t["init"] = "ApproxANN on " + t["init"].str.rsplit("_", n=1).str[1]
-        if name == "fig9_power":
+            inits = ["bp", "act"]
+            t = pd.concat([t[["dataset", "knob"]].assign(
+                init=f"ApproxANN on {i}", **{y: t[f"{y}_{i}"], err: t.get(f"{y}_{i}_ci95")})
+                for i in inits], ignore_index=True)
+        if err not in t.columns or t[err].isna().all():
+            err = "accuracy_std" if name == "fig7_ntv_accuracy" else None
+        if name == "fig9_power":  # a panel per domain and reading of the constraint
             t = t[t["max_loss"] == max_loss]
+            t = t.assign(domain=t["domain"] + ", " + t["constraint"].map(
+                {"accuracy": f"<= {max_loss:g} points", "error": f"<= {max_loss:g} % error"}))
         panels = list(dict.fromkeys(t[panel]))
         fig, axes = figure(len(panels))
-        fig.suptitle(TITLES[name])
+        what = {None: "", "accuracy_std": " (bars: std over reads)"}.get(
+            err, " (bars: 95 % interval across seeds)")
+        fig.suptitle(TITLES[name] + what)
         for ax, p in zip(axes, panels):
             _bars(ax, t[t[panel] == p], hue, y, err, labels)
             ax.set(title=p, ylabel=ylabel)

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .common import FIG, Missing, in_domain, need, order, seed_mean, vs, with_average
+from .common import FIG, Missing, in_domain, need, order, over_seeds, seed_mean, vs, with_average
 
 
 def fig4(df: pd.DataFrame, warn) -> pd.DataFrame:
@@ -72,6 +72,13 @@ def fig4(df: pd.DataFrame, warn) -> pd.DataFrame:
 
 
 def fig6(df: pd.DataFrame) -> pd.DataFrame:
+    t = over_seeds(_fig6, df, ["dataset", "knob", "multiplier", "method"],
+                   ["normalized_error", "error_reduction_vs_bp_pct", "ratio_reduction_vs_bp_pct",
+                    "deviation_reduction_vs_bp_pct"])
+    return order(t, ["dataset", "knob", "method"])
+
+
+def _fig6(df: pd.DataFrame) -> pd.DataFrame:
     d = df[df["method"].isin(["bp", "act", "axtrain"])
            & ((df["domain"] == "exact") | (df["domain"] == "compute"))]
     need(d, ["bp"], " at exact/compute knobs")
@@ -107,6 +114,13 @@ def fig6(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def fig7(df: pd.DataFrame) -> pd.DataFrame:
+    t = over_seeds(_fig7, df, ["dataset", "knob", "method"],
+                   ["accuracy_mean", "gain_points", "gain_relative_pct"],
+                   pooled=("accuracy_std", "n_draws"))
+    return order(t, ["dataset", "knob", "method"])
+
+
+def _fig7(df: pd.DataFrame) -> pd.DataFrame:
     d = df[df["method"].isin(["bp", "axtrain"]) & in_domain(df, "storage")]
     need(d, ["bp", "axtrain"], " at storage knobs (NTV)")
     t = d.groupby(["dataset", "knob", "method"]).agg(

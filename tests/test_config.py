@@ -51,10 +51,13 @@ def test_dataset_picks_its_table1_topology(compose_cfg):
 
 
 def test_paper_knobs_resolve_to_the_papers_settings(compose_cfg):
-    cfg = compose_cfg([])
-    for name, k in {"K1": 4, "K2": 5, "K3": 6, "K4": 7}.items():
+    cfg = compose_cfg([])  # K1..K4 by the calibration (docs/REPRODUCTION.md)
+    for name, k in {"K1": 2, "K2": 3, "K3": 4, "K4": 5}.items():
         knob = knobs.resolve(name, cfg)
         assert knob.domain == "compute" and knob.multiplier.k == k
+    published = compose_cfg(["knobs=drum_published"])  # the DRUM authors' designs
+    assert [knobs.resolve(f"K{i}", published).multiplier.k for i in (1, 2, 3, 4)] == [4, 5, 6, 7]
+    assert cfg.hardware.weight_format == "fraction"  # the paper's reading of its weight word
     for name, (mv, p) in {"ntv400": (400, 0.1), "ntv660": (660, 0.01),
                           "ntv850": (850, 0.001)}.items():
         knob = knobs.resolve(name, cfg)

@@ -53,7 +53,7 @@ def test_mlflow_holds_the_config_history_sweep_and_files(tmp_path, compose_cfg):
     assert found.info.run_name == "one" and found.info.status == "FINISHED"
     p = found.data.params
     assert p["dataset.name"] == "breast_cancer" and float(p["train.lr"]) == 0.001
-    assert p["knobs.K1.multiplier.k"] == "4" and p["eval.trials"] == "3"
+    assert p["knobs.K1.multiplier.k"] == "2" and p["eval.trials"] == "3"
     losses = [m.value for m in client.get_metric_history(found.info.run_id, "train/loss")]
     assert losses == pytest.approx(list(history["loss"]))
     for knob, g in results.groupby("knob"):

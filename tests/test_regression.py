@@ -68,11 +68,12 @@ def test_act_keeps_exact_accuracy_close_to_bp_on_the_mlps(quick):
     assert (a["act"] > a["bp"] - 0.03).all(), a
 
 
-def test_approxann_approximates_every_multiplier_at_drum_k4_k5(quick):
+def test_approxann_approximates_every_multiplier_at_k1_k2(quick):
     """What we measured instead of Fig. 8's gain (the paper: +25.51 % / +23.33 % more
-    approximate multipliers from an act init): DRUM k = 4 and 5 cost so little accuracy
-    that ApproxANN approximates every neuron from both inits (docs/REPRODUCTION.md), so
-    the table shows no difference. A harsher K1/K2 would make this fail."""
+    approximate multipliers from an act init): even K1/K2 = DRUM k = 2 and 3 cost so
+    little accuracy after ApproxANN's retraining that it approximates every neuron from
+    both inits within 2 accuracy points (docs/REPRODUCTION.md), so the table shows no
+    difference under that reading. A harsher K1/K2 would make this fail."""
     out, _ = quick
     f8 = pd.read_csv(out / "report" / "fig8_approxann_multipliers.csv")
     f8 = f8[f8.dataset != "average"]

@@ -70,7 +70,7 @@ class HardwareConf:
     calibration: str = "train"  # activation ranges measured on: train
     store_biases: bool = True  # biases live in the SRAM too (its memory model reads them)
     nominal_mv: float = 1100.0  # SRAM supply the storage power is relative to
-    weight_format: str = "dynamic"  # dynamic (per-layer FL) | fraction (sign, bits-1 fraction)
+    weight_format: str = "fraction"  # fraction (sign, bits-1 fraction) | dynamic (per-layer FL)
 
 
 @dataclass

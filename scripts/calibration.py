@@ -1,0 +1,95 @@
+"""The K -> k calibration study (docs/REPRODUCTION.md, "Calibration of K1..K4"): each
+method's output error and accuracy loss on DRUM-k, k = 2..8, per application, over seeds.
+
+Runs (paper profile, knob set `drum_k` with D2..D8; one multirun per method):
+
+    axtrain train -m +experiment=paper knobs=drum_k method=bp seed=0,1,2 \\
+        dataset=breast_cancer,ionosphere,image_seg,satimage,mnist_mlp,mnist_cnn \\
+        'eval.knobs=[exact,D2,D3,D4,D5,D6,D7,D8]' hydra.sweep.dir=calib/bp
+
+Then:
+
+    python scripts/calibration.py calib/bp [calib/act ...] [--plot docs/calibration.png]
+
+prints, per method, application and k, the normalised output error n = loss / the same
+network's exact loss (mean over seeds, 95 % t-interval) and the accuracy loss in points,
+then applies the rule stated in docs/REPRODUCTION.md: K1 is the largest k at which BP's
+n is clearly above seed-to-seed noise (interval above 1) on at least half of the
+applications; K2..K4 are the next three k.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from axtrain_cli.report.common import ci95
+
+
+def load(dirs: list[Path]) -> pd.DataFrame:
+    files = [f for d in dirs for f in sorted(Path(d).rglob("results.csv"))]
+    if not files:
+        raise SystemExit(f"calibration: no results.csv under {', '.join(map(str, dirs))}")
+    df = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+    df = df[df["knob"].str.fullmatch(r"D\d+")].copy()
+    df["k"] = df["knob"].str[1:].astype(int)
+    df["n"] = df["loss"] / df["exact_loss"]
+    df["accuracy_loss"] = 100 * (df["exact_accuracy"] - df["accuracy"])
+    return df
+
+
+def table(df: pd.DataFrame) -> pd.DataFrame:
+    g = df.groupby(["method", "dataset", "k"])
+    t = pd.DataFrame({"n": g["n"].mean(), "n_ci95": g["n"].agg(ci95),
+                      "accuracy_loss": g["accuracy_loss"].mean(),
+                      "accuracy_loss_ci95": g["accuracy_loss"].agg(ci95),
+                      "seeds": g["seed"].nunique()}).reset_index()
+    t["clearly_above_1"] = t["n"] - t["n_ci95"] > 1
+    return t
+
+
+def choose(t: pd.DataFrame) -> list[int]:
+    """K1..K4 by the rule (see the module docstring), from BP's rows."""
+    bp = t[t["method"] == "bp"]
+    share = bp.groupby("k")["clearly_above_1"].mean()
+    k1 = max(k for k, s in share.items() if s >= 0.5)
+    return [k1, k1 + 1, k1 + 2, k1 + 3]
+
+
+def plot(t: pd.DataFrame, path: Path) -> None:
+    from axtrain_cli.plotting import figure, save_png
+
+    methods = list(dict.fromkeys(t["method"]))
+    fig, axes = figure(len(methods), 5.0, 3.6)
+    fig.suptitle("BP's output error on DRUM-k relative to exact hardware (mean, 95 % interval "
+                 "over seeds)" if methods == ["bp"] else
+                 "Output error on DRUM-k relative to exact hardware (95 % interval over seeds)")
+    for ax, m in zip(axes, methods):
+        for ds, d in t[t["method"] == m].groupby("dataset"):
+            ax.errorbar(d["k"], d["n"], yerr=d["n_ci95"], capsize=2, marker="o", ms=3,
+                        label=ds)
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set(title=m, xlabel="DRUM k (bits kept)", ylabel="loss / exact loss", yscale="log")
+    axes[0].legend(fontsize=7)
+    save_png(path, fig)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("dirs", nargs="+", type=Path)
+    p.add_argument("--plot", type=Path, default=None)
+    a = p.parse_args()
+    t = table(load(a.dirs))
+    pd.set_option("display.width", 200)
+    print(t.round(4).to_string(index=False))
+    if (t["method"] == "bp").any():
+        print("\nK1..K4 = DRUM k", ", ".join(map(str, choose(t))))
+    if a.plot:
+        plot(t, a.plot)
+        print(f"wrote {a.plot}")
+
+
+if __name__ == "__main__":
+    main()

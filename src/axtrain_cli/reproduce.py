@@ -46,8 +46,8 @@ SEEDS = {"quick": "0", "paper": "0,1,2"}
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     """key=value arguments (profile=, out=, jobs=, datasets=, seeds=, arms=, pas_knob=,
-    approxann_knobs=, approxann_constraints=); anything else is passed to every job as a Hydra override (e.g.
-    knobs=my_set to run the grid on your own knobs)."""
+    approxann_knobs=, approxann_constraints=); anything else is passed to every job as a
+    Hydra override (e.g. knobs=my_set to run the grid on your own knobs)."""
     p = argparse.ArgumentParser(prog="axtrain reproduce", description=__doc__.splitlines()[0])
     p.add_argument("args", nargs="*", help="profile=quick|paper out=DIR jobs=N "
                    "datasets=a,b seeds=0,1 arms=main,pas,approxann pas_knob=K1 "
@@ -113,7 +113,8 @@ def arm_command(arm: str, o: argparse.Namespace, extra: list[str]) -> list[str]:
             *(a.format(act=main_checkpoint(o, "act", extra),
                        init=main_checkpoint(o, "${method.init}", extra), pas_knob=o.pas_knob,
                        approxann_knobs=o.approxann_knobs) for a in ARMS[arm]),
-            *([f"method.constraint={o.approxann_constraints}"]  # (default: dir names as before)
+            # (the default adds nothing, so the job dirs keep their names)
+            *([f"method.constraint={o.approxann_constraints}"]
               if arm == "approxann" and o.approxann_constraints != "accuracy" else []),
             "resume=true", *extra,
             *launcher,

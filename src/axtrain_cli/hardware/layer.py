@@ -154,7 +154,7 @@ def _compiled_sum(products, work: int):
     """(key, the compiled kernel of `products` (a model's bound method)), the kernel None
     while it does not pay (see COMPILE_AFTER) or when disabled (AXTRAIN_NO_COMPILE=1),
     False after a failure."""
-    key = getattr(products, "__self__", None), getattr(products, "__func__", products)
+    key = _model_key(products)
     if os.environ.get("AXTRAIN_NO_COMPILE") == "1":
         return key, None
     try:
@@ -167,6 +167,12 @@ def _compiled_sum(products, work: int):
     return key, fused
 
 
+def _model_key(products) -> tuple:
+    """(model, function) of a model's bound `products` method: the cache key of what is
+    derived from it once per process (its compiled kernel, its product table)."""
+    return getattr(products, "__self__", None), getattr(products, "__func__", products)
+
+
 def _product_sums(products, x: Tensor, w: Tensor) -> Tensor:
     """(n, I) x (O, I) -> (n, O): sum over i of products(x[:, i], w[:, i])."""
     return products(x[:, None, :], w[None]).sum(-1)
@@ -176,7 +182,7 @@ def product_table(products, bits: int) -> Tensor | None:
     """The float32 table P[a + 2^(bits-1), b + 2^(bits-1)] = products(a, b) of every pair of
     signed `bits`-bit words (computed once per model and width), or None when some product
     is 2^24 or more in magnitude (float32 sums would not be exact)."""
-    key = getattr(products, "__self__", None), getattr(products, "__func__", products), bits
+    key = *_model_key(products), bits
     try:
         if key in _tables:
             return _tables[key]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from .. import knobs
-from ..config import require
+from ..config import choice, require
 from ..evaluate import make_plan, measurement
 from ..knobs import EXACT
 from ..models import HwPlan, Net, calibrate
@@ -41,7 +41,7 @@ def check(cfg) -> None:
     check_baseline(cfg)
     check_knob(cfg, domains=("compute",))
     require(cfg, "method.max_loss", 0 < m.max_loss < 100, "a percentage in (0, 100)")
-    require(cfg, "method.constraint", m.constraint in CONSTRAINTS, " or ".join(CONSTRAINTS))
+    choice(cfg, "method.constraint", CONSTRAINTS)
     require(cfg, "method.batch_fraction", 0 < m.batch_fraction <= 1, "a fraction in (0, 1]")
 
 
@@ -124,7 +124,8 @@ def train(net: Net, ctx: Context) -> Trained:
         now = metrics_on(trial, ctx, mixed_plan(trial, knob, bits, fl, trial_masks, fmt=fmt))
         ok = degraded(m, on_exact, now) <= m.max_loss
         log.info("approxann iteration %d: +%d neurons -> loss %.4g, accuracy %.4f (base %.4g, "
-                 "%.4f): %s", iterations, len(chosen), *now, *on_exact, "accept" if ok else "reject")
+                 "%.4f): %s", iterations, len(chosen), *now, *on_exact,
+                 "accept" if ok else "reject")
         if ok:
             net.load_state_dict(trial.state_dict())
             masks = trial_masks

@@ -136,3 +136,18 @@ def test_network_power_weights_layers_by_their_counts(compose_cfg):
     assert p["storage"] == pytest.approx((w * (400 / 1100) ** 2 + b) / (w + b))
     p = network_power(net, knobs.resolve("K1", cfg), cfg.hardware)
     assert p == pytest.approx({"compute": 0.06, "storage": 1.0}, abs=0.005)  # DRUM k=2
+
+
+@pytest.mark.parametrize("method", ["bp", "act"])
+def test_bp_and_act_evaluate_a_checkpoint_without_training(compose_cfg, tmp_path, method):
+    """method.checkpoint: the earlier run's network, evaluated on this run's knobs (here
+    another multiplier family); the exact rows are the earlier run's, nothing is trained."""
+    first = tmp_path / "first"
+    trained = run(compose_cfg([*TINY, f"method={method}", "eval.knobs=[exact,K1]"]), first)
+    again = run(compose_cfg([*TINY, f"method={method}", "eval.knobs=[exact,K1]",
+                             "knobs=truncation", f"method.checkpoint={first / 'model.pt'}"]),
+                tmp_path / "again")
+    for col in ("loss", "accuracy", "sensitivity"):
+        assert _row(again, "exact")[col] == _row(trained, "exact")[col], col
+    assert _row(again, "K1").multiplier != _row(trained, "K1").multiplier
+    assert (first / "history.csv").is_file() and not (tmp_path / "again" / "history.csv").exists()

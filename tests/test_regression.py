@@ -127,3 +127,23 @@ def test_extra_overrides_reach_every_arm(tmp_path):
     assert (tmp_path / "main" / "dataset=ionosphere,method=act,seed=0,train.epochs=2"
             / "model.pt").is_file()
     assert list((tmp_path / "axtrain").glob("*train.epochs=2/results.csv"))
+
+
+def test_reproduce_networks_evaluates_an_earlier_reproductions_networks(tmp_path):
+    """networks=DIR: the main arm evaluates DIR's bp and act networks on this run's knobs
+    instead of training; a DIR that is no reproduction is one line, exit 2."""
+    first, again = tmp_path / "first", tmp_path / "again"
+    r = reproduce(first, "profile=quick", "datasets=ionosphere", "arms=main")
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = reproduce(again, "profile=quick", "datasets=ionosphere", "arms=main",
+                  f"networks={first}", "knobs=truncation")
+    assert r.returncode == 0, r.stderr[-2000:]
+    for method in ("bp", "act"):
+        a = pd.read_csv(first / "main" / f"dataset=ionosphere,method={method},seed=0"
+                        / "results.csv").set_index("knob")
+        b = pd.read_csv(again / "main" / f"dataset=ionosphere,knobs=truncation,method={method},"
+                        "seed=0" / "results.csv").set_index("knob")
+        assert b.loc["exact", "loss"] == a.loc["exact", "loss"]
+        assert b.loc["K1", "multiplier"] != a.loc["K1", "multiplier"]
+    r = reproduce(tmp_path / "x", "profile=quick", f"networks={tmp_path / 'none'}")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "networks=" in r.stderr

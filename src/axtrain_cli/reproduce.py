@@ -9,6 +9,11 @@ profile's schedules (`+experiment=<profile>`, conf/experiment/*.yaml):
   approxann  method = approxann from main's bp / act networks, at each knob of
              `approxann_knobs` (K1,K2)                        (figures 8, 9)
 
+`networks=DIR` skips the main arm's training: it evaluates the bp and act networks of an
+earlier reproduction in DIR (DIR/main/dataset=<d>,method=<m>,seed=<s>/model.pt, the names
+a reproduction without extra overrides writes) on this run's knobs, e.g. the paper's
+networks on another multiplier family (`knobs=truncation networks=reproduce/paper`).
+
 Job dirs are named by their overrides, so a rerun with the same arguments resumes:
 finished jobs (a results.csv in their dir) are skipped. `jobs=N` runs N jobs in
 parallel with the joblib launcher (each pinned to its share of the cores).
@@ -46,17 +51,17 @@ SEEDS = {"quick": "0", "paper": "0,1,2"}
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     """key=value arguments (profile=, out=, jobs=, datasets=, seeds=, arms=, pas_knob=,
-    approxann_knobs=, approxann_constraints=); anything else is passed to every job as a
+    approxann_knobs=, approxann_constraints=, networks=); anything else is passed to every job as a
     Hydra override (e.g. knobs=my_set to run the grid on your own knobs)."""
     p = argparse.ArgumentParser(prog="axtrain reproduce", description=__doc__.splitlines()[0])
     p.add_argument("args", nargs="*", help="profile=quick|paper out=DIR jobs=N "
                    "datasets=a,b seeds=0,1 arms=main,pas,approxann pas_knob=K1 "
-                   "approxann_knobs=K1,K2 approxann_constraints=accuracy,error "
+                   "approxann_knobs=K1,K2 approxann_constraints=accuracy,error networks=DIR "
                    "[hydra overrides]")
     ns = p.parse_args(argv)
     opts = {"profile": "quick", "out": None, "jobs": "1", "datasets": ",".join(DATASETS),
             "seeds": None, "arms": ",".join(ARMS), "pas_knob": "K1", "approxann_knobs": "K1,K2",
-            "approxann_constraints": "accuracy"}
+            "approxann_constraints": "accuracy", "networks": None}
     extra = []
     for a in ns.args:
         key, sep, value = a.partition("=")
@@ -77,6 +82,9 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
             _fail(f"approxann_constraints: {name!r} is not one of accuracy, error")
     if not re.fullmatch(r"[0-9]+", opts["jobs"]) or int(opts["jobs"]) < 1:
         _fail(f"jobs={opts['jobs']!r}: allowed an integer >= 1")
+    if opts["networks"] is not None and not (Path(opts["networks"]) / "main").is_dir():
+        _fail(f"networks={opts['networks']!r}: allowed the out dir of an earlier reproduction "
+              "(it has no main/ dir)")
     opts["out"] = Path(opts["out"] or f"reproduce/{opts['profile']}")
     opts["seeds"] = opts["seeds"] or SEEDS[opts["profile"]]
     return argparse.Namespace(**opts), extra
@@ -104,6 +112,13 @@ def main_checkpoint(o: argparse.Namespace, method: str, extra: list[str]) -> str
     return f"'{(o.out / 'main').resolve()}/{name}/model.pt'"
 
 
+def network_checkpoint(networks: str) -> str:
+    """The model.pt in `networks` (an earlier reproduction) of a main-arm job's dataset,
+    method and seed."""
+    name = job_dirname(["dataset=${dataset.name}", "seed=${seed}", "method=${method.name}"])
+    return f"'{(Path(networks) / 'main').resolve()}/{name}/model.pt'"
+
+
 def arm_command(arm: str, o: argparse.Namespace, extra: list[str]) -> list[str]:
     launcher = ([] if o.jobs == "1" else
                 ["hydra/launcher=local_parallel", f"hydra.launcher.n_jobs={o.jobs}"])
@@ -116,6 +131,8 @@ def arm_command(arm: str, o: argparse.Namespace, extra: list[str]) -> list[str]:
             # (the default adds nothing, so the job dirs keep their names)
             *([f"method.constraint={o.approxann_constraints}"]
               if arm == "approxann" and o.approxann_constraints != "accuracy" else []),
+            *([f"method.checkpoint={network_checkpoint(o.networks)}"]
+              if arm == "main" and o.networks else []),
             "resume=true", *extra,
             *launcher,
             f"hydra.sweep.dir={o.out / arm}",
@@ -125,14 +142,14 @@ def arm_command(arm: str, o: argparse.Namespace, extra: list[str]) -> list[str]:
 
 def check_arms(arms: list[str], o: argparse.Namespace, extra: list[str]) -> None:
     """Validate every job of every arm before any runs (one line, exit 2): the arms' own
-    overrides with the extra ones, less the Hydra settings and the checkpoints, which the
-    earlier arms will write."""
+    overrides with the extra ones, less the Hydra settings and the checkpoints that the
+    earlier arms will write (those of `networks=` exist already and are checked)."""
     from .cli import check_sweep
 
     for arm in arms:
         cmd = arm_command(arm, o, extra)
-        jobs = [a for a in cmd[cmd.index("train") + 2:] if not a.lstrip("+~").startswith(
-            ("hydra", "method.checkpoint"))]
+        later = ("hydra",) if arm == "main" else ("hydra", "method.checkpoint")
+        jobs = [a for a in cmd[cmd.index("train") + 2:] if not a.lstrip("+~").startswith(later)]
         check_sweep(jobs)
 
 

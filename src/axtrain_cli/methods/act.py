@@ -1,14 +1,16 @@
 """AxTrain-act (paper section 3.1): E_tot = E + gamma * S(w) (Eq. 4), S of Eq. 5 on the
-sigmoid outputs, its gradient Eq. 6 by autograd; gamma adapted once per epoch (3.1.3)."""
+sigmoid outputs, its gradient Eq. 6 by autograd; gamma adapted once per epoch (3.1.3).
+With `checkpoint`, an earlier act run's network is evaluated instead of trained."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from ..config import choice, require, select
 from ..sensitivity import network_sensitivity
 from ..training import Step, loss_per_sample
-from .base import Context, Trained, fit_net
+from .base import Context, Trained, check_checkpoint, fit_net, load_start
 
 
 @dataclass
@@ -21,6 +23,13 @@ class ActConf:
     sensitivity: str = "per_sample"  # per-sample |dO/dw| averaged over the batch | batch_mean
 
 
+@dataclass
+class ActRunConf(ActConf):
+    """method=act: the act settings, and a network to evaluate instead of training one."""
+
+    checkpoint: Optional[str] = None  # an act run's model.pt: evaluate it, no training
+
+
 def check_settings(cfg, key: str = "method") -> None:
     """The act settings under `key` (method, or the baselines' method.act)."""
     a = select(cfg, key)
@@ -30,7 +39,9 @@ def check_settings(cfg, key: str = "method") -> None:
     choice(cfg, f"{key}.error_metric", ("loss", "misclassification"))
 
 
-check = check_settings
+def check(cfg) -> None:
+    check_settings(cfg)
+    check_checkpoint(cfg)
 
 
 def act_step(loss: str, n_classes: int, gamma, per_sample: bool = True) -> Step:
@@ -85,8 +96,11 @@ def train_act(net, ctx: Context, a: ActConf, label: str = "act") -> tuple[list[d
 
 
 def train(net, ctx: Context) -> Trained:
+    if ctx.m.checkpoint:
+        load_start(net, ctx.m.checkpoint)
+        return Trained(net)
     history, gamma = train_act(net, ctx, ctx.m)
     return Trained(net, history=history, figures={"final_gamma": gamma})
 
 
-Conf = ActConf  # the method's schema, under the name the registry reads
+Conf = ActRunConf  # the method's schema, under the name the registry reads

@@ -1,23 +1,29 @@
 """BP: conventional backpropagation on the output error (`train.loss`), no hardware
-knowledge."""
+knowledge. With `checkpoint`, an earlier run's network is evaluated instead of trained
+(e.g. the same networks on another knob set)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
-from .base import Context, Trained, train_bp
+from .base import Context, Trained, check_checkpoint, load_start, train_bp
 
 
 @dataclass
 class BpConf:
     name: str = "bp"
+    checkpoint: Optional[str] = None  # a bp run's model.pt: evaluate it, no training
 
 
 def check(cfg) -> None:
-    """Nothing beyond the common settings."""
+    check_checkpoint(cfg)
 
 
 def train(net, ctx: Context) -> Trained:
+    if ctx.m.checkpoint:
+        load_start(net, ctx.m.checkpoint)
+        return Trained(net)
     return Trained(net, history=train_bp(net, ctx))
 
 

@@ -29,12 +29,17 @@ from axtrain_cli.report.common import ci95
 
 
 def load(dirs: list[Path]) -> pd.DataFrame:
+    """Every DRUM row (a compute knob whose multiplier is drum(k=...)) below `dirs`, with its
+    k: the D2..D8 knobs of `drum_k`, and also K1..K4 of a reproduction (AxTrain's K1 row comes
+    from its network tuned at K1). A (method, dataset, seed, k) seen twice is kept once."""
     files = [f for d in dirs for f in sorted(Path(d).rglob("results.csv"))]
     if not files:
         raise SystemExit(f"calibration: no results.csv under {', '.join(map(str, dirs))}")
     df = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
-    df = df[df["knob"].str.fullmatch(r"D\d+")].copy()
-    df["k"] = df["knob"].str[1:].astype(int)
+    k = df["multiplier"].str.extract(r"^drum\(k=(\d+)\)$")[0]
+    df = df[k.notna() & (df["domain"] == "compute")].copy()
+    df["k"] = k[df.index].astype(int)
+    df = df.drop_duplicates(["method", "dataset", "seed", "k"])
     df["n"] = df["loss"] / df["exact_loss"]
     df["accuracy_loss"] = 100 * (df["exact_accuracy"] - df["accuracy"])
     return df

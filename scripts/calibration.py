@@ -1,21 +1,28 @@
 """The K -> k calibration study (docs/REPRODUCTION.md, "Calibration of K1..K4"): each
 method's output error and accuracy loss on DRUM-k, k = 2..8, per application, over seeds.
 
-Runs (paper profile, knob set `drum_k` with D2..D8; one multirun per method):
+Runs (paper profile, knob set `drum_k` with D2..D8). BP and act: the networks of a paper
+reproduction (`reproduce/paper`), evaluated without training (method.checkpoint):
 
-    axtrain train -m +experiment=paper knobs=drum_k method=bp seed=0,1,2 \\
+    ck='reproduce/paper/main/dataset=${dataset.name},method=${method.name},seed=${seed}'
+    axtrain train -m +experiment=paper knobs=drum_k method=bp,act seed=0,1,2 \\
         dataset=breast_cancer,ionosphere,image_seg,satimage,mnist_mlp,mnist_cnn \\
-        'eval.knobs=[exact,D2,D3,D4,D5,D6,D7,D8]' hydra.sweep.dir=calib/bp
+        "method.checkpoint='$ck/model.pt'" \\
+        'eval.knobs=[exact,D2,D3,D4,D5,D6,D7,D8]' hydra.sweep.dir=calib/frac
 
-Then:
+AxTrain fine-tunes once per knob; the reproduction's axtrain arm has k = 2..5 (K1..K4), so
+only D6..D8 are new (method=axtrain, the act checkpoint, 'eval.knobs=[exact,D6,D7,D8]',
+hydra.sweep.dir=calib/axtrain). Then:
 
-    python scripts/calibration.py calib/bp [calib/act ...] [--plot docs/calibration.png]
+    python scripts/calibration.py calib/frac reproduce/paper/axtrain calib/axtrain \\
+        --plot docs/calibration.png
 
 prints, per method, application and k, the normalised output error n = loss / the same
-network's exact loss (mean over seeds, 95 % t-interval) and the accuracy loss in points,
-then applies the rule stated in docs/REPRODUCTION.md: K1 is the largest k at which BP's
-n is clearly above seed-to-seed noise (interval above 1) on at least half of the
-applications; K2..K4 are the next three k.
+network's exact loss (mean over seeds, 95 % t-interval) and the accuracy loss in points;
+then per k the averages over the applications, with the share of BP's excess error
+(n - 1) that act and AxTrain remove; then applies the rule stated in docs/REPRODUCTION.md:
+K1 is the largest k at which BP's n is clearly above seed-to-seed noise (interval above
+1) on at least half of the applications; K2..K4 are the next three k.
 """
 
 from __future__ import annotations
@@ -55,6 +62,15 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
     return t
 
 
+def by_k(t: pd.DataFrame) -> pd.DataFrame:
+    """Per k: each method's normalised error averaged over the applications, and the share
+    of BP's excess error (n - 1) that act / AxTrain remove, from those averages."""
+    n = t.pivot_table(index="k", columns="method", values="n", aggfunc="mean")
+    for m in [c for c in n.columns if c != "bp"] if "bp" in n.columns else []:
+        n[f"{m}_reduction_pct"] = 100 * (1 - (n[m] - 1) / (n["bp"] - 1))
+    return n
+
+
 def choose(t: pd.DataFrame) -> list[int]:
     """K1..K4 by the rule (see the module docstring), from BP's rows."""
     bp = t[t["method"] == "bp"]
@@ -66,7 +82,9 @@ def choose(t: pd.DataFrame) -> list[int]:
 def plot(t: pd.DataFrame, path: Path) -> None:
     from axtrain_cli.plotting import figure, save_png
 
-    methods = list(dict.fromkeys(t["method"]))
+    order = {"bp": 0, "act": 1, "axtrain": 2}
+    methods = sorted(dict.fromkeys(t["method"]), key=lambda m: (order.get(m, 3), m))
+    low, high = (t["n"] - t["n_ci95"]).clip(lower=0.3).min(), (t["n"] + t["n_ci95"]).max()
     fig, axes = figure(len(methods), 5.0, 3.6)
     fig.suptitle("BP's output error on DRUM-k relative to exact hardware (mean, 95 % interval "
                  "over seeds)" if methods == ["bp"] else
@@ -76,7 +94,8 @@ def plot(t: pd.DataFrame, path: Path) -> None:
             ax.errorbar(d["k"], d["n"], yerr=d["n_ci95"], capsize=2, marker="o", ms=3,
                         label=ds)
         ax.axhline(1.0, color="grey", lw=0.8)
-        ax.set(title=m, xlabel="DRUM k (bits kept)", ylabel="loss / exact loss", yscale="log")
+        ax.set(title=m, xlabel="DRUM k (bits kept)", ylabel="loss / exact loss", yscale="log",
+               ylim=(0.9 * low, 1.1 * high))
     axes[0].legend(fontsize=7)
     save_png(path, fig)
 
@@ -89,6 +108,8 @@ def main() -> None:
     t = table(load(a.dirs))
     pd.set_option("display.width", 200)
     print(t.round(4).to_string(index=False))
+    print("\nmean over the applications:")
+    print(by_k(t).round(4).to_string())
     if (t["method"] == "bp").any():
         print("\nK1..K4 = DRUM k", ", ".join(map(str, choose(t))))
     if a.plot:

@@ -26,11 +26,15 @@ def register_configs() -> None:
     cs = ConfigStore.instance()
     for name, module in METHODS.items():
         cs.store(name=f"method_{name}_schema", node=module.Conf)
+    # act's settings alone (no checkpoint): the baselines' `method.act`
+    cs.store(name="method_act_settings_schema", node=act.ActConf)
 
 
 def check(cfg) -> None:
-    """The method's name and its own settings."""
+    """The method's name, its settings' types (its schema, as `typed` reads them) and its
+    own checks."""
     choice(cfg, "method.name", tuple(METHODS))
+    typed(cfg)
     METHODS[cfg.method.name].check(cfg)
 
 

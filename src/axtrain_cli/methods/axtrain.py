@@ -24,7 +24,7 @@ class AxtrainConf(act.ActConf):
 
 
 def check(cfg) -> None:
-    act.check(cfg)
+    act.check_settings(cfg)
     check_checkpoint(cfg)
     require(cfg, "method.finetune_epochs", cfg.method.finetune_epochs >= 1, "an integer >= 1")
     positive_lr(cfg, "method.finetune_lr")

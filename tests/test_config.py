@@ -143,3 +143,11 @@ def test_a_knob_added_on_the_command_line_works_everywhere(compose_cfg):
 def test_a_method_key_of_another_method_is_refused_at_compose(compose_cfg):
     with pytest.raises(Exception, match="finetune_epochs"):
         compose_cfg(["method=pas", "method.finetune_epochs=3"])
+
+
+@pytest.mark.parametrize("method", ["bp", "act", "pas", "axtrain", "approxann", "axnn"])
+def test_every_method_composes_to_its_typed_schema(compose_cfg, method):
+    """conf/method/<m>.yaml (with the baselines' nested act settings) merges into the
+    method's Conf dataclass, as run() reads it."""
+    m = typed(compose_cfg([f"method={method}"]))
+    assert m.name == method and isinstance(m, METHODS[method].Conf)

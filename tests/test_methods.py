@@ -151,3 +151,11 @@ def test_bp_and_act_evaluate_a_checkpoint_without_training(compose_cfg, tmp_path
         assert _row(again, "exact")[col] == _row(trained, "exact")[col], col
     assert _row(again, "K1").multiplier != _row(trained, "K1").multiplier
     assert (first / "history.csv").is_file() and not (tmp_path / "again" / "history.csv").exists()
+
+
+def test_a_checkpoint_of_another_seed_loads_with_a_warning(compose_cfg, tmp_path, caplog):
+    first = tmp_path / "first"
+    run(compose_cfg([*TINY, "eval.knobs=[exact]"]), first)
+    run(compose_cfg([*TINY, "eval.knobs=[exact]", "seed=1",
+                     f"method.checkpoint={first / 'model.pt'}"]), tmp_path / "again")
+    assert "trained with seed=0, this run has seed=1" in caplog.text

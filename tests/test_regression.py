@@ -145,5 +145,7 @@ def test_reproduce_networks_evaluates_an_earlier_reproductions_networks(tmp_path
                         "seed=0" / "results.csv").set_index("knob")
         assert b.loc["exact", "loss"] == a.loc["exact", "loss"]
         assert b.loc["K1", "multiplier"] != a.loc["K1", "multiplier"]
-    r = reproduce(tmp_path / "x", "profile=quick", f"networks={tmp_path / 'none'}")
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "networks=" in r.stderr
+    for bad in [f"networks={tmp_path / 'none'}", "networks=", f"networks={first}"]:
+        args = ["arms=axtrain"] if bad.endswith(str(first)) else []
+        r = reproduce(tmp_path / "x", "profile=quick", bad, *args)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "networks=" in r.stderr, bad

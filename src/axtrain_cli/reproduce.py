@@ -82,9 +82,17 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
             _fail(f"approxann_constraints: {name!r} is not one of accuracy, error")
     if not re.fullmatch(r"[0-9]+", opts["jobs"]) or int(opts["jobs"]) < 1:
         _fail(f"jobs={opts['jobs']!r}: allowed an integer >= 1")
-    if opts["networks"] is not None and not (Path(opts["networks"]) / "main").is_dir():
-        _fail(f"networks={opts['networks']!r}: allowed the out dir of an earlier reproduction "
-              "(it has no main/ dir)")
+    if opts["networks"] is not None:
+        allowed = "allowed the out dir of an earlier reproduction, with the main arm in arms"
+        net = Path(opts["networks"]).expanduser()
+        if not opts["networks"] or not (net / "main").is_dir():
+            _fail(f"networks={opts['networks']!r}: {allowed} (it has no main/ dir)")
+        if "main" not in opts["arms"].split(","):
+            _fail(f"networks={opts['networks']!r} with arms={opts['arms']}: {allowed}")
+        if re.search(r"['\\]|\$\{", str(net.resolve())):
+            _fail(f"networks={opts['networks']!r}: {allowed}, its path without quotes, "
+                  "backslashes or ${")
+        opts["networks"] = str(net)
     opts["out"] = Path(opts["out"] or f"reproduce/{opts['profile']}")
     opts["seeds"] = opts["seeds"] or SEEDS[opts["profile"]]
     return argparse.Namespace(**opts), extra

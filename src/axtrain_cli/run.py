@@ -104,7 +104,7 @@ def run(cfg: DictConfig, out_dir: str | Path, sweep_dir: str | None = None) -> p
             "per_knob": {k: _cpu(m.state_dict()) for k, m in trained.per_knob.items()},
             "topology": OmegaConf.to_container(cfg.topology, resolve=True),
             "input_shape": list(cfg.dataset.input_shape), "n_classes": cfg.dataset.n_classes,
-            "schema_version": SCHEMA_VERSION})
+            "dataset": cfg.dataset.name, "seed": cfg.seed, "schema_version": SCHEMA_VERSION})
     files["sensitivity_map.csv"] = csv_bytes(map_frame(smap))
     try:
         from .plotting import heatmap_png

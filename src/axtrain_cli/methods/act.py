@@ -97,7 +97,7 @@ def train_act(net, ctx: Context, a: ActConf, label: str = "act") -> tuple[list[d
 
 def train(net, ctx: Context) -> Trained:
     if ctx.m.checkpoint:
-        load_start(net, ctx.m.checkpoint)
+        load_start(net, ctx)
         return Trained(net)
     history, gamma = train_act(net, ctx, ctx.m)
     return Trained(net, history=history, figures={"final_gamma": gamma})

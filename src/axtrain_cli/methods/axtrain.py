@@ -39,7 +39,7 @@ def tuned_knobs(cfg) -> list[str]:
 def train(net, ctx: Context) -> Trained:
     m, cfg = ctx.m, ctx.cfg
     if m.checkpoint:
-        load_start(net, m.checkpoint)
+        load_start(net, ctx)
         history, figures = [], {}
     else:
         history, gamma = act.train_act(net, ctx, m)

@@ -137,11 +137,19 @@ def check_checkpoint(cfg) -> None:
                               f"{allowed}")
 
 
-def load_start(net: Net, path: str) -> None:
-    """Start from the model.pt of an earlier run (`method.checkpoint`, checked before)."""
-    file = Path(path).expanduser()
-    net.load_state_dict(load_checkpoint(file)["state_dict"])
+def load_start(net: Net, ctx: Context) -> None:
+    """Start from the model.pt of an earlier run (`method.checkpoint`, checked before). A
+    checkpoint of another seed or dataset is loaded with a warning: the seed draws the
+    train/test split, so its test set holds some of the network's training data."""
+    file = Path(ctx.m.checkpoint).expanduser()
+    ck = load_checkpoint(file)
+    net.load_state_dict(ck["state_dict"])
     log.info("starting from %s", file)
+    cfg = ctx.cfg
+    for key, ours in (("dataset", cfg.dataset.name), ("seed", cfg.seed)):
+        if key in ck and ck[key] != ours:
+            log.warning("method.checkpoint was trained with %s=%s, this run has %s=%s: its "
+                        "test set overlaps the network's training data", key, ck[key], key, ours)
 
 
 def check_knob(cfg, domains=("compute", "storage", "compute+storage")) -> None:

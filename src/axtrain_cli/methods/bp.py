@@ -22,7 +22,7 @@ def check(cfg) -> None:
 
 def train(net, ctx: Context) -> Trained:
     if ctx.m.checkpoint:
-        load_start(net, ctx.m.checkpoint)
+        load_start(net, ctx)
         return Trained(net)
     return Trained(net, history=train_bp(net, ctx))
 

@@ -46,7 +46,7 @@ def start(net: Net, ctx: Context) -> tuple[list[dict], dict]:
     """Load `checkpoint`, or train the starting network with `init`; (history, figures)."""
     m = ctx.m
     if m.checkpoint:
-        load_start(net, m.checkpoint)
+        load_start(net, ctx)
         return [], {}
     if m.init == "act":
         history, gamma = act.train_act(net, ctx, m.act, label="init:act")

@@ -36,7 +36,7 @@ def train_for(net, ctx: Context, knob: knobs.Knob, epochs: int, lr: float, ste_c
 def train(net, ctx: Context) -> Trained:
     m, t = ctx.m, ctx.cfg.train
     if m.checkpoint:
-        load_start(net, m.checkpoint)
+        load_start(net, ctx)
     knob = knobs.resolve(m.knob, ctx.cfg)
     history = train_for(net, ctx, knob, t.epochs, t.lr, m.ste_clip, f"pas@{knob.name}")
     return Trained(net, train_knob=m.knob, history=history)

@@ -141,10 +141,14 @@ def test_ctrl_c_is_one_line_exit_130_and_keeps_earlier_outputs(tmp_path):
     out = tmp_path / "run"
     assert run_cli([*TINY, f"hydra.run.dir={out}"], cwd=tmp_path).returncode == 0
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != "cli.log"}
+    # Ctrl-C as a terminal delivers it: SIGINT at its default disposition in the child (a
+    # test run launched as a background job, `make test &`, hands down SIGINT ignored, and
+    # Python then installs no KeyboardInterrupt handler)
     p = subprocess.Popen([*AXTRAIN, "progress=off", "train.epochs=100000",
                           f"hydra.run.dir={out}"], cwd=tmp_path, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True,
-                         env={**os.environ, "OMP_NUM_THREADS": "2"})
+                         env={**os.environ, "OMP_NUM_THREADS": "2"},
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     log = out / "cli.log"
     for _ in range(600):  # until the second run has loaded its data: it is training
         if log.read_text().count("data: Split") >= 2:
@@ -152,7 +156,10 @@ def test_ctrl_c_is_one_line_exit_130_and_keeps_earlier_outputs(tmp_path):
         time.sleep(0.1)
     time.sleep(1)
     p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=120)
+    try:
+        _, err = p.communicate(timeout=120)
+    finally:
+        p.kill()  # no runaway 100,000-epoch run if it did not stop
     assert p.returncode == 130 and len(err.strip().splitlines()) == 1 and "interrupted" in err
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != "cli.log"}
     assert after == before and complete(out)

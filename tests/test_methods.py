@@ -159,3 +159,35 @@ def test_a_checkpoint_of_another_seed_loads_with_a_warning(compose_cfg, tmp_path
     run(compose_cfg([*TINY, "eval.knobs=[exact]", "seed=1",
                      f"method.checkpoint={first / 'model.pt'}"]), tmp_path / "again")
     assert "trained with seed=0, this run has seed=1" in caplog.text
+
+
+@pytest.mark.parametrize("name,wd,momentum", [("adam", 0.0, 0.9), ("adam", 1e-3, 0.9),
+                                              ("sgd", 0.0, 0.9), ("sgd", 1e-3, 0.5),
+                                              ("sgd", 0.0, 0.0)])
+def test_optimizer_matches_torch_optim_bit_for_bit(name, wd, momentum):
+    """training.Optimizer (torch's functional updates, no torch._dynamo import) gives the
+    numbers torch.optim.Adam / SGD give, also where a parameter has no gradient."""
+    import torch
+
+    from axtrain_cli.training import make_optimizer
+
+    torch.manual_seed(0)
+    ours = [torch.nn.Parameter(torch.randn(4, 3)), torch.nn.Parameter(torch.randn(3))]
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    mine = make_optimizer(ours, name, 0.01, wd, momentum)
+    ref = (torch.optim.Adam(theirs, lr=0.01, weight_decay=wd) if name == "adam" else
+           torch.optim.SGD(theirs, lr=0.01, momentum=momentum, weight_decay=wd))
+    for step in range(6):
+        mine.zero_grad(set_to_none=True)
+        ref.zero_grad(set_to_none=True)
+        for a, b in zip(ours, theirs):
+            if step == 2 and a.dim() == 1:
+                continue  # no gradient this step: the parameter and its state stay as they are
+            g = torch.randn_like(a)
+            a.grad, b.grad = g.clone(), g.clone()
+        mine.step()
+        ref.step()
+        for a, b in zip(ours, theirs):
+            assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="train.optimizer='rmsprop'"):
+        make_optimizer(ours, "rmsprop", 0.01)

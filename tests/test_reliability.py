@@ -297,6 +297,11 @@ def test_reproduce_checks_before_any_arm(tmp_path):
                        text=True, cwd=ROOT, timeout=120)
     _one_line_exit_2(r, "train.epochs")
     assert "resume" not in r.stderr and not (tmp_path / "rp").exists()
+    bad = tmp_path / "it's"  # the later arms quote paths below out= in Hydra values
+    r = subprocess.run([sys.executable, "-m", "axtrain_cli.cli", "reproduce", "profile=quick",
+                        f"out={bad}"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    _one_line_exit_2(r, "out=", "without quotes")
+    assert not bad.exists()
 
 
 # ----------------------------------------------------------------------------- the sweep

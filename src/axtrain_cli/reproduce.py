@@ -89,13 +89,19 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
             _fail(f"networks={opts['networks']!r}: {allowed} (it has no main/ dir)")
         if "main" not in opts["arms"].split(","):
             _fail(f"networks={opts['networks']!r} with arms={opts['arms']}: {allowed}")
-        if re.search(r"['\\]|\$\{", str(net.resolve())):
-            _fail(f"networks={opts['networks']!r}: {allowed}, its path without quotes, "
-                  "backslashes or ${")
+        _quotable("networks", opts["networks"], net, allowed + ", its path")
         opts["networks"] = str(net)
     opts["out"] = Path(opts["out"] or f"reproduce/{opts['profile']}")
+    _quotable("out", str(opts["out"]), opts["out"], "allowed a path")
     opts["seeds"] = opts["seeds"] or SEEDS[opts["profile"]]
     return argparse.Namespace(**opts), extra
+
+
+def _quotable(key: str, value: str, path: Path, allowed: str) -> None:
+    """The later arms name model.pt files below `path` in quoted Hydra values (`_model_pt`):
+    its absolute form must hold no quote, backslash or ${."""
+    if re.search(r"['\\]|\$\{", str(path.resolve())):
+        _fail(f"{key}={value!r}: {allowed} without quotes, backslashes or ${{")
 
 
 def _fail(message: str) -> None:
@@ -116,15 +122,21 @@ def main_checkpoint(o: argparse.Namespace, method: str, extra: list[str]) -> str
     """The model.pt of the main arm's job for `method` with the same dataset, seed and
     extra overrides (Hydra interpolations fill in the dataset and seed)."""
     task = [ln for ln in extra if not ln.lstrip("+~").startswith("hydra")]
-    name = job_dirname(["dataset=${dataset.name}", "seed=${seed}", f"method={method}", *task])
-    return f"'{(o.out / 'main').resolve()}/{name}/model.pt'"
+    return _model_pt(o.out, ["dataset=${dataset.name}", "seed=${seed}", f"method={method}",
+                             *task])
 
 
 def network_checkpoint(networks: str) -> str:
     """The model.pt in `networks` (an earlier reproduction) of a main-arm job's dataset,
     method and seed."""
-    name = job_dirname(["dataset=${dataset.name}", "seed=${seed}", "method=${method.name}"])
-    return f"'{(Path(networks) / 'main').resolve()}/{name}/model.pt'"
+    return _model_pt(Path(networks),
+                     ["dataset=${dataset.name}", "seed=${seed}", "method=${method.name}"])
+
+
+def _model_pt(root: Path, lines: list[str]) -> str:
+    """The model.pt of the main-arm job named by the overrides `lines` in the reproduction
+    dir `root`, as one quoted Hydra value (`_quotable` checked `root` can be quoted)."""
+    return f"'{(root / 'main').resolve()}/{job_dirname(lines)}/model.pt'"
 
 
 def arm_command(arm: str, o: argparse.Namespace, extra: list[str]) -> list[str]:

@@ -296,6 +296,10 @@ def training(args, table: Table, data) -> None:
         act = epoch(lambda: act_step("mse", 10, gamma=lambda: 0.01, per_sample=True))
         table.ratio(f"{label} act epoch / BP epoch ({len(xs)} samples, batch 64)", act, bp,
                     repeats, "s")
+        sampled = epoch(lambda: act_step("mse", 10, gamma=lambda: 0.01, per_sample=True,
+                                         outputs=torch.Generator().manual_seed(1)))
+        table.ratio(f"{label} act epoch, method.outputs=sampled / BP epoch", sampled, bp,
+                    repeats, "s")
         if args.quick:
             continue
         cfg = OmegaConf.create({"hardware": {"bits": 16, "store_biases": True,

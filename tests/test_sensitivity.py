@@ -197,3 +197,24 @@ def test_map_sums_to_sensitivity(kind):
     s = network_sensitivity(net, x)
     assert s.requires_grad and s.dim() == 0
     assert torch.allclose(sum(m.sum() for m in maps), s.detach(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "conv"])
+def test_sampled_outputs_are_an_unbiased_estimate(kind):
+    """outputs=generator: one output k per sample, K * its term. For one sample every draw
+    is one of K values K s_k, and their mean is S exactly (the expectation over the draw);
+    for a batch the per-sample draws average over many calls to S."""
+    net = tiny_mlp(sizes=(5, 4, 3)) if kind == "mlp" else tiny_conv(n_out=3)
+    x = torch.randn(1, *net.input_shape, dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    draws = {round(network_sensitivity(net, x, outputs=g).item(), 12) for _ in range(80)}
+    assert len(draws) == 3  # K = 3 distinct values, all drawn
+    assert sum(draws) / 3 == pytest.approx(network_sensitivity(net, x).item(), rel=1e-10)
+    xb = torch.randn(16, *net.input_shape, dtype=torch.float64)
+    s = network_sensitivity(net, xb, outputs=g)
+    assert s.requires_grad  # differentiable, like the full S
+    many = torch.stack([network_sensitivity(net, xb, outputs=g).detach() for _ in range(400)])
+    se = float(many.std()) / 20
+    assert abs(float(many.mean()) - network_sensitivity(net, xb).item()) < 5 * se
+    with pytest.raises(ValueError, match="per_sample"):
+        network_sensitivity(net, xb, per_sample=False, outputs=g)

@@ -33,6 +33,13 @@ That bound is what `per_sample=True` and `sensitivity_map` use for conv layers. 
 `per_sample=False` conv layers are exact (signed deltas, sum over positions and samples
 before the absolute value).
 
+Sampled outputs (`outputs`, a generator). The deltas of all K outputs cost one K-batched
+backward pass, K times a plain backward. With a generator, each sample n draws one output
+k(n) uniformly and K |delta_k(n)(n)| stands for sum_k |delta_k(n)|: an unbiased estimate of
+the per-sample S (the same expectation over the draw) at the cost of one plain backward
+pass, the "one extra forward/backward round" the paper states for its training. A reading
+of ours, not the paper's (`method.outputs=sampled`); per_sample only.
+
 Gradients: S (deltas included) is built from differentiable ops, so autograd's dS/dw is the
 paper's Eq. 6, sign(w)|g| + H V with V = |w| * sign(g) (g = dO_k/dw, H the Hessian of O_k,
 summed over k and averaged over samples), which the paper gets with Pearlmutter's
@@ -50,7 +57,8 @@ from .models import Net
 
 
 def network_sensitivity(model: Net, inputs: torch.Tensor, per_sample: bool = True,
-                        forward: tuple[torch.Tensor, list] | None = None) -> torch.Tensor:
+                        forward: tuple[torch.Tensor, list] | None = None,
+                        outputs: torch.Generator | None = None) -> torch.Tensor:
     """S(w) of Eq. 5 on the batch `inputs`, a 0-d tensor differentiable (to second order)
     with respect to the model's parameters.
 
@@ -61,9 +69,14 @@ def network_sensitivity(model: Net, inputs: torch.Tensor, per_sample: bool = Tru
     Sums |w| |dO_k/dw| over the weights (not the biases: Eq. 5 sums w_ij) of every compute
     layer and every output k. per_sample=True: mean over samples of the per-sample value
     (conv layers: the untied-position upper bound, see the module docstring);
-    per_sample=False: derivatives of the batch-mean outputs, then absolute values."""
+    per_sample=False: derivatives of the batch-mean outputs, then absolute values.
+
+    `outputs`: a generator to draw one output per sample from (the module docstring's
+    sampled reading, an unbiased estimate of the per-sample S); None: all K outputs."""
+    if outputs is not None and not per_sample:
+        raise ValueError("sampled outputs estimate the per-sample S only (per_sample=True)")
     total = inputs.new_zeros(())
-    for layer, a, delta, tail in _layer_terms(model, inputs, forward):
+    for layer, a, delta, tail in _layer_terms(model, inputs, forward, outputs):
         if per_sample:
             m = _abs_weight_grad(layer, a, delta, tail)
         else:
@@ -107,7 +120,7 @@ def _apply(tail, d):
     return d
 
 
-def _layer_terms(model: Net, x: torch.Tensor, forward=None):
+def _layer_terms(model: Net, x: torch.Tensor, forward=None, outputs=None):
     """Per compute layer, in index order: (layer, input a_l, delta, tail), where the deltas
     dO_k/dz_l (K, N, *z_l.shape[1:]) are `_apply(tail, delta)`.
 
@@ -123,7 +136,7 @@ def _layer_terms(model: Net, x: torch.Tensor, forward=None):
         tape: list = []
         forward = model.logits(x, tape=tape), tape
     z, tape = forward
-    delta, tail, terms = _output_jacobian(model, z), [], {}
+    delta, tail, terms = _output_jacobian(model, z, outputs), [], {}
     left = len(model.compute)
     for op, saved in reversed(tape):  # backward, K-batched
         if op.layer is None:
@@ -137,10 +150,18 @@ def _layer_terms(model: Net, x: torch.Tensor, forward=None):
     return [terms[i] for i in sorted(terms)]
 
 
-def _output_jacobian(model: Net, z: torch.Tensor) -> torch.Tensor:
-    """dO_k/dz_L(n) for all k: (K, N, K)."""
+def _output_jacobian(model: Net, z: torch.Tensor,
+                     outputs: torch.Generator | None = None) -> torch.Tensor:
+    """dO_k/dz_L(n) for all k: (K, N, K); with a generator `outputs`, K dO_k(n)/dz_L(n) for
+    one output k(n) drawn uniformly per sample: (1, N, K)."""
     if model.output_activation == "sigmoid":
         s = torch.sigmoid(z)
-        return torch.diag_embed(s * (1 - s)).movedim(1, 0)
-    p = torch.softmax(z, -1)  # dO_k/dz_i = p_k (delta_ki - p_i)
-    return (torch.diag_embed(p) - p[:, :, None] * p[:, None, :]).movedim(1, 0)
+        jac = torch.diag_embed(s * (1 - s))
+    else:
+        p = torch.softmax(z, -1)  # dO_k/dz_i = p_k (delta_ki - p_i)
+        jac = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]
+    if outputs is None:
+        return jac.movedim(1, 0)
+    n, k = z.shape
+    pick = torch.randint(k, (n,), generator=outputs, device=outputs.device).to(z.device)
+    return (k * jac[torch.arange(n, device=z.device), pick])[None]

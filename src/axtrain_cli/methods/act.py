@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+import torch
+
 from ..config import choice, require, select
 from ..sensitivity import network_sensitivity
 from ..training import Step, loss_per_sample
@@ -21,6 +23,7 @@ class ActConf:
     error_bound: float = 0.0  # open: the rule's "pre-defined accuracy bound" on the error
     error_metric: str = "loss"  # what "error" means in the rule: loss | misclassification
     sensitivity: str = "per_sample"  # per-sample |dO/dw| averaged over the batch | batch_mean
+    outputs: str = "all"  # ours: Eq. 5's sum over all K outputs | sampled (one per sample, x K)
 
 
 @dataclass
@@ -37,6 +40,9 @@ def check_settings(cfg, key: str = "method") -> None:
     require(cfg, f"{key}.delta_gamma", a.delta_gamma >= 0, "a number >= 0")
     choice(cfg, f"{key}.sensitivity", ("per_sample", "batch_mean"))
     choice(cfg, f"{key}.error_metric", ("loss", "misclassification"))
+    choice(cfg, f"{key}.outputs", ("all", "sampled"))
+    require(cfg, f"{key}.outputs", a.outputs == "all" or a.sensitivity == "per_sample",
+            f"all with {key}.sensitivity={a.sensitivity} (sampled estimates the per_sample S)")
 
 
 def check(cfg) -> None:
@@ -44,17 +50,20 @@ def check(cfg) -> None:
     check_checkpoint(cfg)
 
 
-def act_step(loss: str, n_classes: int, gamma, per_sample: bool = True) -> Step:
+def act_step(loss: str, n_classes: int, gamma, per_sample: bool = True,
+             outputs: torch.Generator | None = None) -> Step:
     """E + gamma * S(w): output error plus the sensitivity regulariser (Eq. 4).
 
     `gamma` is a callable returning the current preference factor. The gradient of S is
-    what autograd gives for Eq. 5, i.e. the paper's Eq. 6 with its Hessian-vector term."""
+    what autograd gives for Eq. 5, i.e. the paper's Eq. 6 with its Hessian-vector term.
+    `outputs`: a generator to sample one output per sample from (`network_sensitivity`)."""
 
     def step(net, xb, yb):
         tape: list = []
         z = net.logits(xb, tape=tape)
         e = loss_per_sample(z, yb, loss, n_classes).mean()
-        s = network_sensitivity(net, xb, per_sample=per_sample, forward=(z, tape))
+        s = network_sensitivity(net, xb, per_sample=per_sample, forward=(z, tape),
+                                outputs=outputs)
         g = gamma()
         objective = e + g * s if g > 0 else e + 0.0 * s
         err = (z.argmax(-1) != yb).float().mean()
@@ -90,7 +99,8 @@ def train_act(net, ctx: Context, a: ActConf, label: str = "act") -> tuple[list[d
     """act with the settings `a` for train.epochs; returns (history, final gamma)."""
     t = ctx.cfg.train
     gamma = AdaptiveGamma(a.gamma0, a.delta_gamma, a.error_bound, a.error_metric)
-    step = act_step(t.loss, ctx.split.n_classes, gamma, per_sample=a.sensitivity == "per_sample")
+    step = act_step(t.loss, ctx.split.n_classes, gamma, per_sample=a.sensitivity == "per_sample",
+                    outputs=ctx.draw_generator if a.outputs == "sampled" else None)
     history = fit_net(net, ctx, step, t.epochs, t.lr, label, gamma.on_epoch)
     return history, gamma.gamma
 

@@ -80,6 +80,16 @@ def test_failed_run_keeps_earlier_outputs(tmp_path):
     assert {k: after[k] for k in before} == before
 
 
+def test_a_run_ends_with_every_stream_and_log_flushed(tmp_path):
+    """A single run leaves through os._exit (no interpreter teardown): its summary table,
+    its log file and its exit code are all there."""
+    out = tmp_path / "run"
+    r = run_cli([*TINY, f"hydra.run.dir={out}"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.rstrip().endswith("hardware") and "conservative" in r.stdout
+    assert "wrote" in (out / "cli.log").read_text().strip().splitlines()[-1]
+
+
 def test_help_lists_groups_and_cfg_job(tmp_path):
     r = run_cli(["--help"], cwd=tmp_path)
     assert r.returncode == 0

@@ -7,9 +7,11 @@ and exit code 2; an unknown group option gets Hydra's own message listing the op
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
+import threading
 from importlib.resources import files
 from pathlib import Path
 
@@ -52,11 +54,30 @@ def main(argv: list[str] | None = None) -> None:
             # A Ctrl-C that lands inside a string exec (dataclasses, lazy imports such as
             # torch._dynamo) marks itself "unhandled" in CPython 3.11 even once caught here,
             # and the interpreter would then end by SIGINT (-2) instead of exit code 130.
-            logging.shutdown()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(130)
+            _exit_now(130)
         raise SystemExit(130) from None
+    if argv is None and _single_run and all(
+            t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        _exit_now(0)
+
+
+# A single `axtrain train` run (no multirun: its launcher's worker processes are left to the
+# interpreter's own shutdown) ends through _exit_now.
+_single_run = False
+
+
+def _exit_now(code: int) -> None:
+    """End the process without the interpreter's teardown of torch, scikit-learn and pandas
+    (about 0.5 s of a small run's wall time): every file is closed already (outputs are
+    written atomically, TensorBoard's writer is closed), the exit handlers run (logging's
+    shutdown flushes the log files) and the standard streams are flushed."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can reach it
+            pass
+    os._exit(code)
 
 
 def _main(argv: list[str]) -> None:
@@ -210,6 +231,8 @@ def train(args: list[str]) -> None:
     if not inspecting:
         if not parsed.multirun:
             check_job(parsed.overrides)
+            global _single_run
+            _single_run = True
         else:
             jobs = sweep_jobs(parsed.overrides)
             if os.environ.get("AXTRAIN_SKIP_SWEEP_CHECK") != "1":  # reproduce checks before

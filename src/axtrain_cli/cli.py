@@ -46,7 +46,7 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        _main(list(sys.argv[1:] if argv is None else argv))
+        single_run = _main(list(sys.argv[1:] if argv is None else argv))
     except KeyboardInterrupt:
         print("axtrain: interrupted; nothing was half written and earlier outputs are kept",
               file=sys.stderr)
@@ -56,14 +56,11 @@ def main(argv: list[str] | None = None) -> None:
             # and the interpreter would then end by SIGINT (-2) instead of exit code 130.
             _exit_now(130)
         raise SystemExit(130) from None
-    if argv is None and _single_run and all(
+    # A single `axtrain train` run ends through _exit_now (a multirun's launcher workers are
+    # left to the interpreter's own shutdown, as are threads a tracker may have started).
+    if argv is None and single_run and all(
             t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         _exit_now(0)
-
-
-# A single `axtrain train` run (no multirun: its launcher's worker processes are left to the
-# interpreter's own shutdown) ends through _exit_now.
-_single_run = False
 
 
 def _exit_now(code: int) -> None:
@@ -80,13 +77,14 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
-def _main(argv: list[str]) -> None:
+def _main(argv: list[str]) -> bool:
+    """Run the command; True when it was one `train` run (no multirun, no inspection)."""
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
-        return
+        return False
     command, rest = argv[0], argv[1:]
     if command == "train":
-        train(rest)
+        return train(rest)
     elif command == "report":
         from .report import main as report_main
 
@@ -97,6 +95,7 @@ def _main(argv: list[str]) -> None:
         reproduce_main(rest)
     else:
         fail(f"unknown command {command!r}: allowed train, report, reproduce")
+    return False
 
 
 def _one_line(exc: BaseException) -> str:
@@ -222,7 +221,8 @@ def check_sweep(overrides: list[str], jobs=None) -> None:
                   if len(jobs) > 1 else "")
 
 
-def train(args: list[str]) -> None:
+def train(args: list[str]) -> bool:
+    """`axtrain train`: checks, then Hydra; True when it was a single run."""
     from hydra._internal.utils import get_args_parser
 
     parsed = get_args_parser().parse_args(args)
@@ -231,8 +231,6 @@ def train(args: list[str]) -> None:
     if not inspecting:
         if not parsed.multirun:
             check_job(parsed.overrides)
-            global _single_run
-            _single_run = True
         else:
             jobs = sweep_jobs(parsed.overrides)
             if os.environ.get("AXTRAIN_SKIP_SWEEP_CHECK") != "1":  # reproduce checks before
@@ -241,6 +239,7 @@ def train(args: list[str]) -> None:
                 os.environ["AXTRAIN_SWEEP_JOBS"] = str(len(jobs[0]))
     sys.argv = ["axtrain train", *args]
     _hydra_train()
+    return not (inspecting or parsed.multirun)
 
 
 def _job_cores() -> tuple[int | None, list[int] | None]:

@@ -37,7 +37,7 @@ def test_every_table_is_written(quick):
     for name in TABLES:
         assert (out / "report" / name).is_file(), name
     claims = pd.read_csv(out / "report" / "claims.csv")
-    assert len(claims) == 21 and claims.paper_value.notna().all()
+    assert len(claims) == 25 and claims.paper_value.notna().all()
 
 
 def test_grid_is_complete(quick):

@@ -218,3 +218,38 @@ def test_sampled_outputs_are_an_unbiased_estimate(kind):
     assert abs(float(many.mean()) - network_sensitivity(net, xb).item()) < 5 * se
     with pytest.raises(ValueError, match="per_sample"):
         network_sensitivity(net, xb, per_sample=False, outputs=g)
+
+
+@pytest.mark.parametrize("sampled", [False, True])
+def test_act_step_at_gamma_zero_is_bp_and_logs_s(sampled):
+    """At gamma = 0 act's step builds no graph for S: its gradient is the output error's
+    alone, bit for bit what E + 0 * S gave, S is still logged, and the sampled reading draws
+    its outputs as at gamma > 0 (the generator's stream does not depend on gamma)."""
+    from axtrain_cli.methods.act import act_step
+    from axtrain_cli.training import loss_per_sample
+
+    net = tiny_conv(n_out=3)
+    x = torch.randn(8, *net.input_shape, dtype=torch.float64)
+    y = torch.randint(3, (8,))
+
+    def grads(gamma):
+        net.zero_grad()
+        g = torch.Generator().manual_seed(1) if sampled else None
+        objective, figures = act_step("mse", 3, gamma=lambda: gamma, outputs=g)(net, x, y)
+        objective.backward()
+        return [p.grad.clone() for p in net.parameters()], figures, g
+
+    at0, figures0, g0 = grads(0.0)
+    at1, figures1, g1 = grads(0.5)
+    net.zero_grad()
+    g = torch.Generator().manual_seed(1) if sampled else None
+    z = net.logits(x)
+    e = loss_per_sample(z, y, "mse", 3).mean()
+    s = network_sensitivity(net, x, outputs=g)
+    (e + 0.0 * s).backward()
+    assert all(torch.equal(a, p.grad) for a, p in zip(at0, net.parameters()))
+    assert figures0["sensitivity"] == figures1["sensitivity"] == s.detach()
+    assert not figures0["sensitivity"].requires_grad
+    assert any(not torch.equal(a, b) for a, b in zip(at0, at1))  # gamma > 0 does regularise
+    if sampled:
+        assert torch.equal(g0.get_state(), g1.get_state())

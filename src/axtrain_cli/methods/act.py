@@ -62,10 +62,14 @@ def act_step(loss: str, n_classes: int, gamma, per_sample: bool = True,
         tape: list = []
         z = net.logits(xb, tape=tape)
         e = loss_per_sample(z, yb, loss, n_classes).mean()
-        s = network_sensitivity(net, xb, per_sample=per_sample, forward=(z, tape),
-                                outputs=outputs)
         g = gamma()
-        objective = e + g * s if g > 0 else e + 0.0 * s
+        # At gamma = 0 the regulariser adds nothing to the gradient (0 * dS/dw): S is then
+        # only logged, computed without an autograd graph (no second-order backward; the
+        # same gradients, the same draws from `outputs`).
+        with torch.set_grad_enabled(g > 0 and torch.is_grad_enabled()):
+            s = network_sensitivity(net, xb, per_sample=per_sample, forward=(z, tape),
+                                    outputs=outputs)
+        objective = e + g * s if g > 0 else e
         err = (z.argmax(-1) != yb).float().mean()
         return objective, {"loss": e.detach(), "sensitivity": s.detach(), "error_rate": err}
 

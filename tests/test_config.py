@@ -22,7 +22,9 @@ def test_every_option_composes_and_validates(compose_cfg, group):
     opts = options(group)
     assert opts, group
     partner = {"topology": lambda opt: [f"dataset={opt}"],  # LeNet-5 needs 28 x 28 inputs
-               "knobs": lambda opt: ["hardware=fixed8"] if opt == "tables" else []}  # 8-bit
+               "knobs": lambda opt: {"tables": ["hardware=fixed8"],  # 8-bit words
+                                     "mitchell": ["eval.knobs=[exact,K1]"]  # K1 only
+                                     }.get(opt, [])}
     for opt in opts:
         cfg = compose_cfg([f"{group}={opt}", *partner.get(group, lambda o: [])(opt)])
         validate(cfg)
@@ -65,6 +67,14 @@ def test_paper_knobs_resolve_to_the_papers_settings(compose_cfg):
     assert knobs.resolve("aggressive", cfg).name == "ntv400"  # breast cancer: 400 mV
     assert knobs.resolve("exact", cfg).domain == "exact"
     assert knobs.resolve("float", cfg).domain == "float"
+
+
+def test_mitchell_knob_set_has_mitchell_in_k1_and_the_papers_memories(compose_cfg):
+    cfg, paper = compose_cfg(["knobs=mitchell"]), compose_cfg([])
+    assert knobs.resolve("K1", cfg).multiplier.name == "mitchell"
+    assert "K2" not in cfg.knobs  # one design: no k to step through
+    for name in ("exact", "ntv400", "ntv660", "ntv850"):
+        assert knobs.resolve(name, cfg) == knobs.resolve(name, paper)
 
 
 @pytest.mark.parametrize("override,key", [

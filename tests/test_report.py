@@ -247,6 +247,11 @@ def test_fig9_takes_approxann_of_the_same_reading(tmp_path):
     err = t.loc[("error", "satimage", "approxann", "compute", 2.0)]
     assert err["knob"] == "approxann_K1" and err["power"] == pytest.approx(0.5)
     assert err["n_seeds"] == 2
+    s = read(tmp_path / "out", "runs_summary.csv").fillna("")
+    s = s[(s.dataset == "satimage") & (s.method == "approxann") & (s.init == "bp")
+          & (s.train_knob == "K1") & s.knob.str.startswith("approxann")]
+    assert s.set_index("constraint")["accuracy"].to_dict() == pytest.approx(
+        {"accuracy": 0.94, "error": 0.9})  # one cell per reading, not their mean
 
 
 def test_fig9_error_reading_falls_back_to_accuracy_runs_with_a_warning(report, tmp_path):

@@ -8,8 +8,8 @@ profile's schedules (`+experiment=<profile>`, conf/experiment/*.yaml):
   pas        method = pas at `pas_knob` (K1)                   (figure 4)
   approxann  method = approxann from main's bp / act networks, at each knob of
              `approxann_knobs` (K1,K2), one multirun per reading of its "2 %"
-             (`approxann_constraints`: accuracy, and for the paper profile error too;
-             the accuracy jobs' dir names carry no method.constraint)  (figures 8, 9)
+             (`approxann_constraints`, default accuracy; accuracy,error for both: the
+             accuracy jobs' dir names carry no method.constraint)  (figures 8, 9)
 
 `networks=DIR` skips the main arm's training: it evaluates the bp and act networks of an
 earlier reproduction in DIR (DIR/main/dataset=<d>,method=<m>,seed=<s>/model.pt, the names
@@ -49,9 +49,6 @@ PROFILES = ("quick", "paper")
 # Default seeds: the paper profile judges the claims over three (intervals across seeds);
 # the quick profile (CI) runs one.
 SEEDS = {"quick": "0", "paper": "0,1,2"}
-# Default readings of ApproxANN's "2 %": the paper profile runs both (Figs. 8 and 9 and
-# claims.csv under each); the quick profile (CI) the accuracy points only.
-CONSTRAINTS = {"quick": "accuracy", "paper": "accuracy,error"}
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -66,7 +63,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     ns = p.parse_args(argv)
     opts = {"profile": "quick", "out": None, "jobs": "1", "datasets": ",".join(DATASETS),
             "seeds": None, "arms": ",".join(ARMS), "pas_knob": "K1", "approxann_knobs": "K1,K2",
-            "approxann_constraints": None, "networks": None}
+            "approxann_constraints": "accuracy", "networks": None}
     extra = []
     for a in ns.args:
         key, sep, value = a.partition("=")
@@ -82,8 +79,6 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     for name in opts["arms"].split(","):
         if name not in ARMS:
             _fail(f"arms: {name!r} is not one of {', '.join(ARMS)}")
-    opts["approxann_constraints"] = (opts["approxann_constraints"]
-                                     or CONSTRAINTS.get(opts["profile"], "accuracy"))
     for name in opts["approxann_constraints"].split(","):
         if name not in ("accuracy", "error"):
             _fail(f"approxann_constraints: {name!r} is not one of accuracy, error")

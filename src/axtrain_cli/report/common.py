@@ -24,6 +24,14 @@ def in_domain(df: pd.DataFrame, domain: str) -> pd.Series:
     return df["domain"].str.split("+").map(lambda parts: domain in parts).astype(bool)
 
 
+def with_reading(a: pd.DataFrame) -> pd.DataFrame:
+    """ApproxANN rows with `constraint`: the reading of "2 %" the run was trained under
+    (its method.constraint, results column constraint_reading; older runs: accuracy)."""
+    reading = "constraint_reading"
+    return a.assign(constraint=a[reading].fillna("accuracy") if reading in a.columns
+                    else "accuracy")
+
+
 def seed_mean(d: pd.DataFrame, keys: list[str], cols: list[str]) -> pd.DataFrame:
     """Mean per seed (over draws and repeated runs), then mean over seeds; + n_seeds."""
     per_seed = d.groupby(keys + ["seed"], dropna=False)[cols].mean().reset_index()

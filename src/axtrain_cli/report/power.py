@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .common import FIG, Missing, need, order, over_seeds, seed_mean, vs, with_average
+from .common import (FIG, Missing, need, order, over_seeds, seed_mean, vs, with_average,
+                     with_reading)
 
 
 def fig8(df: pd.DataFrame) -> pd.DataFrame:
@@ -65,14 +66,6 @@ def _fig8(df: pd.DataFrame) -> pd.DataFrame:
                      [c for c in w.columns if c.startswith(("approx", "total", "accuracy",
                                                             "incr"))])
     return order(w, ["constraint", "dataset", "knob"])
-
-
-def with_reading(a: pd.DataFrame) -> pd.DataFrame:
-    """ApproxANN rows with `constraint`: the reading of "2 %" the run was trained under
-    (its method.constraint, results column constraint_reading; older runs: accuracy)."""
-    reading = "constraint_reading"
-    return a.assign(constraint=a[reading].fillna("accuracy") if reading in a.columns
-                    else "accuracy")
 
 
 POWER_COLUMN = {"compute": "compute_power", "storage": "storage_power"}

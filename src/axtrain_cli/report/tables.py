@@ -19,8 +19,8 @@ fig7_ntv_accuracy.csv  accuracy on every storage knob (the dataset's aggressive 
     (ddof=1) pooled over all reads of all seeds; gain of axtrain over bp in accuracy
     points (gain_points = 100 (a_ax - a_bp)) and relative (gain_relative_pct =
     100 (a_ax / a_bp - 1)); the paper's "+32.10 %" may be either.
-runs_summary.csv  every run cell in one table: per dataset, method, init, train_knob and
-    knob, the mean (and pooled std) accuracy, loss, deviation and sensitivity S(w)
+runs_summary.csv  every run cell in one table: per dataset, method, init, constraint
+    (ApproxANN's reading of its "2 %": accuracy or error), train_knob and knob, the mean (and pooled std) accuracy, loss, deviation and sensitivity S(w)
     (seed_mean), approximate multipliers where ApproxANN reports them. The committed
     reference run (docs/reference/) is compared on this table.
 """
@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .common import FIG, Missing, in_domain, need, order, over_seeds, seed_mean, vs, with_average
+from .common import (FIG, Missing, in_domain, need, order, over_seeds, seed_mean, vs,
+                     with_average, with_reading)
 
 
 def fig4(df: pd.DataFrame, warn) -> pd.DataFrame:
@@ -138,16 +139,18 @@ def _fig7(df: pd.DataFrame) -> pd.DataFrame:
     return order(t, ["dataset", "knob", "method"])
 
 
-SUMMARY_KEYS = ["dataset", "method", "init", "train_knob", "knob"]
+SUMMARY_KEYS = ["dataset", "method", "init", "constraint", "train_knob", "knob"]
 
 
 def runs_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per (dataset, method, init, train_knob, knob): seed means of the metrics."""
+    """One row per (dataset, method, init, constraint, train_knob, knob): seed means of the
+    metrics; init and constraint are ApproxANN's (empty for the other methods)."""
     cols = ["accuracy", "loss", "deviation", "sensitivity"]
     if "approx_multipliers" in df.columns:
         cols.append("approx_multipliers")
-    d = df.copy()
-    d["init"] = d["init"].where(d["method"] == "approxann", "")
+    ax = df["method"] == "approxann"
+    d = with_reading(df).assign(init=df["init"].where(ax, ""))
+    d["constraint"] = d["constraint"].where(ax, "")
     t = seed_mean(d, SUMMARY_KEYS, cols)
     stats = d.groupby(SUMMARY_KEYS).agg(accuracy_std=("accuracy", "std"),
                                         n_trials=("accuracy", "size")).reset_index()

@@ -20,9 +20,10 @@ fig7_ntv_accuracy.csv  accuracy on every storage knob (the dataset's aggressive 
     points (gain_points = 100 (a_ax - a_bp)) and relative (gain_relative_pct =
     100 (a_ax / a_bp - 1)); the paper's "+32.10 %" may be either.
 runs_summary.csv  every run cell in one table: per dataset, method, init, constraint
-    (ApproxANN's reading of its "2 %": accuracy or error), train_knob and knob, the mean (and pooled std) accuracy, loss, deviation and sensitivity S(w)
-    (seed_mean), approximate multipliers where ApproxANN reports them. The committed
-    reference run (docs/reference/) is compared on this table.
+    (ApproxANN's reading of its "2 %": accuracy or error), train_knob and knob, the mean
+    (and pooled std) accuracy, loss, deviation and sensitivity S(w) (seed_mean), approximate
+    multipliers where ApproxANN reports them. The committed reference run (docs/reference/)
+    is compared on this table.
 """
 
 from __future__ import annotations

@@ -115,7 +115,6 @@ def _fig9(df: pd.DataFrame, losses: list[float], warn) -> pd.DataFrame:
     return order(t, ["constraint", "max_loss", "domain", "dataset", "method"])
 
 
-
 def _fig9_rows(d: pd.DataFrame, losses: list[float], constraint: str) -> list[dict]:
     """Per dataset, method and domain, the lowest-power knob of `d` (bp, axtrain and the
     ApproxANN runs of this reading) within each loss of `losses` under `constraint`."""

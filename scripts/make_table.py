@@ -46,6 +46,8 @@ BUILTIN = {  # name: (f, signed)
     **{f"drum{k}_u8": (lambda a, b, k=k: reference.drum_mul(a, b, k), False)
        for k in (3, 4, 5, 6)},
     "trunc4_u8": (lambda a, b: reference.trunc_t(a, 4) * reference.trunc_t(b, 4), False),
+    # Mitchell's logarithmic multiplier on 8-bit words: a table that is not separable
+    "mitchell_s8": (reference.mitchell_mul, True),
 }
 
 

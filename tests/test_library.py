@@ -16,7 +16,7 @@ from torch import nn
 from axtrain_cli import hardware as hw
 from axtrain_cli.hardware import reference
 from axtrain_cli.hardware.layer import LayerCall
-from axtrain_cli.hardware.multipliers.table import load_table, shipped
+from axtrain_cli.hardware.multipliers.table import load_table, shipped, table_path
 from conftest import ROOT, TINY, run_cli
 
 RNG = random.Random(0)
@@ -77,7 +77,7 @@ def test_mitchell_error_statistics_are_the_published_ones():
 
 def test_the_shipped_tables_hold_what_they_are_named_after():
     assert {"exact_s8", "drum3_u8", "drum4_u8", "drum5_u8", "drum6_u8",
-            "trunc4_u8"} <= set(shipped())
+            "trunc4_u8", "mitchell_s8"} <= set(shipped())
     exact = load_table("exact_s8", True)
     for a in range(-128, 128, 5):
         for b in range(-128, 128, 3):
@@ -88,9 +88,13 @@ def test_the_shipped_tables_hold_what_they_are_named_after():
                    for a in range(0, 256, 7) for b in range(0, 256, 3))
     t = load_table("trunc4_u8", False)
     assert int(t[200, 77]) == reference.trunc_t(200, 4) * reference.trunc_t(77, 4)
+    t = load_table("mitchell_s8", True)
+    assert all(int(t[a & 255, b & 255]) == reference.mitchell_mul(a, b)
+               for a in range(-128, 128, 3) for b in range(-128, 128, 5))
 
 
-@pytest.mark.parametrize("file,signed", [("exact_s8", True), ("drum4_u8", False)])
+@pytest.mark.parametrize("file,signed", [("exact_s8", True), ("drum4_u8", False),
+                                         ("mitchell_s8", True)])
 def test_table_products_match_the_reference(file, signed):
     m = hw.Table(file, signed=signed)
     a = torch.tensor([RNG.randint(-128, 127) for _ in range(2000)])
@@ -99,9 +103,39 @@ def test_table_products_match_the_reference(file, signed):
                                                   for x, y in zip(a, b)]
 
 
-def test_a_drum_table_layer_equals_the_separable_drum_layer():
-    """The general path (one gather per product) and DRUM's transform-then-GEMM path give
-    the same layer outputs at 8 bits: fc and conv, one copy and T trial copies."""
+def test_separable_tables_are_recognised_exactly(tmp_path):
+    """A table whose products are f(a) * f(b) gets its f (checked against all 65,536
+    products): the shipped DRUM, truncation and exact tables, with f the plain-integer
+    transform. A table one entry away from that, or Mitchell's, is not separable."""
+    for k in (3, 4, 5, 6):
+        t = hw.Table(f"drum{k}_u8", signed=False)
+        assert t.separable
+        assert t.transform(torch.arange(-128, 128)).tolist() == [
+            reference.drum_t(a, k) for a in range(-128, 128)]
+    trunc, exact = hw.Table("trunc4_u8", signed=False), hw.Table("exact_s8")
+    assert trunc.transform(torch.arange(-128, 128)).tolist() == [
+        reference.trunc_t(a, 4) for a in range(-128, 128)]
+    assert exact.transform(torch.arange(-128, 128.0)).tolist() == list(range(-128, 128))
+    # the products f(a) * f(b) are the table's, against the plain-integer reference
+    a, b = torch.arange(-128, 128)[:, None], torch.arange(-128, 128)[None, :]
+    for t in (trunc, exact, hw.Table("drum3_u8", signed=False)):
+        got = t.transform(a) * t.transform(b)
+        assert got.tolist() == [[t.reference(x, y) for y in range(-128, 128)]
+                                for x in range(-128, 128)]
+    off = np.load(table_path("drum4_u8")).copy()
+    off[77, 13] += 1
+    np.save(tmp_path / "off.npy", off)
+    np.save(tmp_path / "zero.npy", np.zeros((256, 256), dtype=np.int32))
+    assert not hw.Table(str(tmp_path / "off.npy"), signed=False).separable
+    assert not hw.Table("mitchell_s8").separable
+    zero = hw.Table(str(tmp_path / "zero.npy"))
+    assert zero.separable and not bool(zero.transform(torch.arange(-128, 128)).any())
+
+
+def test_a_drum_table_layer_equals_the_general_path_and_the_drum_layer():
+    """A DRUM table's layer (separable: f, then a GEMM/conv), the general path on the same
+    table (one table product per multiplication, summed) and DRUM's own layer give the same
+    outputs at 8 bits: fc and conv, one copy and T trial copies."""
     torch.manual_seed(0)
     table, drum = hw.Table("drum4_u8", signed=False), hw.Drum(4)
     fc, conv = nn.Linear(20, 7), nn.Conv2d(2, 3, 3, padding=1)
@@ -114,8 +148,11 @@ def test_a_drum_table_layer_equals_the_separable_drum_layer():
             b = mod.bias.detach() if trials is None else mod.bias.detach().expand(trials, -1)
             call = LayerCall(kind, mod, trials)
             got = table.layer(x, 5, 8, table.weights(stored, w_fl, 8), w_fl, b, call)
+            general = hw.Multiplier.layer(table, x, 5, 8, hw.Multiplier.weights(
+                table, stored, w_fl, 8), w_fl, b, call)
             want = drum.layer(x, 5, 8, drum.weights(stored, w_fl, 8), w_fl, b, call)
             assert torch.allclose(got, want, rtol=1e-6, atol=1e-6)
+            assert torch.allclose(general, want, rtol=1e-6, atol=1e-6)
 
 
 def test_table_files_are_refused_with_one_line(tmp_path):
@@ -317,7 +354,7 @@ def test_the_compiled_general_path_equals_the_eager_one(monkeypatch):
     torch.manual_seed(0)
     fc, conv = nn.Linear(30, 6), nn.Conv2d(2, 3, 3, padding=1)
     cases = [(fc, torch.randn(40, 30), "fc"), (conv, torch.randn(5, 2, 7, 7), "conv")]
-    for m, bits in ((hw.Mitchell(), 16), (hw.Table("drum4_u8", signed=False), 8)):
+    for m, bits in ((hw.Mitchell(), 16), (hw.Table("mitchell_s8"), 8)):
         for mod, x, kind in cases:
             w_fl = hw.frac_length(float(mod.weight.detach().abs().max()), bits)
             words = hw.to_words(mod.weight.detach(), w_fl, bits)
@@ -377,7 +414,7 @@ def test_lookup_rows_equal_per_product_in_layers(monkeypatch, trials, shared):
 
     torch.manual_seed(0)
     fc, conv = nn.Linear(90, 70), nn.Conv2d(3, 5, 3, padding=1, stride=2)
-    m, real = hw.Table("drum4_u8", signed=False), layer._lookup
+    m, real = hw.Table("mitchell_s8"), layer._lookup  # not separable: general path
     for mod, shape in ((fc, (300, 90)), (conv, (40, 3, 9, 9))):
         kind = "fc" if mod is fc else "conv"
         w_fl = hw.frac_length(float(mod.weight.detach().abs().max()), 8)

@@ -487,3 +487,12 @@ def test_one_seed_tables_equal_the_seed_built_alone(tmp_path):
     cols = [c for c in want.columns if c != "n_seeds"]  # (average rows now count theirs)
     pd.testing.assert_frame_equal(t[cols].reset_index(drop=True),
                                   want[cols].reset_index(drop=True), check_dtype=False)
+
+
+def test_ci95_is_zero_for_equal_values_and_the_t_interval_otherwise():
+    from axtrain_cli.report.common import ci95
+
+    assert ci95(pd.Series([0.093] * 3)) == 0.0  # (its float std is 4e-17, not 0)
+    assert math.isnan(ci95(pd.Series([1.0, np.nan])))
+    # t(0.975, 2) = 4.302653; std 1, three values
+    assert ci95(pd.Series([1.0, 2.0, 3.0])) == pytest.approx(4.302653 / math.sqrt(3), rel=1e-6)

@@ -68,10 +68,12 @@ def vs(t: pd.DataFrame, keys: list[str], col: str, method: str) -> np.ndarray:
 
 def ci95(values: pd.Series) -> float:
     """Half-width of the 95 % t-interval of the mean of `values` (NaNs skipped; NaN for
-    fewer than two values)."""
+    fewer than two values; 0 exactly for equal values, whose float std may not be 0)."""
     v = values.dropna().to_numpy(dtype=float)
     if len(v) < 2:
         return np.nan
+    if np.ptp(v) == 0:
+        return 0.0
     return float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
 
 

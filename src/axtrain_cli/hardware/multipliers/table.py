@@ -143,7 +143,6 @@ class Table(Multiplier):
         table = load_table(self.file, self.signed)
         object.__setattr__(self, "_table", table)
         object.__setattr__(self, "_factor", separable_factor(table, self.signed))
-        object.__setattr__(self, "_factor_as", {})  # (dtype, device) -> f as such a tensor
 
     @property
     def table(self) -> torch.Tensor:
@@ -171,10 +170,7 @@ class Table(Multiplier):
     def transform(self, q: torch.Tensor) -> torch.Tensor:
         """f of every element of an integer-valued tensor of 8-bit words (separable tables):
         one gather from f in q's dtype (int32 indices: about 2x faster than int64 ones)."""
-        key = (q.dtype, q.device)
-        f = self._factor_as.get(key)
-        if f is None:
-            f = self._factor_as[key] = self._factor.to(device=q.device, dtype=q.dtype)
+        f = self._factor.to(device=q.device, dtype=q.dtype)  # 256 values
         index = (q + SIZE // 2).to(torch.int32).reshape(-1)
         return torch.index_select(f, 0, index).view(q.shape)
 

@@ -1,4 +1,4 @@
-"""The K -> k calibration study (docs/REPRODUCTION.md, "Calibration of K1..K4"): each
+"""The K -> k calibration study (docs/reproduction.md, "Calibration of K1..K4"): each
 method's output error and accuracy loss on DRUM-k, k = 2..8, per application, over seeds.
 
 Runs (paper profile, knob set `drum_k` with D2..D8). BP and act: the networks of a paper
@@ -20,7 +20,7 @@ hydra.sweep.dir=calib/axtrain). Then:
 prints, per method, application and k, the normalised output error n = loss / the same
 network's exact loss (mean over seeds, 95 % t-interval) and the accuracy loss in points;
 then per k the averages over the applications, with the share of BP's excess error
-(n - 1) that act and AxTrain remove; then applies the rule stated in docs/REPRODUCTION.md:
+(n - 1) that act and AxTrain remove; then applies the rule stated in docs/reproduction.md:
 K1 is the largest k at which BP's n is clearly above seed-to-seed noise (interval above
 1) on at least half of the applications; K2..K4 are the next three k.
 """

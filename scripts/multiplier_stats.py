@@ -1,5 +1,5 @@
-"""Error statistics of the built-in multipliers (the README's table): relative error of the
-product magnitude, (approximate - exact) / exact, for operands drawn uniformly.
+"""Error statistics of the built-in multipliers (the table in docs/hardware.md): relative
+error of the product magnitude, (approximate - exact) / exact, for operands drawn uniformly.
 
     python scripts/multiplier_stats.py [--pairs 1000000]
 
@@ -23,6 +23,11 @@ def stats(products, a: torch.Tensor, b: torch.Tensor) -> str:
             f"| {float(rel.max()):+7.2f} %")
 
 
+def label(m) -> str:
+    """The model and its defining parameter (the power proxies are no part of its error)."""
+    return f"{m.name}(k={m.k})" if hasattr(m, "k") else m.name
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--pairs", type=int, default=1_000_000)
@@ -32,13 +37,13 @@ def main() -> None:
     b = torch.randint(1, 2**15, (args.pairs,), generator=g)
     print("| multiplier | operands | mean | std | worst low | worst high |")
     print("|---|---|---|---|---|---|")
-    models = [*(hw.Drum(k) for k in (4, 5, 6, 7)), *(hw.Truncation(k) for k in (4, 5, 6, 7)),
+    models = [*(hw.Drum(k) for k in range(2, 8)), *(hw.Truncation(k) for k in range(2, 8)),
               hw.Mitchell()]
     for m in models:
-        print(f"| `{m.label}` | 16-bit uniform | {stats(m.products, a, b)} |")
+        print(f"| `{label(m)}` | 16-bit uniform | {stats(m.products, a, b)} |")
     mags = torch.arange(1, 256)
     x, y = mags.repeat_interleave(255), mags.repeat(255)
-    print(f"| `{hw.Mitchell().label}` | all 8-bit pairs | {stats(hw.Mitchell().products, x, y)} |")
+    print(f"| `{label(hw.Mitchell())}` | all 8-bit pairs | {stats(hw.Mitchell().products, x, y)} |")
     for name in ("drum3_u8", "drum4_u8", "trunc4_u8"):
         t = hw.Table(name, signed=False)
         print(f"| `table({name})` | all 8-bit pairs | {stats(t.products, x, y)} |")

@@ -1,4 +1,4 @@
-"""Two or more reports side by side, as the markdown tables of docs/REPRODUCTION.md:
+"""Two or more reports side by side, as the markdown tables of docs/reproduction.md:
 Fig. 7 (BP and AxTrain at the NTV levels, AxTrain's gain) and Fig. 9's storage power at
 <= 2 accuracy points, for e.g. the two weight-word readings (issue 15):
 

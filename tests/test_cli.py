@@ -155,9 +155,9 @@ def test_regular_install_finds_configs(tmp_path):
     assert "19-64-64-7" in r.stdout
 
 
-def test_readme_column_table_matches_the_row_type():
-    """The README's results.csv table lists the columns of results.Row, in order."""
-    text = (ROOT / "README.md").read_text()
+def test_documented_column_table_matches_the_row_type():
+    """docs/outputs.md's results.csv table lists the columns of results.Row, in order."""
+    text = (ROOT / "docs" / "outputs.md").read_text()
     table = text.split("## Output columns", 1)[1].split("\n## ", 1)[0]
     names = []
     for line in table.splitlines():

@@ -53,7 +53,7 @@ def test_dataset_picks_its_table1_topology(compose_cfg):
 
 
 def test_paper_knobs_resolve_to_the_papers_settings(compose_cfg):
-    cfg = compose_cfg([])  # K1..K4 by the calibration (docs/REPRODUCTION.md)
+    cfg = compose_cfg([])  # K1..K4 by the calibration (docs/reproduction.md)
     for name, k in {"K1": 2, "K2": 3, "K3": 4, "K4": 5}.items():
         knob = knobs.resolve(name, cfg)
         assert knob.domain == "compute" and knob.multiplier.k == k

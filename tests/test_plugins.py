@@ -1,6 +1,6 @@
 """Hardware plug-ins: every multiplier and memory model against its plain-integer reference,
 the general (per-product) layer path against the GEMM path, the registry's errors, and the
-README's "Add your own multiplier / memory model" files, run from outside the package:
+"Add your own hardware model" page's files (docs/extending.md), run from outside the package:
 pas training, the sweep and the report."""
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ SECTIONS = ("## Add your own multiplier", "## Add your own memory model")
 
 
 def readme_files() -> dict[str, str]:
-    """{path: text} of the fenced blocks of the README's plug-in sections whose first line
-    is `# path`."""
-    text = (ROOT / "README.md").read_text()
+    """{path: text} of the fenced blocks of docs/extending.md's plug-in sections whose first
+    line is `# path`."""
+    text = (ROOT / "docs" / "extending.md").read_text()
     files = {}
     for title in SECTIONS:
         body = text.split(title + "\n", 1)[1].split("\n## ", 1)[0]
@@ -40,7 +40,7 @@ def readme_files() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def user_dir(tmp_path_factory):
-    """The README's plug-in files written to a folder of the user's, importable."""
+    """The plug-in files of docs/extending.md written to a folder of the user's, importable."""
     root = tmp_path_factory.mktemp("user")
     for path, text in readme_files().items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
@@ -65,7 +65,7 @@ def multipliers(user_dir):
     return [hw.Exact(), *(hw.Drum(k) for k in (2, 4, 7)), user(drop=8), user(drop=0)]
 
 
-def test_readme_has_the_plugin_files():
+def test_the_docs_have_the_plugin_files():
     assert set(readme_files()) == {"my_multiplier.py", "myconf/knobs/with_trunc.yaml",
                                    "my_memory.py", "myconf/knobs/with_stuck.yaml"}
 
@@ -197,7 +197,7 @@ def test_flips_reference_is_the_xor_of_its_mask():
     assert mem.reference(0, 4, [0.1, 0.9, 0.2, 0.7]) == ref.flip(0, 0b0101, 4) == 5
 
 
-# ------------------------------------------------------------------------ from the README
+# ------------------------------------------------------------------- from docs/extending.md
 def _cli(user_dir, args):
     flags = [a for a in args if a == "-m"]
     r = run_cli([*flags, *TINY, f"hydra.searchpath=[file://{user_dir / 'myconf'}]",
@@ -211,7 +211,7 @@ def _cli(user_dir, args):
     ("with_trunc", "T8", "compute", "product_truncation(drop=8, relative_power=0.8)"),
     ("with_stuck", "stuck500", "storage", "stuck_at_zero(voltage_mv=500, rate=0.02)"),
 ])
-def test_readme_plugins_train_sweep_and_report(user_dir, knobs, knob, domain, label):
+def test_documented_plugins_train_sweep_and_report(user_dir, knobs, knob, domain, label):
     out = user_dir / f"runs_{knob}"
     _cli(user_dir, [f"knobs={knobs}", "method=pas", f"method.knob={knob}",
                     f"eval.knobs=[exact,K1,{knob}]", f"hydra.run.dir={out / 'pas'}"])

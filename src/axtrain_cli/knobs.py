@@ -10,7 +10,7 @@ voltage. The same names serve training (`method.knob` of pas and ApproxANN; AxTr
 for each approximate knob of `eval.knobs`) and the sweep (`eval.knobs`); the dataset's
 `levels` (aggressive, conservative) are aliases for knob names, and `float` is the plain
 float network. Add a knob with `+knobs.NAME={multiplier: {...}}` or a YAML of your own in
-the `knobs` group (see the README).
+the `knobs` group (see docs/cli.md, "Knobs").
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ class Row:
 
 
 _MEASURED = [f for f in dataclasses.fields(Measurement) if f.name != "figures"]
-# Column order of results.csv (the README's table); the methods' extra figures follow.
+# Column order of results.csv (the table in docs/outputs.md); the methods' extra figures follow.
 COLUMNS = ["schema_version", *[f.name for f in dataclasses.fields(Row)
                                if f.name not in ("measurement", "figures")],
            *[f.name for f in _MEASURED]]

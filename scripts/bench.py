@@ -12,9 +12,10 @@ Cases (select with --only, comma separated):
              (lookup rows; MNIST-MLP and LeNet-5); a pas epoch at the table / a BP epoch
   training   act epoch / BP epoch (MNIST-MLP, LeNet-5), pas epochs / BP epoch, and the
              MNIST-MLP BP epoch (56,000 images, batch 64) against its arithmetic limit
-  startup    `axtrain train` (the default run) as a user starts it: wall and evaluation
+  startup    `axtrain train` (the default run, and method=axtrain) as a user starts it
 
 Usage: python scripts/bench.py [--threads 2] [--repeats 7] [--only inference,lut] [--quick]
+                               [--out docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -72,27 +73,75 @@ def interleaved(a, b, repeats: int) -> tuple[float, float, float, float, float]:
 
 
 class Table:
-    def __init__(self):
-        self.rows: list[tuple[str, str, str]] = []
+    """The rows of one bench run: each a measure, its median with the spread of the pairs,
+    both sides' times and its target; printed as it goes and written as Markdown."""
 
-    def ratio(self, name: str, a, b, repeats: int, unit: str = "ms") -> float:
+    def __init__(self):
+        self.case = ""
+        self.rows: list[dict] = []
+
+    def ratio(self, name: str, a, b, repeats: int, unit: str = "ms",
+              target: float | None = None) -> float:
         med, lo, hi, ta, tb = interleaved(a, b, repeats)
         shown = (lambda t: f"{t * 1e3:.0f} ms") if unit == "ms" else (lambda t: f"{t:.2f} s")
-        self.rows.append((name, f"{med:5.2f}x  [{lo:.2f}-{hi:.2f}]",
-                          f"{shown(ta)} / {shown(tb)}"))
-        print(f"  {name}: {self.rows[-1][1]}  ({self.rows[-1][2]})", flush=True)
+        self._add(name, f"{med:.2f}x", f"{lo:.2f}-{hi:.2f} ({repeats} pairs)",
+                  f"{shown(ta)} / {shown(tb)}",
+                  f"<= {target}x" if target else "", None if target is None else med <= target)
         return med
 
-    def value(self, name: str, shown: str, detail: str = "") -> None:
-        self.rows.append((name, shown, detail))
-        print(f"  {name}: {shown}  {detail}", flush=True)
+    def value(self, name: str, shown: str, spread: str = "", detail: str = "",
+              target: str = "", met: bool | None = None) -> None:
+        self._add(name, shown, spread, detail, target, met)
 
-    def show(self, header: str) -> None:
-        print(f"\n{header}")
-        w1 = max(len(r[0]) for r in self.rows)
-        w2 = max(len(r[1]) for r in self.rows)
-        for name, shown, detail in self.rows:
-            print(f"  {name:<{w1}}  {shown:<{w2}}  {detail}")
+    def _add(self, name, median, spread, times, target, met) -> None:
+        row = {"case": self.case, "measure": name, "median": median, "spread": spread,
+               "times": times, "target": target, "met": met}
+        self.rows.append(row)
+        print(f"  {name}: {median} [{spread}]  {times}  {target}", flush=True)
+
+    def markdown(self, header: str) -> str:
+        """One table per case, under one header line naming the machine and the command."""
+        out = [header, ""]
+        for case in dict.fromkeys(r["case"] for r in self.rows):
+            out += [f"### {case}", "",
+                    "| measure | median | lowest-highest pair | times (A / B) | target | met |",
+                    "|---|---|---|---|---|---|"]
+            for r in (r for r in self.rows if r["case"] == case):
+                met = "" if r["met"] is None else ("yes" if r["met"] else "no")
+                out.append(f"| {r['measure']} | {r['median']} | {r['spread']} | {r['times']} "
+                           f"| {r['target']} | {met} |")
+            out.append("")
+        return "\n".join(out)
+
+
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def write_page(page: Path, table_md: str) -> None:
+    """Replace the generated part of the benchmark page (between its two markers); the
+    prose around it stays as written."""
+    text = page.read_text()
+    if BEGIN not in text or END not in text:
+        sys.exit(f"{page}: no '{BEGIN}' ... '{END}' block to write the results into")
+    head, rest = text.split(BEGIN, 1)
+    tmp = page.with_suffix(".tmp")
+    tmp.write_text(f"{head}{BEGIN}\n{table_md}\n{END}{rest.split(END, 1)[1]}")
+    tmp.replace(page)
+
+
+def machine() -> str:
+    """CPU model and usable cores, as /proc/cpuinfo and the scheduler give them."""
+    import platform
+
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {len(os.sched_getaffinity(0))} cores"
 
 
 def mnist(n_test: int):
@@ -133,10 +182,11 @@ def inference(args, table: Table, data) -> None:
         table.ratio(f"{label} K1 / exact fixed point, {n} images (eager)", infer(K1),
                     infer(EXACT), args.repeats)
         kernels.COMPILE_AFTER = 0  # compiled: as a long run, after COMPILE_AFTER elements
+        mlp = kind == "mlp"
         table.ratio(f"{label} K1 / float inference, {n} images (compiled)", infer(K1),
-                    infer(FLOAT), args.repeats)
+                    infer(FLOAT), args.repeats, target=1.3 if mlp else None)
         table.ratio(f"{label} K1 / exact fixed point, {n} images (compiled)", infer(K1),
-                    infer(EXACT), args.repeats)
+                    infer(EXACT), args.repeats, target=1.1 if mlp else None)
         m = n if kind == "mlp" else min(n, 1000)
         xs_m, y_m = xs[:m], y[:m]
         sweep = infer(NTV660, xs_m, y_m, trials=50)
@@ -218,7 +268,8 @@ def library(args, table: Table, data) -> None:
         layer.COMPILE_AFTER = after  # compiled: as a long run, after COMPILE_AFTER products
         table.ratio(f"MNIST-MLP mitchell (16-bit, per product) / exact fixed point, {n} "
                     f"images ({mode})", sweep_side(net, x[:n], mitchell, 16, act16),
-                    sweep_side(net, x[:n], EXACT, 16, act16), repeats)
+                    sweep_side(net, x[:n], EXACT, 16, act16), repeats,
+                    target=8 if mode == "compiled" else None)
     layer.COMPILE_AFTER = 1 << 62
     # a table that is not separable (Mitchell's products: the general path, lookup rows)
     # and one that is (DRUM k = 4: f of each operand, then the GEMM)
@@ -238,7 +289,8 @@ def library(args, table: Table, data) -> None:
         for knob in (mitchell, t_mitchell, t_drum4) if kind == "mlp" else (t_mitchell, t_drum4):
             table.ratio(f"{label} {knob.name} (8-bit, {path(knob)}) / exact fixed point, "
                         f"{len(xs)} images", sweep_side(net, xs, knob, 8, act8),
-                        sweep_side(net, xs, EXACT, 8, act8), repeats)
+                        sweep_side(net, xs, EXACT, 8, act8), repeats,
+                        target=None if path(knob) == "separable table" else 8)
         if kind == "mlp":
             layer.COMPILE_AFTER = 0
             table.ratio(f"{label} t_mitchell (8-bit) per product (compiled) / lookup rows, "
@@ -305,12 +357,13 @@ def training(args, table: Table, data) -> None:
 
         bp = epoch(lambda: bp_step("mse", 10))
         act = epoch(lambda: act_step("mse", 10, gamma=lambda: 0.01, per_sample=True))
+        limit = 2 if kind == "mlp" else 3
         table.ratio(f"{label} act epoch / BP epoch ({len(xs)} samples, batch 64)", act, bp,
-                    repeats, "s")
+                    repeats, "s", target=limit)
         sampled = epoch(lambda: act_step("mse", 10, gamma=lambda: 0.01, per_sample=True,
                                          outputs=torch.Generator().manual_seed(1)))
         table.ratio(f"{label} act epoch, method.outputs=sampled / BP epoch", sampled, bp,
-                    repeats, "s")
+                    repeats, "s", target=limit)
         if args.quick:
             continue
         cfg = OmegaConf.create({"hardware": {"bits": 16, "store_biases": True,
@@ -347,26 +400,33 @@ def bp_limit(args, table: Table, data) -> None:
     t = statistics.median(timed(go) for _ in range(max(3, args.repeats // 2)))
     limit = 2 * macs / rate
     table.value(f"MNIST-MLP BP epoch, {n} images, batch 64", f"{t:.2f} s",
-                f"arithmetic limit {limit:.2f} s at {rate / 1e9:.0f} GFLOP/s (one 2048^3 "
-                f"sgemm): {t / limit:.1f}x the limit")
+                detail=f"arithmetic limit {limit:.2f} s at {rate / 1e9:.0f} GFLOP/s (one "
+                f"2048^3 sgemm): {t / limit:.1f}x the limit")
 
 
 def startup(args, table: Table) -> None:
-    """The default run as a user starts it: a fresh process each time."""
-    walls, evals = [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        for r in range(max(3, args.repeats // 2)):
-            out = Path(tmp) / str(r)
-            cmd = [sys.executable, "-m", "axtrain_cli.cli", "train", "progress=off",
-                   f"hydra.run.dir={out}"]
-            env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-            walls.append(timed(lambda: subprocess.run(cmd, check=True, env=env,
-                                                      capture_output=True)))
-            found = re.search(r"evaluated \d+ knobs in ([\d.]+) s", (out / "cli.log").read_text())
-            evals.append(float(found.group(1)) if found else float("nan"))
-    table.value("`axtrain train` (default run), wall", f"{statistics.median(walls):.1f} s",
-                f"[{min(walls):.1f}-{max(walls):.1f}]; its evaluation "
-                f"{statistics.median(evals):.2f} s")
+    """Runs as a user starts them, a fresh process each time: the default run (its wall
+    and its evaluation), and the default dataset's whole AxTrain (act, then six pas
+    fine-tunes)."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    for extra, target in (([], 6.0), (["method=axtrain"], None)):
+        walls, evals = [], []
+        with tempfile.TemporaryDirectory() as tmp:
+            for r in range(max(3, args.repeats // 2)):
+                out = Path(tmp) / str(r)
+                cmd = [sys.executable, "-m", "axtrain_cli.cli", "train", *extra,
+                       "progress=off", f"hydra.run.dir={out}"]
+                walls.append(timed(lambda: subprocess.run(cmd, check=True, env=env,
+                                                          capture_output=True)))
+                log = (out / "cli.log").read_text()
+                found = re.search(r"evaluated \d+ knobs in ([\d.]+) s", log)
+                evals.append(float(found.group(1)) if found else float("nan"))
+        med = statistics.median(walls)
+        name = f"`axtrain train {' '.join(extra)}`".replace(" `", "`")
+        table.value(f"{name}, wall, fresh process", f"{med:.1f} s",
+                    f"{min(walls):.1f}-{max(walls):.1f} s ({len(walls)} runs)",
+                    f"its evaluation {statistics.median(evals):.2f} s",
+                    f"<= {target:g} s" if target else "", med <= target if target else None)
 
 
 def main() -> None:
@@ -377,6 +437,8 @@ def main() -> None:
     p.add_argument("--only", default=",".join(CASES),
                    help=f"comma-separated cases among {', '.join(CASES)}")
     p.add_argument("--quick", action="store_true", help="fewer cases (smoke test)")
+    p.add_argument("--out", help="write the tables into this page's generated block "
+                   "(make bench: docs/benchmarks.md)")
     args = p.parse_args()
     only = [c.strip() for c in args.only.split(",") if c.strip()]
     bad = [c for c in only if c not in CASES]
@@ -387,6 +449,7 @@ def main() -> None:
     data = mnist(args.n_test) if set(only) - {"startup"} else None
     for case in only:
         print(f"{case}:", flush=True)
+        table.case = case
         if case == "inference":
             inference(args, table, data)
         elif case == "lut":
@@ -397,8 +460,16 @@ def main() -> None:
             training(args, table, data)
         else:
             startup(args, table)
-    table.show(f"axtrain benchmarks (torch {torch.__version__}, {args.threads} threads, "
-               f"{args.repeats} interleaved repeats; ratio median [lowest-highest pair])")
+    command = "python scripts/bench.py " + " ".join(sys.argv[1:])
+    header = (f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, torch "
+              f"{torch.__version__}, Python {sys.version.split()[0]}, {args.threads} threads, "
+              f"by `{command.strip()}`. Ratios: the median over pairs of A and B timed "
+              f"interleaved, with the lowest and highest pair.")
+    text = table.markdown(header)
+    print("\n" + text)
+    if args.out:
+        write_page(Path(args.out), text)
+        print(f"written to {args.out}")
 
 
 if __name__ == "__main__":

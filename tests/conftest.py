@@ -31,3 +31,21 @@ def run_cli(args, cwd, env_extra=None, timeout=600):
     env = {**os.environ, "OMP_NUM_THREADS": "2", **(env_extra or {})}
     return subprocess.run([*AXTRAIN, *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env)
+
+
+def readme_commands() -> list[list[str]]:
+    """The `axtrain ...` commands of the README's bash blocks, as argv lists (comments
+    dropped, backslash continuations joined), in the order the README shows them."""
+    import re
+    import shlex
+
+    text = (ROOT / "README.md").read_text()
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                argv = shlex.split(line, comments=True)
+                assert argv[0] == "axtrain", line
+                commands.append(argv[1:])
+    return commands

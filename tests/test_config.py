@@ -7,7 +7,7 @@ import pytest
 from axtrain_cli import knobs
 from axtrain_cli.cli import config_dir
 from axtrain_cli.config import ConfigError
-from axtrain_cli.methods import METHODS, typed
+from axtrain_cli.methods import NAMES, module, typed
 from axtrain_cli.schema import validate
 
 GROUPS = ["dataset", "topology", "method", "knobs", "hardware"]
@@ -33,10 +33,10 @@ def test_every_option_composes_and_validates(compose_cfg, group):
 
 
 def test_every_method_has_a_config_and_a_typed_schema(compose_cfg):
-    assert options("method") == sorted(METHODS)
-    for name, module in METHODS.items():
+    assert options("method") == sorted(NAMES)
+    for name in NAMES:
         m = typed(compose_cfg([f"method={name}"]))
-        assert isinstance(m, module.Conf) and m.name == name
+        assert isinstance(m, module(name).Conf) and m.name == name
 
 
 def test_dataset_picks_its_table1_topology(compose_cfg):
@@ -163,4 +163,4 @@ def test_every_method_composes_to_its_typed_schema(compose_cfg, method):
     """conf/method/<m>.yaml (with the baselines' nested act settings) merges into the
     method's Conf dataclass, as run() reads it."""
     m = typed(compose_cfg([f"method={method}"]))
-    assert m.name == method and isinstance(m, METHODS[method].Conf)
+    assert m.name == method and isinstance(m, module(method).Conf)

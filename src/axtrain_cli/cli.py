@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import re
 import sys
 import threading
 from importlib.resources import files
@@ -114,6 +115,11 @@ def _one_line(exc: BaseException) -> str:
         if isinstance(e, OmegaConfBaseException) and getattr(e, "full_key", None):
             key = e.full_key
             msg = str(getattr(e, "msg", e)).splitlines()[0]
+            wrong = re.match(r"Value '(.*)' of type '\w+' could not be converted to (\w+)", msg)
+            if wrong:  # a value of the wrong type
+                value, kind = wrong.groups()
+                kind = TYPES.get(kind, kind.lower())
+                return f"{key}={value!r} is not {kind}: allowed {RANGES.get(key, kind)}"
             allowed = f" (allowed: {RANGES[key]})" if key in RANGES else ""
             return f"{key}: {msg}{allowed}"
     return " ".join(str(chain[-1]).split())
@@ -136,6 +142,7 @@ def _bad_override(exc) -> str:
 
 
 _ARGS: list[str] = []  # the overrides being checked (for naming a bad one)
+TYPES = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false"}
 
 
 def writable_dir(path: str, key: str) -> None:
@@ -163,35 +170,89 @@ def writable_dir(path: str, key: str) -> None:
                 break
 
 
-def check_job(overrides: list[str], where: str = "") -> None:
-    """Compose one job's config and validate it; a bad value exits 2 with one line
-    (prefixed with `where`)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import MissingConfigException
+def compose(overrides: list[str], hydra: bool = False):
+    """The job config of `overrides` (Hydra's compose API; `hydra`: with its `hydra` node)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
 
-    from omegaconf import OmegaConf, open_dict
-
-    from .config import ConfigError
-    from .data import DataError
-    from .schema import register_configs, validate
+    from .schema import register_configs
 
     register_configs()
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        return hydra_compose(config_name="config", overrides=list(overrides),
+                             return_hydra_config=hydra)
+
+
+def check_job(overrides: list[str], where: str = "") -> None:
+    """Compose one job's config and validate it; a bad value exits 2 with one line
+    (prefixed with `where`). The plain values are checked before anything heavy (torch,
+    scikit-learn) is imported, so a mistake costs a fraction of a second."""
+    from omegaconf import OmegaConf, open_dict
+
+    from .config import ConfigError, DataError
+    from .schema import check_settings, validate
+
     _ARGS[:] = overrides
     try:
-        with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
+        cfg = compose(overrides, hydra=True)
         for key in ("hydra.run.dir", "hydra.sweep.dir"):
             writable_dir(OmegaConf.select(cfg, key), key)
         with open_dict(cfg):
             del cfg["hydra"]
+        check_settings(cfg)  # plain values first: nothing heavy is imported for a mistake
         validate(cfg)
     except (ConfigError, DataError) as e:
         fail(f"{where}{e}")
-    except MissingConfigException as e:  # unknown group option: Hydra lists the options
-        print(str(e), file=sys.stderr)
-        raise SystemExit(EXIT_USAGE) from None
-    except Exception as e:  # type errors, unknown keys, bad override syntax
-        fail(f"{where}{_one_line(e)}")
+    except Exception as e:  # unknown keys and options, types, bad override syntax
+        fail(f"{where}{_compose_error(e, overrides)}")
+
+
+def _compose_error(exc: BaseException, overrides: list[str]) -> str:
+    """A composition error on one line, in plain words: an unknown key or option with the
+    closest valid name, Hydra's "use +" hint where adding a key is what was meant."""
+    from hydra.errors import MissingConfigException
+
+    from .config import did_you_mean
+
+    chain = []
+    while exc is not None:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    for e in chain:
+        if isinstance(e, MissingConfigException) and e.options is not None:
+            group = str(e.missing_cfg_file or "").rsplit("/", 1)[0]
+            given = next((o for o in overrides if o.lstrip("+~").split("=", 1)[0] == group),
+                         group)
+            value = given.split("=", 1)[-1]
+            return (f"{given}: {group} has no option {value!r}{did_you_mean(value, e.options)}; "
+                    f"allowed {', '.join(e.options)}")
+        key = getattr(e, "full_key", None)
+        if type(e).__name__ in ("ConfigAttributeError", "ConfigKeyError") and key:
+            parent, _, name = key.rpartition(".")
+            if "not in struct" in str(e) and "Dict[" in str(e):  # a mapping: add with +
+                return (f"{key}: no such entry in {parent}; to add one, prefix it with +: "
+                        f"'+{_override_of(key, overrides)}'")
+            known = _keys_of(parent, [o for o in overrides if not o.lstrip("+~").startswith(key)])
+            return (f"{key}: unknown key{did_you_mean(name, known)}"
+                    + (f"; allowed {', '.join(known)}" if known else ""))
+    return _one_line(chain[0])
+
+
+def _override_of(key: str, overrides: list[str]) -> str:
+    return next((o.lstrip("+~") for o in overrides if o.lstrip("+~").startswith(key + "=")), key)
+
+
+def _keys_of(parent: str, overrides: list[str]) -> list[str]:
+    """The keys of the config node `parent` ('' the root) under `overrides` (those that
+    compose), for suggestions; [] if they do not compose."""
+    from omegaconf import OmegaConf
+
+    try:
+        node = compose(overrides)
+        node = OmegaConf.select(node, parent) if parent else node
+        return [str(k) for k in node.keys()] if hasattr(node, "keys") else []
+    except Exception:
+        return []
 
 
 def sweep_jobs(overrides: list[str]) -> tuple[list[list[str]], set[str]] | None:
@@ -266,8 +327,7 @@ def _task(cfg) -> None:
     from hydra.types import RunMode
     from omegaconf import open_dict
 
-    from .config import ConfigError
-    from .data import DataError
+    from .config import ConfigError, DataError
     from .results import complete
     from .run import run
     from .ui import duration

@@ -1,9 +1,11 @@
 """Config schemas and the range checks that run before any work.
 
 The top-level schema types every group: a misspelt key or a wrong type fails at compose
-time. Each method's schema lives in its module (`axtrain_cli.methods.*`), each knob's
-parameters in its hardware model. `schema.validate(cfg)` then checks ranges and names and
-raises `ConfigError` with one line naming the key, the bad value and what is allowed.
+time. Each method's schema lives in `axtrain_cli.methods.settings`, each knob's parameters
+in its hardware model. `schema.check_settings(cfg)` then checks ranges and names (nothing
+here imports torch), `schema.validate(cfg)` what needs the hardware models, checkpoints and
+data; both raise `ConfigError` with one line naming the key, the bad value, what is wrong
+and what is allowed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 class ConfigError(ValueError):
     """A bad config value: the message is one line naming the key and what is allowed."""
+
+
+class DataError(RuntimeError):
+    """Data cannot be loaded; the message says what to do (one line)."""
 
 
 @dataclass
@@ -91,7 +97,7 @@ class TrackingConf:
 class AxConf:
     dataset: DatasetConf = MISSING
     topology: TopologyConf = MISSING
-    method: Any = MISSING  # typed by the method's own schema (axtrain_cli.methods.*)
+    method: Any = MISSING  # typed by the method's own schema (axtrain_cli.methods.settings)
     knobs: dict[str, Any] = field(default_factory=dict)  # knob name -> {multiplier, memory}
     hardware: HardwareConf = MISSING
     train: TrainConf = field(default_factory=TrainConf)
@@ -145,15 +151,57 @@ def select(cfg: DictConfig, key: str) -> Any:
     return node
 
 
-def require(cfg: DictConfig, key: str, ok: bool, allowed: str | None = None) -> None:
-    """Raise ConfigError("key=value is out of range: allowed ...") unless ok."""
+def require(cfg: DictConfig, key: str, ok: bool, allowed: str | None = None,
+            problem: str = "is out of range") -> None:
+    """Raise ConfigError("key=value <problem>: allowed ...") unless ok; `problem` says in
+    plain words what is wrong (is out of range, is unknown, names no knob, ...)."""
     if not ok:
         allowed = allowed or RANGES[key]
-        raise ConfigError(f"{key}={select(cfg, key)!r} is out of range: allowed {allowed}")
+        raise ConfigError(f"{key}={select(cfg, key)!r} {problem}: allowed {allowed}")
+
+
+def did_you_mean(word: str, options) -> str:
+    """' (did you mean X?)' for the closest of `options` to a misspelt `word`, else ''."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def choice(cfg: DictConfig, key: str, allowed: tuple[str, ...]) -> None:
-    require(cfg, key, select(cfg, key) in allowed, "one of " + ", ".join(allowed))
+    value = select(cfg, key)
+    require(cfg, key, value in allowed, "one of " + ", ".join(allowed)
+            + did_you_mean(value, allowed), problem="is unknown")
+
+
+def knob_names(cfg: DictConfig) -> list[str]:
+    """Every name `eval.knobs` and `method.knob` accept: float, the knobs, the levels."""
+    return ["float", *cfg.knobs, *cfg.dataset.levels]
+
+
+def check_knob_names(cfg: DictConfig) -> None:
+    """The dataset's levels name knobs; eval.knobs names known knobs, each once (also not
+    one knob under two names); no knob is named `float` or like a level. The knobs' models
+    are checked by `knobs.check`."""
+    for name in cfg.knobs:
+        taken = "float" if name == "float" else ("a level of dataset.levels"
+                                                 if name in cfg.dataset.levels else None)
+        if taken:
+            raise ConfigError(f"knobs.{name} is out of range: allowed a knob name that is not "
+                              f"{taken} ({name!r} already names it)")
+    for level, target in cfg.dataset.levels.items():
+        require(cfg, f"dataset.levels.{level}", target in cfg.knobs,
+                f"a knob of `knobs` ({', '.join(cfg.knobs)}){did_you_mean(target, cfg.knobs)}; "
+                f"add one with '+knobs.{target}={{...}}'", problem="names no knob")
+    allowed, seen = knob_names(cfg), {}
+    for knob in cfg.eval.knobs:
+        require(cfg, "eval.knobs", knob in allowed, f"knobs from {', '.join(allowed)} ({knob} "
+                f"names no knob{did_you_mean(knob, allowed).replace(' (', '; ').rstrip(')')})",
+                problem="names an unknown knob")
+        target = cfg.dataset.levels.get(knob, knob)
+        require(cfg, "eval.knobs", target not in seen,
+                f"each knob once ({seen.get(target)} and {knob} are both {target})")
+        seen[target] = knob
 
 
 def finite_numbers(node: Any, key: str = "") -> None:
@@ -220,10 +268,15 @@ def check_common(cfg: DictConfig) -> None:
             RANGES["eval.knobs"] + (f" ({', '.join(repeated)} repeated)" if repeated else ""))
     choice(cfg, "progress", ("auto", "on", "log", "off"))
     choice(cfg, "device", DEVICES)
+    if cfg.threads is not None:
+        require(cfg, "threads", cfg.threads >= 1)
+    check_knob_names(cfg)
+
+
+def check_device(cfg: DictConfig) -> None:
+    """device=cuda needs a CUDA device (asks torch)."""
     import torch
 
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device=cuda: this machine has no CUDA device (torch "
                           f"{torch.__version__}); allowed here cpu, auto")
-    if cfg.threads is not None:
-        require(cfg, "threads", cfg.threads >= 1)

@@ -15,9 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-
-class DataError(RuntimeError):
-    """Data cannot be loaded; the message says what to do (one line)."""
+from .config import DataError
 
 
 def _text(path: Path) -> str:

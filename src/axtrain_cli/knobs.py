@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import hardware as hw
-from .config import ConfigError
+from .config import ConfigError, knob_names
 
 FLOAT = "float"
 PARTS = {"multiplier": hw.MULTIPLIERS, "memory": hw.MEMORIES}
@@ -74,50 +74,26 @@ def build(name: str, spec, bits: int) -> Knob:
     return Knob(name, parts.get("multiplier", hw.Exact()), parts.get("memory", hw.RELIABLE))
 
 
-def names(cfg) -> list[str]:
-    """Every name `eval.knobs` and `method.knob` accept."""
-    return [FLOAT, *cfg.knobs, *cfg.dataset.levels]
-
-
 def resolve(name: str, cfg) -> Knob:
     """The knob called `name` (a dataset level resolves to the knob it names)."""
     if name == FLOAT:
         return Knob(FLOAT, None)
     target = cfg.dataset.levels.get(name, name)
     if target not in cfg.knobs:
-        raise ConfigError(f"unknown knob {name!r}: allowed {', '.join(names(cfg))}")
+        raise ConfigError(f"unknown knob {name!r}: allowed {', '.join(knob_names(cfg))}")
     return build(target, cfg.knobs[target], cfg.hardware.bits)
 
 
 def check(cfg) -> None:
-    """Every knob builds, `exact` is exact, no name means two things, the levels and
-    eval.knobs name known knobs, eval.knobs names each knob once."""
+    """Every knob builds (its models and their parameters) and `exact` is exact. (The knob
+    names, in `knobs`, eval.knobs, method.knob and the levels, are checked with the rest of
+    the config: `config.check_knob_names`.)"""
     for name, spec in cfg.knobs.items():
-        taken = FLOAT if name == FLOAT else ("a level of dataset.levels"
-                                             if name in cfg.dataset.levels else None)
-        if taken:
-            raise ConfigError(f"knobs.{name} is out of range: allowed a knob name that is not "
-                              f"{taken} ({name!r} already names it)")
         knob = build(name, spec, cfg.hardware.bits)
         if name == EXACT.name and knob.domain != "exact":
             raise ConfigError(f"knobs.exact={_plain(spec)!r} is out of range: allowed the exact "
                               "multiplier and reliable memory ({}); name other settings "
                               "differently")
-    for level, target in cfg.dataset.levels.items():
-        if target not in cfg.knobs:
-            raise ConfigError(f"dataset.levels.{level}={target!r} is out of range: allowed a knob "
-                              f"of `knobs` ({', '.join(cfg.knobs)}); add one with "
-                              f"+knobs.{target}=...")
-    allowed, seen = names(cfg), {}
-    for knob in cfg.eval.knobs:
-        if knob not in allowed:
-            raise ConfigError(f"eval.knobs={list(cfg.eval.knobs)!r} is out of range: allowed "
-                              f"knobs from {', '.join(allowed)} (bad: {knob})")
-        target = cfg.dataset.levels.get(knob, knob)
-        if target in seen:
-            raise ConfigError(f"eval.knobs={list(cfg.eval.knobs)!r} is out of range: allowed "
-                              f"each knob once ({seen[target]} and {knob} are both {target})")
-        seen[target] = knob
 
 
 def _plain(node):

@@ -17,6 +17,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from . import methods, tracking, ui
+from .methods.base import Context, Trained
 from .config import torch_device
 from .data import load_split
 from .evaluate import sweep
@@ -85,7 +86,7 @@ def run(cfg: DictConfig, out_dir: str | Path, sweep_dir: str | None = None) -> p
     net = build_model(cfg.topology, list(cfg.dataset.input_shape),
                       cfg.dataset.n_classes).to(device)
     with ui.progress(cfg.progress) as bar:
-        trained = methods.train(net, methods.Context(cfg, m, split, gen, bar, draws))
+        trained = methods.train(net, Context(cfg, m, split, gen, bar, draws))
         log.info("data loaded and %s trained in %.1f s", m.name, time.perf_counter() - start)
         t_eval = time.perf_counter()
         rows = evaluate_trained(trained, split, cfg, bar)
@@ -123,7 +124,7 @@ def run(cfg: DictConfig, out_dir: str | Path, sweep_dir: str | None = None) -> p
     return df
 
 
-def evaluate_trained(trained: methods.Trained, split, cfg, progress=None) -> list[Row]:
+def evaluate_trained(trained: Trained, split, cfg, progress=None) -> list[Row]:
     """The sweep of the trained network (each per-knob network on its own knob) and the
     method's own measurements, as result rows."""
     x_s = split.x_test[:SENSITIVITY_SAMPLES]

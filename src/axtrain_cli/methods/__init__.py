@@ -1,6 +1,7 @@
-"""Training methods: one module each, with its config schema (`Conf`, registered in Hydra's
-ConfigStore as `method_<name>_schema`, which conf/method/<name>.yaml extends), its range
-checks (`check(cfg)`, run before any work) and `train(net, ctx) -> Trained`.
+"""Training methods: one module each, with `check(cfg)` (the checks that load something: a
+checkpoint, a knob's hardware model) and `train(net, ctx) -> Trained`. Their settings (the
+schemas conf/method/<name>.yaml extends, and the checks of plain values) are in
+`settings`, which imports no torch, so a bad setting costs no start-up.
 
 bp         conventional backpropagation on the output error
 act        AxTrain-act: E + gamma * S(w) (Eqs. 4-6), gamma adapted once per epoch (3.1.3)
@@ -12,41 +13,28 @@ axnn       AxNN: precision scaling of resilient neurons
 
 from __future__ import annotations
 
-from hydra.core.config_store import ConfigStore
-from omegaconf import OmegaConf
+import importlib
 
-from ..config import choice
-from . import act, approxann, axnn, axtrain, bp, pas
-from .base import Context, Trained
+from .settings import SETTINGS, register_configs, typed
 
-METHODS = {m.Conf.name: m for m in (bp, act, pas, axtrain, approxann, axnn)}
+NAMES = tuple(SETTINGS)
 
 
-def register_configs() -> None:
-    cs = ConfigStore.instance()
-    for name, module in METHODS.items():
-        cs.store(name=f"method_{name}_schema", node=module.Conf)
-    # act's settings alone (no checkpoint): the baselines' `method.act`
-    cs.store(name="method_act_settings_schema", node=act.ActConf)
+def module(name: str):
+    """The method's module (imported when first needed: it imports torch)."""
+    return importlib.import_module(f".{name}", __name__)
 
 
 def check(cfg) -> None:
-    """The method's name, its settings' types (its schema, as `typed` reads them) and its
-    own checks."""
-    choice(cfg, "method.name", tuple(METHODS))
-    typed(cfg)
-    METHODS[cfg.method.name].check(cfg)
+    """Every check of the method: its settings, then what they load."""
+    from .settings import check as check_settings
+
+    check_settings(cfg)
+    module(cfg.method.name).check(cfg)
 
 
-def typed(cfg):
-    """cfg.method as its module's Conf dataclass."""
-    values = OmegaConf.to_container(cfg.method, resolve=True)
-    return OmegaConf.to_object(OmegaConf.merge(
-        OmegaConf.structured(METHODS[cfg.method.name].Conf), values))
+def train(net, ctx):
+    return module(ctx.m.name).train(net, ctx)
 
 
-def train(net, ctx: Context) -> Trained:
-    return METHODS[ctx.m.name].train(net, ctx)
-
-
-__all__ = ["METHODS", "Context", "Trained", "check", "register_configs", "train", "typed"]
+__all__ = ["NAMES", "check", "module", "register_configs", "train", "typed"]

@@ -4,49 +4,15 @@ With `checkpoint`, an earlier act run's network is evaluated instead of trained.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
-
 import torch
 
-from ..config import choice, require, select
 from ..sensitivity import network_sensitivity
 from ..training import Step, loss_per_sample
 from .base import Context, Trained, check_checkpoint, fit_net, load_start
-
-
-@dataclass
-class ActConf:
-    name: str = "act"
-    gamma0: float = 0.001  # open in the paper: initial preference factor (conf: dataset.act_gamma0)
-    delta_gamma: float = 0.0005  # open: step of the once-per-epoch adaptive rule (3.1.3)
-    error_bound: float = 0.0  # open: the rule's "pre-defined accuracy bound" on the error
-    error_metric: str = "loss"  # what "error" means in the rule: loss | misclassification
-    sensitivity: str = "per_sample"  # per-sample |dO/dw| averaged over the batch | batch_mean
-    outputs: str = "all"  # ours: Eq. 5's sum over all K outputs | sampled (one per sample, x K)
-
-
-@dataclass
-class ActRunConf(ActConf):
-    """method=act: the act settings, and a network to evaluate instead of training one."""
-
-    checkpoint: Optional[str] = None  # an act run's model.pt: evaluate it, no training
-
-
-def check_settings(cfg, key: str = "method") -> None:
-    """The act settings under `key` (method, or the baselines' method.act)."""
-    a = select(cfg, key)
-    require(cfg, f"{key}.gamma0", a.gamma0 >= 0, "a number >= 0")
-    require(cfg, f"{key}.delta_gamma", a.delta_gamma >= 0, "a number >= 0")
-    choice(cfg, f"{key}.sensitivity", ("per_sample", "batch_mean"))
-    choice(cfg, f"{key}.error_metric", ("loss", "misclassification"))
-    choice(cfg, f"{key}.outputs", ("all", "sampled"))
-    require(cfg, f"{key}.outputs", a.outputs == "all" or a.sensitivity == "per_sample",
-            f"all with {key}.sensitivity={a.sensitivity} (sampled estimates the per_sample S)")
+from .settings import ActConf, ActRunConf
 
 
 def check(cfg) -> None:
-    check_settings(cfg)
     check_checkpoint(cfg)
 
 

@@ -13,39 +13,23 @@ import copy
 import logging
 import math
 from dataclasses import dataclass, replace
+
 import torch
 
 from .. import knobs
-from ..config import choice, require
 from ..evaluate import make_plan, measurement
 from ..knobs import EXACT
 from ..models import HwPlan, Net, calibrate
 from .base import Context, Trained, check_knob, fit_net, hardware_step
-from .neurons import (BaselineConf, check_baseline, criticality, metrics_on, start, unit_mults,
-                      unit_view)
+from .neurons import check_baseline, criticality, metrics_on, start, unit_mults, unit_view
+from .settings import ApproxannConf
 
 log = logging.getLogger("axtrain")
 
 
-@dataclass
-class ApproxannConf(BaselineConf):
-    name: str = "approxann"
-    knob: str = "K1"  # the approximate multiplier's knob (a compute knob: K1..K4, ...)
-    max_loss: float = 2.0  # allowed degradation (paper: "2 %"), read as `constraint` says
-    constraint: str = "accuracy"  # accuracy: points of accuracy; error: % rise of test loss
-    batch_fraction: float = 0.25  # first batch: this fraction of all neurons
-
-
 def check(cfg) -> None:
-    m = cfg.method
     check_baseline(cfg)
     check_knob(cfg, domains=("compute",))
-    require(cfg, "method.max_loss", 0 < m.max_loss < 100, "a percentage in (0, 100)")
-    choice(cfg, "method.constraint", CONSTRAINTS)
-    require(cfg, "method.batch_fraction", 0 < m.batch_fraction <= 1, "a fraction in (0, 1]")
-
-
-CONSTRAINTS = ("accuracy", "error")
 
 
 def degraded(m, base: tuple[float, float], now: tuple[float, float]) -> float:

@@ -10,44 +10,23 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+
 import torch
 
 from .. import hardware as hw
-from ..config import require
 from ..evaluate import make_plan, measurement
 from ..knobs import EXACT
 from ..models import HwPlan, Net, calibrate
 from .base import Context, Trained, fit_net, hardware_step
-from .neurons import (BaselineConf, check_baseline, criticality, metrics_on, start, unit_mults,
-                      unit_view)
+from .neurons import check_baseline, criticality, metrics_on, start, unit_mults, unit_view
+from .settings import AxnnConf
 
 log = logging.getLogger("axtrain")
 
 
-@dataclass
-class AxnnConf(BaselineConf):
-    name: str = "axnn"
-    constraints: list[float] = field(default_factory=lambda: [0.5, 2.5, 7.5])  # allowed loss (pp)
-    alpha: float = 0.5  # resilient: Delta(N) < alpha * mean(Delta)
-    start_bits: int = 16  # starting precision of inputs and weights
-    bit_step: int = 2  # precision lowered per step
-    min_bits: int = 4  # floor
-    retrain_epochs: int = 2  # K: retraining epochs per iteration (AxNN: 2)
-
-
 def check(cfg) -> None:
-    m, bits = cfg.method, cfg.hardware.bits
     check_baseline(cfg)
-    require(cfg, "method.constraints", len(m.constraints) > 0
-            and len(set(m.constraints)) == len(m.constraints),
-            "a non-empty list of distinct accuracy losses (points)")
-    for i, q in enumerate(m.constraints):
-        require(cfg, f"method.constraints.{i}", 0 < q < 100, "a percentage in (0, 100)")
-    require(cfg, "method.alpha", m.alpha > 0, "a number > 0")
-    require(cfg, "method.min_bits", 2 <= m.min_bits <= m.start_bits <= bits,
-            f"2 <= min_bits <= start_bits <= hardware.bits ({bits})")
-    require(cfg, "method.bit_step", m.bit_step >= 1, "an integer >= 1")
 
 
 @dataclass

@@ -5,30 +5,14 @@ eval.knobs: the K1 rows come from the network tuned at K1, and so on."""
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Optional
-
 from .. import knobs
-from ..config import require
 from . import act, pas
-from .base import Context, Trained, check_checkpoint, check_ste_clip, load_start, positive_lr
-
-
-@dataclass
-class AxtrainConf(act.ActConf):
-    name: str = "axtrain"
-    finetune_epochs: int = 10  # pas epochs per knob ("a few more epochs"; 10 for MNIST)
-    finetune_lr: Optional[float] = None  # null: train.lr
-    ste_clip: float = 1.0  # Eq. 12 (reconstructed)
-    checkpoint: Optional[str] = None  # an act run's model.pt: skip the act phase
+from .base import Context, Trained, check_checkpoint, load_start
+from .settings import AxtrainConf
 
 
 def check(cfg) -> None:
-    act.check_settings(cfg)
     check_checkpoint(cfg)
-    require(cfg, "method.finetune_epochs", cfg.method.finetune_epochs >= 1, "an integer >= 1")
-    positive_lr(cfg, "method.finetune_lr")
-    check_ste_clip(cfg)
 
 
 def tuned_knobs(cfg) -> list[str]:

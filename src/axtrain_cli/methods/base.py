@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from .. import knobs
-from ..config import ConfigError, require, select
+from ..config import ConfigError, require
 from ..evaluate import make_plan
 from ..knobs import Knob
 from ..models import Net, build_model, clip_to_format
@@ -160,11 +160,4 @@ def check_knob(cfg, domains=("compute", "storage", "compute+storage")) -> None:
             f"a knob whose domain is {' or '.join(domains)} (got {knob.domain})")
 
 
-def check_ste_clip(cfg) -> None:
-    require(cfg, "method.ste_clip", cfg.method.ste_clip > 0, "a number > 0")
-
-
-def positive_lr(cfg, key: str) -> None:
-    value = select(cfg, key)
-    require(cfg, key, value is None or value > 0, "a number > 0 or null (null: train.lr)")
 

@@ -4,16 +4,8 @@ knowledge. With `checkpoint`, an earlier run's network is evaluated instead of t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
-
 from .base import Context, Trained, check_checkpoint, load_start, train_bp
-
-
-@dataclass
-class BpConf:
-    name: str = "bp"
-    checkpoint: Optional[str] = None  # a bp run's model.pt: evaluate it, no training
+from .settings import BpConf
 
 
 def check(cfg) -> None:

@@ -4,42 +4,17 @@ hardware plan."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
-
 import torch
 
-from ..config import choice, require
 from ..evaluate import evaluate
 from ..models import Net
 from ..training import loss_per_sample
 from . import act
-from .base import Context, check_checkpoint, check_ste_clip, load_start, positive_lr, train_bp
-
-
-@dataclass
-class BaselineConf:
-    """What the baselines share: the starting network (trained here with `init`, or
-    `checkpoint`) and the retraining between their iterations."""
-
-    init: str = "bp"  # bp | act: how the starting network is trained
-    checkpoint: Optional[str] = None  # a model.pt of a run of `init` instead of training it
-    act: act.ActConf = field(default_factory=act.ActConf)  # the act settings for init=act
-    retrain_epochs: int = 1  # retraining epochs per iteration
-    retrain_lr: Optional[float] = None  # null: train.lr
-    ste_clip: float = 1.0  # Eq. 12 (reconstructed), for the retraining
-    max_iterations: int = 50  # guard so the loop always terminates
+from .base import Context, check_checkpoint, load_start, train_bp
 
 
 def check_baseline(cfg) -> None:
-    m = cfg.method
-    choice(cfg, "method.init", ("bp", "act"))
-    act.check_settings(cfg, "method.act")
     check_checkpoint(cfg)
-    require(cfg, "method.retrain_epochs", m.retrain_epochs >= 1, "an integer >= 1")
-    positive_lr(cfg, "method.retrain_lr")
-    check_ste_clip(cfg)
-    require(cfg, "method.max_iterations", m.max_iterations >= 1, "an integer >= 1")
 
 
 def start(net: Net, ctx: Context) -> tuple[list[dict], dict]:

@@ -4,26 +4,14 @@ backward; from scratch or from `checkpoint`, for train.epochs at train.lr."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
-
 from .. import knobs
-from .base import (Context, Trained, check_checkpoint, check_knob, check_ste_clip, fit_net,
-                   knob_step, load_start)
-
-
-@dataclass
-class PasConf:
-    name: str = "pas"
-    knob: str = "K1"  # the knob to train through (any approximate knob of `knobs`)
-    checkpoint: Optional[str] = None  # a model.pt of an earlier run to fine-tune, or null
-    ste_clip: float = 1.0  # Eq. 12 (reconstructed): zero gradients with |g| >= ste_clip
+from .base import Context, Trained, check_checkpoint, check_knob, fit_net, knob_step, load_start
+from .settings import PasConf
 
 
 def check(cfg) -> None:
     check_knob(cfg)
     check_checkpoint(cfg)
-    check_ste_clip(cfg)
 
 
 def train_for(net, ctx: Context, knob: knobs.Knob, epochs: int, lr: float, ste_clip: float,

@@ -18,18 +18,23 @@ def options(group):
 
 
 @pytest.mark.parametrize("group", GROUPS)
-def test_every_option_composes_and_validates(compose_cfg, group):
+def test_every_option_composes_and_validates(group, tmp_path):
+    from axtrain_cli import compose
+
     opts = options(group)
     assert opts, group
-    partner = {"topology": lambda opt: [f"dataset={opt}"],  # LeNet-5 needs 28 x 28 inputs
+    table = tmp_path / "mine.csv"  # dataset=csv reads a file of the user's
+    table.write_text("".join(f"{i % 3},{i % 5},{'ab'[i % 2]}\n" for i in range(20)))
+    csv = {"csv": [f"dataset.path={table}"]}
+    partner = {"topology": lambda opt: [f"dataset={opt}", *csv.get(opt, [])],  # LeNet-5:
+               "dataset": lambda opt: csv.get(opt, []),                      # 28 x 28 inputs
                "knobs": lambda opt: {"tables": ["hardware=fixed8"],  # 8-bit words
                                      "mitchell": ["eval.knobs=[exact,K1]"]  # K1 only
                                      }.get(opt, [])}
     for opt in opts:
-        cfg = compose_cfg([f"{group}={opt}", *partner.get(group, lambda o: [])(opt)])
-        validate(cfg)
+        cfg = compose([f"{group}={opt}", *partner.get(group, lambda o: [])(opt)])
         if group != "knobs":
-            assert cfg[group].name == opt or group == "topology"
+            assert cfg[group].name == opt or group == "topology" or opt == "csv"
 
 
 def test_every_method_has_a_config_and_a_typed_schema(compose_cfg):

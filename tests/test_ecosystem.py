@@ -24,7 +24,11 @@ def test_a_submitit_multirun_runs_its_jobs_and_the_report_reads_them(tmp_path):
                  "hydra.launcher.timeout_min=10", f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     jobs = sorted(p.name for p in sweep.iterdir() if (p / "results.csv").is_file())
-    assert jobs == ["0_breast_cancer_bp_s0", "1_breast_cancer_act_s0"]
+    # job dirs name their overrides (progress is left out)
+    assert jobs == ["0_dataset=breast_cancer,eval.trials=3,method=bp,train.epochs=2",
+                    "1_dataset=breast_cancer,eval.trials=3,method=act,train.epochs=2"]
+    table = pd.read_csv(sweep / "sweep_results.csv")  # every job's rows in one table
+    assert sorted(set(table.job)) == jobs and set(table.method) == {"bp", "act"}
     assert (sweep / ".submitit").is_dir()  # submitit ran them, not the basic launcher
     import subprocess
 
@@ -76,8 +80,9 @@ def test_a_multirun_logs_one_mlflow_run_per_job_grouped_by_sweep(tmp_path):
     client = MlflowClient(f"sqlite:///{sweep / 'mlflow.db'}")
     exp = client.get_experiment_by_name(f"axtrain {sweep.resolve()}")
     runs = client.search_runs([exp.experiment_id])
-    assert sorted(x.info.run_name for x in runs) == ["0_breast_cancer_bp_s0",
-                                                     "1_breast_cancer_bp_s1"]
+    assert sorted(x.info.run_name for x in runs) == [
+        "0_dataset=breast_cancer,eval.trials=3,seed=0,train.epochs=2",
+        "1_dataset=breast_cancer,eval.trials=3,seed=1,train.epochs=2"]
     for x in runs:
         results = pd.read_csv(sweep / x.info.run_name / "results.csv")
         exact = results[results["knob"] == "exact"]["accuracy"].iloc[0]

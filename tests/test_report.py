@@ -33,8 +33,10 @@ DOMAIN = {"exact": "exact", "drum": "compute", "ntv": "storage", "approxann": "c
 
 def row(dataset, method, seed, knob, *, kind, loss, acc, dev=0.0, train_knob="", trial=0,
         k=None, mv=None, cp=1.0, sp=1.0, knob_name=None, exact_loss=None):
-    return {"schema_version": 2, "dataset": dataset, "topology": dataset, "method": method,
-            "train_knob": train_knob, "knob": knob, "knob_name": knob_name or knob,
+    return {"schema_version": 3, "dataset": dataset, "topology": dataset, "arch": "a1",
+            "method": method, "bits": 16, "weight_format": "fraction",
+            "train_knob": train_knob, "train_multiplier": "", "train_memory": "",
+            "checkpoint": "", "setting": "s1", "knob": knob, "knob_name": knob_name or knob,
             "domain": DOMAIN[kind], "multiplier": f"drum(k={k})" if k else "exact",
             "memory": f"flips(voltage_mv={mv}, rate=0.01)" if mv else "reliable",
             "voltage_mv": mv, "trial": trial, "seed": seed, "loss": loss, "accuracy": acc,
@@ -335,11 +337,11 @@ def test_incompatible_schema_skipped(tmp_path, capsys):
     root = make_grid(tmp_path / "runs")
     bad = root / "zz_future"
     rows = sweep_rows("satimage", "bp", 7)
-    write_run(bad, [{**r, "schema_version": 3} for r in rows])
+    write_run(bad, [{**r, "schema_version": 4} for r in rows])
     r = build_report([root], tmp_path / "out", plots=False)
     err = capsys.readouterr().err
     line = next(ln for ln in err.splitlines() if str(bad / "results.csv") in ln)
-    assert "schema_version" in line and "3" in line
+    assert "schema_version" in line and "4" in line
     assert not r["skipped"]
     assert (tmp_path / "out" / "fig6_multiplier_error.csv").exists()
     t = read(tmp_path / "out", "fig6_multiplier_error.csv")

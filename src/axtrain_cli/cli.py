@@ -16,11 +16,15 @@ import threading
 from importlib.resources import files
 from pathlib import Path
 
+from .sweep import register_resolvers
+
 USAGE = """usage: axtrain <command> [args]
 
 commands:
   train      train one method on one dataset and sweep the hardware knobs (Hydra app:
              `axtrain train --help` lists the config groups; -m runs a multirun sweep)
+  eval       evaluate a bp or act run's model.pt on the knobs (dataset, topology, seed and
+             words from the checkpoint: `axtrain eval MODEL.pt [key=value ...]`)
   report     build the paper's figure tables from run/multirun directories
              (`axtrain report DIR [DIR ...] [--out OUT]`)
   reproduce  run the paper's whole grid, then the report
@@ -32,7 +36,9 @@ examples:
 """
 
 EXIT_USAGE = 2
+COMMANDS = ("train", "eval", "report", "reproduce")
 log = logging.getLogger("axtrain")
+register_resolvers()  # also in a parallel or cluster job's process, which imports this module
 
 
 def config_dir() -> str:
@@ -86,6 +92,8 @@ def _main(argv: list[str]) -> bool:
     command, rest = argv[0], argv[1:]
     if command == "train":
         return train(rest)
+    elif command == "eval":
+        return train(eval_overrides(rest))
     elif command == "report":
         from .report import main as report_main
 
@@ -95,8 +103,54 @@ def _main(argv: list[str]) -> bool:
 
         reproduce_main(rest)
     else:
-        fail(f"unknown command {command!r}: allowed train, report, reproduce")
+        from .config import did_you_mean
+
+        fail(f"unknown command {command!r}: allowed {', '.join(COMMANDS)}"
+             f"{did_you_mean(command, COMMANDS)}")
     return False
+
+
+def eval_overrides(args: list[str]) -> list[str]:
+    """`axtrain eval MODEL.pt [overrides]` as `axtrain train` overrides: the checkpoint's
+    method (bp or act, evaluated as they are), dataset, topology, seed and words, then the
+    user's overrides (which may change anything but the network)."""
+    if not args or args[0].startswith("-") or "=" in args[0]:
+        fail("usage: axtrain eval MODEL.pt [key=value ...] (a model.pt a bp or act run wrote)")
+    path, rest = Path(args[0]).expanduser(), args[1:]
+    if not path.is_file():
+        fail(f"{args[0]}: not found: allowed a model.pt an earlier run wrote")
+    from .methods.base import checkpoint_facts
+
+    try:
+        ck = checkpoint_facts(path)
+    except Exception as e:
+        fail(f"{args[0]} is not an axtrain checkpoint ({type(e).__name__}): allowed a model.pt "
+             "an earlier run wrote")
+    if ck["method"] not in ("bp", "act"):
+        fail(f"{args[0]} holds a network trained by method={ck['method'] or '(not recorded)'}: "
+             "axtrain eval evaluates bp and act networks (method=pas, axtrain and the baselines "
+             "start from a checkpoint with method.checkpoint=...)")
+    options = sorted(p.stem for p in (Path(config_dir()) / "dataset").glob("*.yaml"))
+    if ck["dataset"] in options and not ck["dataset_path"]:
+        data = [f"dataset={ck['dataset']}"]
+    elif ck["dataset_path"]:
+        data = ["dataset=csv", f"dataset.path={ck['dataset_path']}",
+                f"dataset.name={ck['dataset']}"]
+    else:
+        fail(f"{args[0]}: its dataset {ck['dataset']!r} is not one of {', '.join(options)} "
+             "and the checkpoint names no data file")
+    topo = ck["topology"] or {}
+    network = [f"topology.{k}={_value(v)}" for k, v in topo.items() if k != "name"]
+    words = [f"hardware.{k}={ck[k]}" for k in ("bits", "weight_format") if ck[k] is not None]
+    return [*data, *network, f"method={ck['method']}", f"method.checkpoint='{path.resolve()}'",
+            f"seed={ck['seed']}", *words, *rest]
+
+
+def _value(v) -> str:
+    """A config value as a Hydra override value (lists as [a,b], strings quoted)."""
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(_value(x) for x in v) + "]"
+    return f"'{v}'" if isinstance(v, str) else str(v)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -190,6 +244,7 @@ def check_job(overrides: list[str], where: str = "") -> None:
     from omegaconf import OmegaConf, open_dict
 
     from .config import ConfigError, DataError
+    from .datafiles import resolve_user_data
     from .schema import check_settings, validate
 
     _ARGS[:] = overrides
@@ -199,12 +254,18 @@ def check_job(overrides: list[str], where: str = "") -> None:
             writable_dir(OmegaConf.select(cfg, key), key)
         with open_dict(cfg):
             del cfg["hydra"]
+        resolve_user_data(cfg, explicit_keys(overrides))
         check_settings(cfg)  # plain values first: nothing heavy is imported for a mistake
         validate(cfg)
     except (ConfigError, DataError) as e:
         fail(f"{where}{e}")
     except Exception as e:  # unknown keys and options, types, bad override syntax
         fail(f"{where}{_compose_error(e, overrides)}")
+
+
+def explicit_keys(overrides) -> set[str]:
+    """The config keys the overrides set (group choices included), e.g. {'dataset.name'}."""
+    return {str(o).lstrip("+~").split("=", 1)[0] for o in overrides if "=" in str(o)}
 
 
 def _compose_error(exc: BaseException, overrides: list[str]) -> str:
@@ -328,6 +389,7 @@ def _task(cfg) -> None:
     from omegaconf import open_dict
 
     from .config import ConfigError, DataError
+    from .datafiles import resolve_user_data
     from .results import complete
     from .run import run
     from .ui import duration
@@ -351,6 +413,7 @@ def _task(cfg) -> None:
             cfg.progress = "log"
     start = time.perf_counter()
     try:
+        resolve_user_data(cfg, explicit_keys(hc.overrides.task))
         run(cfg, out_dir, str(Path(hc.sweep.dir).resolve()) if multirun else None)
     except (ConfigError, DataError) as e:
         fail(str(e))

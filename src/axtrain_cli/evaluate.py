@@ -169,7 +169,7 @@ def measurement(name: str, knob: Knob, power: dict, trial: int, loss: float, acc
                        accuracy=accuracy, exact_loss=on_exact[0], exact_accuracy=on_exact[1],
                        deviation=deviation,
                        compute_power=power["compute"], storage_power=power["storage"],
-                       figures=figures)
+                       figures=figures, parameters=knob.parameters())
 
 
 def network_power(net: Net, knob: Knob, h) -> dict:

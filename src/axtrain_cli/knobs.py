@@ -50,6 +50,15 @@ class Knob:
         """SRAM power relative to nominal voltage."""
         return self.memory.power(nominal_mv)
 
+    def parameters(self) -> dict:
+        """{multiplier_<param>: value, memory_<param>: value} of the models' parameters
+        (lists as text): results.csv's columns per parameter, for plotting a sweep."""
+        if self.multiplier is None:
+            return {}
+        return {f"{part}_{k}": (v if isinstance(v, (int, float, str, bool)) else str(v))
+                for part, model in (("multiplier", self.multiplier), ("memory", self.memory))
+                for k, v in model.parameters().items()}
+
 
 EXACT = Knob("exact", hw.Exact())
 

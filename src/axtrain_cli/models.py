@@ -102,7 +102,7 @@ class Net(nn.Module):
     (2x2 max), flatten."""
 
     def __init__(self, compute: list[nn.Module], ops: list[tuple], output_activation: str,
-                 input_shape: list[int]):
+                 input_shape: list[int], label: str | None = None):
         super().__init__()
         self.input_shape = list(input_shape)
         self._trace: list[dict] | None = None
@@ -110,6 +110,11 @@ class Net(nn.Module):
         self.ops = ops
         self.program = _program(ops)
         self.output_activation = output_activation
+        # what results.csv calls the network: its layer widths (input, each compute
+        # layer's outputs), or the builder's name
+        widths = [int(torch.tensor(input_shape).prod())] + [
+            m.out_features if isinstance(m, nn.Linear) else m.out_channels for m in compute]
+        self.label = label or "-".join(map(str, widths))
 
     def outputs(self, x: torch.Tensor, plan: "HwPlan | None" = None, ste: bool = False):
         """Network outputs O after the output nonlinearity (sigmoid as in the paper)."""
@@ -216,7 +221,8 @@ def build_model(topology, input_shape: list[int], n_classes: int) -> Net:
                ("flatten",), ("fc", 2), ("relu",), ("fc", 3), ("relu",), ("fc", 4)]
     else:
         raise ValueError(f"topology.kind={topology.kind!r}: allowed mlp, lenet5")
-    return Net(compute, ops, topology.output_activation, input_shape)
+    return Net(compute, ops, topology.output_activation, input_shape,
+               "LeNet-5" if topology.kind == "lenet5" else None)
 
 
 @torch.no_grad()

@@ -22,7 +22,7 @@ from typing import Mapping
 import pandas as pd
 import torch
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -46,18 +46,29 @@ class Measurement:
     compute_power: float  # multiplier power relative to exact multipliers
     storage_power: float  # SRAM power relative to nominal voltage
     figures: Mapping = field(default_factory=dict)  # method-specific extra columns
+    # the multiplier's and memory's parameters as columns of their own, e.g. multiplier_k,
+    # memory_rate, memory_voltage_mv (knob.parameters)
+    parameters: Mapping = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Row:
-    """One line of results.csv: a run's network measured on one knob."""
+    """One line of results.csv: a run's network measured on one knob, with what defines
+    the measurement besides the seed (`identity`)."""
 
     dataset: str
-    topology: str
+    topology: str  # the network built: its layer widths, or the builder's name
+    arch: str  # short hash of its architecture (identity.arch_hash)
     method: str
     seed: int
-    epochs: int
+    epochs: int | None  # epochs the network was trained for (a checkpoint's included)
+    bits: int  # the fixed-point word size
+    weight_format: str  # the weight word's format (hardware.weight_format)
     train_knob: str  # the knob the network was trained (or fine-tuned) for, else empty
+    train_multiplier: str  # ... its multiplier and memory, as in `multiplier`, `memory`
+    train_memory: str
+    checkpoint: str  # the model.pt the network (or its start) came from, else empty
+    setting: str  # short hash of the run's other settings (identity.setting_hash)
     sensitivity: float | None  # S(w) of Eq. 5 on (up to) 2048 test samples
     measurement: Measurement
     figures: Mapping = field(default_factory=dict)  # the method's figures for the run
@@ -66,11 +77,12 @@ class Row:
         run = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                if f.name not in ("measurement", "figures")}
         m = {f.name: getattr(self.measurement, f.name) for f in _MEASURED}
-        return {"schema_version": SCHEMA_VERSION, **run, **m, **self.figures,
-                **self.measurement.figures}
+        return {"schema_version": SCHEMA_VERSION, **run, **m, **self.measurement.parameters,
+                **self.figures, **self.measurement.figures}
 
 
-_MEASURED = [f for f in dataclasses.fields(Measurement) if f.name != "figures"]
+_MEASURED = [f for f in dataclasses.fields(Measurement) if f.name not in ("figures",
+                                                                           "parameters")]
 # Column order of results.csv (the table in docs/outputs.md); the methods' extra figures follow.
 COLUMNS = ["schema_version", *[f.name for f in dataclasses.fields(Row)
                                if f.name not in ("measurement", "figures")],

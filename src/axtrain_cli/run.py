@@ -16,9 +16,9 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from . import methods, tracking, ui
-from .methods.base import Context, Trained
+from . import identity, knobs, methods, tracking, ui
 from .config import torch_device
+from .methods.base import Context, Trained, checkpoint_facts
 from .data import load_split
 from .evaluate import sweep
 from .models import build_model
@@ -85,11 +85,18 @@ def run(cfg: DictConfig, out_dir: str | Path, sweep_dir: str | None = None) -> p
     draws = None if device.type == "cpu" else torch.Generator(device).manual_seed(cfg.seed)
     net = build_model(cfg.topology, list(cfg.dataset.input_shape),
                       cfg.dataset.n_classes).to(device)
+    facts = run_facts(cfg, net)
+    log.info("network %s (architecture %s), %s", facts["topology"], facts["arch"],
+             f"from {facts['checkpoint']}" if facts["checkpoint"] else "trained here")
     with ui.progress(cfg.progress) as bar:
         trained = methods.train(net, Context(cfg, m, split, gen, bar, draws))
-        log.info("data loaded and %s trained in %.1f s", m.name, time.perf_counter() - start)
+        if facts["trained_here"]:
+            log.info("data loaded and %s trained in %.1f s", m.name, time.perf_counter() - start)
+        else:
+            log.info("data loaded and the %s network of %s evaluated as it is (%s epochs)",
+                     m.name, facts["checkpoint"], facts["epochs"])
         t_eval = time.perf_counter()
-        rows = evaluate_trained(trained, split, cfg, bar)
+        rows = evaluate_trained(trained, split, cfg, bar, facts)
         smap = sensitivity_map(trained.net, split.x_test[:SENSITIVITY_SAMPLES]).cpu()
         log.info("evaluated %d knobs in %.2f s", len(cfg.eval.knobs), time.perf_counter() - t_eval)
     df = frame(rows)
@@ -105,7 +112,12 @@ def run(cfg: DictConfig, out_dir: str | Path, sweep_dir: str | None = None) -> p
             "per_knob": {k: _cpu(m.state_dict()) for k, m in trained.per_knob.items()},
             "topology": OmegaConf.to_container(cfg.topology, resolve=True),
             "input_shape": list(cfg.dataset.input_shape), "n_classes": cfg.dataset.n_classes,
-            "dataset": cfg.dataset.name, "seed": cfg.seed, "schema_version": SCHEMA_VERSION})
+            "dataset": cfg.dataset.name, "dataset_path": cfg.dataset.path, "seed": cfg.seed,
+            "schema_version": SCHEMA_VERSION,
+            # what the network is, for the runs that start from it (checkpoint_facts)
+            **{k: facts[k] for k in ("method", "epochs", "topology_label", "arch", "bits",
+                                     "weight_format", "setting")},
+            "train_knob": trained.train_knob})
     files["sensitivity_map.csv"] = csv_bytes(map_frame(smap))
     try:
         from .plotting import heatmap_png
@@ -124,12 +136,36 @@ def run(cfg: DictConfig, out_dir: str | Path, sweep_dir: str | None = None) -> p
     return df
 
 
-def evaluate_trained(trained: Trained, split, cfg, progress=None) -> list[Row]:
+def run_facts(cfg, net) -> dict:
+    """What defines the run's measurements besides the seed and the knob (results.Row): the
+    network built, the training that made it (a checkpoint's own facts included) and the
+    run's settings."""
+    ck = checkpoint_facts(cfg.method.checkpoint) if cfg.method.get("checkpoint") else {}
+    trained_here = not ck or cfg.method.name == "pas"  # pas fine-tunes its checkpoint
+    start = ck["epochs"] if ck else 0  # None: a checkpoint that does not say
+    epochs = None if start is None else start + (cfg.train.epochs if trained_here else 0)
+    return {"method": cfg.method.name, "topology": net.label, "topology_label": net.label,
+            "arch": identity.arch_hash(net), "epochs": epochs, "bits": cfg.hardware.bits,
+            "weight_format": cfg.hardware.weight_format, "trained_here": trained_here,
+            "checkpoint": str(cfg.method.checkpoint) if ck else "",
+            "setting": identity.setting_hash(cfg, ck.get("setting") or "")}
+
+
+def evaluate_trained(trained: Trained, split, cfg, progress=None, facts=None) -> list[Row]:
     """The sweep of the trained network (each per-knob network on its own knob) and the
     method's own measurements, as result rows."""
+    facts = facts or run_facts(cfg, trained.net)
     x_s = split.x_test[:SENSITIVITY_SAMPLES]
-    run = {"dataset": cfg.dataset.name, "topology": cfg.topology.name,
-           "method": cfg.method.name, "seed": cfg.seed, "epochs": cfg.train.epochs}
+    run = {"dataset": cfg.dataset.name, **{k: facts[k] for k in (
+        "topology", "arch", "method", "epochs", "bits", "weight_format", "checkpoint",
+        "setting")}, "seed": cfg.seed}
+
+    def trained_for(name: str) -> dict:
+        knob = knobs.resolve(name, cfg) if name else None
+        return {"train_knob": name,
+                "train_multiplier": knob.multiplier.label if knob else "",
+                "train_memory": knob.memory.label if knob else ""}
+
     figures = trained.figures
     jobs = [(trained.net, trained.train_knob,
              [k for k in cfg.eval.knobs if k not in trained.per_knob]),
@@ -139,8 +175,9 @@ def evaluate_trained(trained: Trained, split, cfg, progress=None) -> list[Row]:
     out = []
     for net, train_knob, names in jobs:
         s = _sensitivity(net, x_s)
-        out += [Row(**run, train_knob=train_knob, sensitivity=s, measurement=m, figures=figures)
+        out += [Row(**run, **trained_for(train_knob), sensitivity=s, measurement=m,
+                    figures=figures)
                 for m in sweep(net, split, cfg, names, seed=cfg.seed, progress=progress,
                                task=task)]
-    return out + [Row(**run, train_knob=trained.train_knob, sensitivity=None, measurement=m,
-                      figures=figures) for m in trained.measurements]
+    return out + [Row(**run, **trained_for(trained.train_knob), sensitivity=None,
+                      measurement=m, figures=figures) for m in trained.measurements]

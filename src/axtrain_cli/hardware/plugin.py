@@ -33,6 +33,10 @@ class HardwareModel:
         """Raise ValueError (one line, naming the parameter) if a parameter is bad for
         `bits`-bit words. Called before any work."""
 
+    def parameters(self) -> dict:
+        """{parameter: value} of the model."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
     @property
     def label(self) -> str:
         """`name(param=value, ...)`, as written in results.csv."""

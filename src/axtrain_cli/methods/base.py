@@ -106,19 +106,42 @@ def knob_step(knob: Knob, cfg, n_classes: int, generator: torch.Generator,
         cfg.train.loss, n_classes)
 
 
+def checkpoint_facts(path) -> dict:
+    """What a model.pt says of its network: method, epochs, setting, topology (config and
+    label), arch, bits, weight_format, dataset (and dataset_path), seed, train_knob; None
+    (setting: '') where a checkpoint of an earlier version does not say."""
+    with warnings.catch_warnings():  # torch warns about what weights_only refuses
+        warnings.simplefilter("ignore")
+        ck = load_checkpoint(Path(path).expanduser())
+    keys = ("method", "epochs", "topology", "topology_label", "arch", "bits", "weight_format",
+            "dataset", "dataset_path", "seed", "train_knob")
+    return {**{k: ck.get(k) for k in keys}, "setting": ck.get("setting") or ""}
+
+
+def starts_from(cfg) -> tuple[str, ...] | None:
+    """The methods whose networks `cfg.method` may start from (None: any)."""
+    m = cfg.method
+    return {"bp": ("bp",), "act": ("act",), "axtrain": ("act", "axtrain"),
+            "approxann": (m.get("init"),), "axnn": (m.get("init"),)}.get(m.name)
+
+
 def check_checkpoint(cfg) -> None:
-    """method.checkpoint, if set, is a model.pt of an earlier run of this topology."""
+    """method.checkpoint, if set, is a model.pt of an earlier run of this topology, trained
+    by a method this one may start from (bp and act evaluate a network of their own kind;
+    axtrain starts from act; the baselines from their `init`; pas from any)."""
     path = cfg.method.checkpoint
     if path is None:
         return
     file = Path(path).expanduser()
     allowed = "a model.pt an earlier run of this topology wrote, or null"
     require(cfg, "method.checkpoint", file.is_file(),
-            f"{allowed} ({'it is a directory' if file.is_dir() else 'no such file'})")
+            f"{allowed} ({'it is a directory' if file.is_dir() else 'no such file'})",
+            problem="is not a file" if file.is_dir() else "is not found")
     try:
-        with warnings.catch_warnings():  # torch warns about what weights_only refuses
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            state = load_checkpoint(file)["state_dict"]
+            ck = load_checkpoint(file)
+        state = ck["state_dict"]
         got = {k: tuple(v.shape) for k, v in state.items()}
     except Exception as e:
         raise ConfigError(f"method.checkpoint={path!r} is not an axtrain checkpoint "
@@ -127,14 +150,23 @@ def check_checkpoint(cfg) -> None:
     if bad:
         raise ConfigError(f"method.checkpoint={path!r} holds non-finite weights ({bad[0]}): "
                           f"allowed {allowed}")
+    trained_by, ok = ck.get("method"), starts_from(cfg)
+    if trained_by is not None and ok is not None and trained_by not in ok:
+        use = ("use method=" + trained_by + f", or `axtrain eval {path}`"
+               if trained_by in ("bp", "act") else "train one with " + " or ".join(
+                   f"method={o}" for o in ok))
+        raise ConfigError(f"method.checkpoint={path!r} holds a network trained by "
+                          f"method={trained_by}; method={cfg.method.name} starts from "
+                          f"{' or '.join(ok)} networks: {use}")
     net = build_model(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes)
     want = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     for key in sorted(set(want) | set(got)):
         if want.get(key) != got.get(key):
+            theirs = ck.get("topology_label") or (ck.get("topology") or {}).get("name", "?")
             raise ConfigError(f"method.checkpoint={path!r} holds another network's weights "
-                              f"({key}: {list(got.get(key, ()))} there, "
-                              f"{list(want.get(key, ()))} in {cfg.topology.name}): allowed "
-                              f"{allowed}")
+                              f"({theirs}; {key}: {list(got.get(key, ()))} there, "
+                              f"{list(want.get(key, ()))} in {net.label}): allowed {allowed}; "
+                              f"`axtrain eval {path}` takes the topology from the checkpoint")
 
 
 def load_start(net: Net, ctx: Context) -> None:
@@ -144,7 +176,8 @@ def load_start(net: Net, ctx: Context) -> None:
     file = Path(ctx.m.checkpoint).expanduser()
     ck = load_checkpoint(file)
     net.load_state_dict(ck["state_dict"])
-    log.info("starting from %s", file)
+    log.info("starting from %s (trained by %s for %s epochs)", file, ck.get("method", "?"),
+             ck.get("epochs", "?"))
     cfg = ctx.cfg
     for key, ours in (("dataset", cfg.dataset.name), ("seed", cfg.seed)):
         if key in ck and ck[key] != ours:

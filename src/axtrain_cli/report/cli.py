@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..results import write_csv
 from .claims import claims
-from .common import FIG, Missing
+from .common import FIG, Missing, not_comparable
 from .load import NoResults, load_runs
 from .power import fig8, fig9
 from .tables import fig4, fig6, fig7, runs_summary
@@ -38,20 +38,30 @@ def build_report(inputs: list[Path], out_dir: Path, plots: bool = True, max_loss
     builders = {"fig4_sensitivity": lambda: fig4(df, warn), "fig6_multiplier_error":
                 lambda: fig6(df), "fig7_ntv_accuracy": lambda: fig7(df),
                 "fig8_approxann_multipliers": lambda: fig8(df),
-                "fig9_power": lambda: fig9(df, sorted({max_loss, relaxed_loss}), warn),
-                "runs_summary": lambda: runs_summary(df)}
+                "fig9_power": lambda: fig9(df, sorted({max_loss, relaxed_loss}), warn)}
     tables, skipped, written = {}, {}, []
+    # The figures compare methods cell by cell: only runs that measured the same things.
+    why = not_comparable(df)
+    if why:
+        warn(f"figure tables and {FIG['claims']} not built: {why}; report each setting on "
+             f"its own (e.g. one directory each); {FIG['runs_summary']} keeps them apart")
     for key, build in builders.items():
         try:
+            if why:
+                raise Missing(f"the runs are not comparable ({why})")
             tables[FIG[key]] = build()
         except Missing as e:
             skipped[FIG[key]] = str(e)
-            warn(f"{FIG[key]}: {e}")
+            if not why:
+                warn(f"{FIG[key]}: {e}")
+    tables[FIG["runs_summary"]] = runs_summary(df, warn)
     if len(tables) > 1:  # runs_summary is always there; claims need a figure table
         tables[FIG["claims"]] = claims(tables, max_loss, relaxed_loss)
     else:
-        skipped[FIG["claims"]] = "no figure table could be built"
-        warn(f"{FIG['claims']}: no figure table could be built")
+        skipped[FIG["claims"]] = ("the runs are not comparable" if why
+                                  else "no figure table could be built")
+        if not why:
+            warn(f"{FIG['claims']}: no figure table could be built")
     for name, t in tables.items():
         write_csv(out_dir / name, t)
         written.append(out_dir / name)

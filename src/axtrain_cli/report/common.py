@@ -19,6 +19,63 @@ class Missing(Exception):
     """A table cannot be built: the message names what is missing."""
 
 
+# A run cell's label: what the tables name it by. Rows of one label must also share their
+# identity (load.IDENTITY, the `cell` column) to be averaged over seeds.
+LABEL = ["dataset", "method", "init", "constraint", "train_knob", "knob"]
+
+
+def labelled(df: pd.DataFrame) -> pd.DataFrame:
+    """df with LABEL's columns: init and constraint are ApproxANN's (empty for the rest)."""
+    ax = df["method"] == "approxann"
+    d = with_reading(df).assign(init=df["init"].where(ax, ""))
+    d["constraint"] = d["constraint"].where(ax, "")
+    return d
+
+
+def differing(df: pd.DataFrame) -> dict[str, list[str]]:
+    """{column: its values} of the identity columns and config settings that differ between
+    cells sharing a label (e.g. K1 measured as drum(k=2) in some runs and drum(k=6) in
+    others); {} when every label has one cell."""
+    from ..identity import settings
+    from .load import IDENTITY, read_config
+
+    d = labelled(df)
+    n = d.groupby(LABEL, dropna=False)["cell"].transform("nunique")
+    mixed = d[n > 1]
+    if mixed.empty:
+        return {}
+    out = {c: sorted(map(str, mixed[c].unique())) for c in IDENTITY if c != "setting"
+           if (mixed.groupby(LABEL, dropna=False)[c].nunique(dropna=False) > 1).any()}
+    configs = {r: settings(read_config(r)) for r in mixed["run_dir"].unique()}
+    for _, group in mixed.groupby(LABEL, dropna=False):
+        runs = [configs[r] for r in group["run_dir"].unique()]
+        for key in sorted(set().union(*runs)):
+            values = {str(c.get(key)) for c in runs}
+            if len(values) > 1:
+                out.setdefault(key, sorted(values))
+    return out
+
+
+def not_comparable(df: pd.DataFrame) -> str:
+    """Why the figure tables cannot be built from these runs ('' when they can): cells
+    sharing a label differ, or the methods compared on a dataset ran other networks,
+    words or schedules, or one knob name meant two settings."""
+    diff = differing(df)
+    if diff:
+        return "cells with the same label differ in " + "; ".join(
+            f"{k}: {' | '.join(v)}" for k, v in diff.items())
+    for ds, d in df.groupby("dataset"):
+        for col in ("topology", "arch", "bits", "weight_format", "epochs"):
+            values = d[col].dropna().astype(str).unique()
+            if len(values) > 1:
+                return f"{ds}'s methods differ in {col}: {' | '.join(sorted(values))}"
+        for knob, k in d.groupby("knob"):
+            defs = (k["multiplier"] + " " + k["memory"]).unique()
+            if len(defs) > 1:
+                return f"{knob} of {ds} means {' | '.join(sorted(defs))}"
+    return ""
+
+
 def in_domain(df: pd.DataFrame, domain: str) -> pd.Series:
     """Rows whose knob acts in `domain` (compute or storage; compute+storage counts for both)."""
     return df["domain"].str.split("+").map(lambda parts: domain in parts).astype(bool)

@@ -1,9 +1,12 @@
 """Loading run dirs: every results.csv under the inputs, at any depth, in one frame with its
-run dir and ApproxANN/AxNN's `method.init` attached (a results column `init`, else the
-run's config.yaml). Skipped with a warning: a run whose manifest.json is missing or does
-not match its files (it was interrupted while writing; files of schema_version 1 predate
-manifests and are read, upgraded), a file with another schema version, missing columns,
-or a value that is not a number in a numeric column."""
+run dir, ApproxANN/AxNN's `method.init` (a results column `init`, else the run's
+config.yaml) and its `cell`: what the measurement is besides its seed (IDENTITY; see
+`axtrain_cli.identity`), so that only rows of one cell are averaged over seeds. Skipped
+with a warning: a run whose manifest.json is missing or does not match its files (it was
+interrupted while writing; files of schema_version 1 predate manifests and are read,
+upgraded), a file with another schema version, missing columns, or a value that is not a
+number in a numeric column. Files of schema_version 2 get the identity columns from the
+run's config.yaml where it says (the network's architecture hash stays unknown)."""
 
 from __future__ import annotations
 
@@ -14,11 +17,16 @@ import pandas as pd
 
 from ..results import COLUMNS, MANIFEST, SCHEMA_VERSION, complete, read_manifest
 
-STR_COLS = ["dataset", "topology", "method", "train_knob", "knob", "knob_name", "domain",
-            "multiplier", "memory", "init"]
-NUMERIC = ["schema_version", "seed", "epochs", "sensitivity", "voltage_mv", "trial", "loss",
-           "accuracy", "exact_loss", "exact_accuracy", "deviation", "compute_power",
+STR_COLS = ["dataset", "topology", "arch", "method", "weight_format", "train_knob",
+            "train_multiplier", "train_memory", "checkpoint", "setting", "knob", "knob_name",
+            "domain", "multiplier", "memory", "init"]
+NUMERIC = ["schema_version", "seed", "epochs", "bits", "sensitivity", "voltage_mv", "trial",
+           "loss", "accuracy", "exact_loss", "exact_accuracy", "deviation", "compute_power",
            "storage_power"]
+# What a row measured besides its seed, dataset, method and knob name: the network, its
+# training and settings, the knob's definition. Rows averaged over seeds share all of it.
+IDENTITY = ["topology", "arch", "epochs", "bits", "weight_format", "train_multiplier",
+            "train_memory", "setting", "multiplier", "memory"]
 V1_DOMAIN = {"float": "float", "exact": "exact", "drum": "compute", "ntv": "storage",
              "approxann": "compute", "axnn": "compute"}
 
@@ -37,14 +45,8 @@ def find_results(inputs: list[Path]) -> list[Path]:
 
 
 def method_init(run_dir: Path) -> str:
-    path = run_dir / "config.yaml"
-    try:
-        import yaml
-
-        cfg = yaml.safe_load(path.read_text()) or {}
-        return str((cfg.get("method") or {}).get("init") or "")
-    except Exception:  # missing or unreadable config: init unknown
-        return ""
+    """ApproxANN's and AxNN's method.init from the run's config ('' where unknown)."""
+    return str((read_config(run_dir).get("method") or {}).get("init") or "")
 
 
 def upgrade_v1(df: pd.DataFrame) -> pd.DataFrame:
@@ -62,6 +64,27 @@ def upgrade_v1(df: pd.DataFrame) -> pd.DataFrame:
                    knob_name=df["knob"].where(own, df["knob_name"]), schema_version=2,
                    exact_loss=np.nan, exact_accuracy=np.nan)
     return df.drop(columns=["knob_kind", "k", "flip_rate"])
+
+
+def upgrade_v2(df: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
+    """Schema 2 to 3: the identity columns, from the run's config.yaml where it is there."""
+    from ..identity import setting_hash
+
+    cfg = read_config(run_dir)
+    hw = cfg.get("hardware") or {}
+    return df.assign(arch="", bits=hw.get("bits", np.nan), weight_format=hw.get(
+        "weight_format", ""), train_multiplier="", train_memory="", checkpoint="",
+        setting=setting_hash(cfg) if cfg else "", schema_version=SCHEMA_VERSION)
+
+
+def read_config(run_dir: Path) -> dict:
+    """The run's resolved config.yaml as a dict ({} if missing or unreadable)."""
+    try:
+        import yaml
+
+        return yaml.safe_load((Path(run_dir) / "config.yaml").read_text()) or {}
+    except Exception:
+        return {}
 
 
 def _not_numbers(df: pd.DataFrame) -> str:
@@ -98,10 +121,12 @@ def load_runs(inputs: list[Path], warn) -> pd.DataFrame:
                                             errors="coerce").dropna().astype(int)))
         legacy = versions == [1] and {"knob_kind", "k", "flip_rate"} <= set(df.columns)
         if legacy:  # written before manifests existed
-            df, versions = upgrade_v1(df), [SCHEMA_VERSION]
+            df, versions = upgrade_v1(df), [2]
+        if versions == [2]:
+            df, versions = upgrade_v2(df, f.parent), [SCHEMA_VERSION]
         if versions != [SCHEMA_VERSION]:
             warn(f"skipped {f}: schema_version {versions or 'missing'}, this report reads "
-                 f"schema_version {SCHEMA_VERSION} (and 1)")
+                 f"schema_version {SCHEMA_VERSION} (and 2, 1)")
             continue
         if not legacy and not complete(f.parent):
             why = ("its files do not match it" if read_manifest(f.parent) is not None
@@ -126,4 +151,6 @@ def load_runs(inputs: list[Path], warn) -> pd.DataFrame:
     if not frames:
         raise NoResults(f"no compatible results.csv under {where} "
                         f"({len(files)} skipped, schema_version {SCHEMA_VERSION} needed)")
-    return pd.concat(frames, ignore_index=True)
+    df = pd.concat(frames, ignore_index=True)
+    df["cell"] = pd.util.hash_pandas_object(df[IDENTITY].astype(str), index=False)
+    return df

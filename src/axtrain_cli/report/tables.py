@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .common import (FIG, Missing, in_domain, need, order, over_seeds, seed_mean, vs,
-                     with_average, with_reading)
+from .common import (FIG, LABEL, Missing, differing, in_domain, labelled, need, order,
+                     over_seeds, seed_mean, vs, with_average)
 
 
 def fig4(df: pd.DataFrame, warn) -> pd.DataFrame:
@@ -140,21 +140,39 @@ def _fig7(df: pd.DataFrame) -> pd.DataFrame:
     return order(t, ["dataset", "knob", "method"])
 
 
-SUMMARY_KEYS = ["dataset", "method", "init", "constraint", "train_knob", "knob"]
+SUMMARY_KEYS = LABEL
 
 
-def runs_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per (dataset, method, init, constraint, train_knob, knob): seed means of the
-    metrics; init and constraint are ApproxANN's (empty for the other methods)."""
+def runs_summary(df: pd.DataFrame, warn=None) -> pd.DataFrame:
+    """One row per run cell: its label (dataset, method, init, constraint, train_knob,
+    knob; init and constraint are ApproxANN's, empty for the other methods) and, where
+    runs share a label but measured different things, one row per cell with the differing
+    settings as columns of their own; seed means of the metrics."""
     cols = ["accuracy", "loss", "deviation", "sensitivity"]
     if "approx_multipliers" in df.columns:
         cols.append("approx_multipliers")
-    ax = df["method"] == "approxann"
-    d = with_reading(df).assign(init=df["init"].where(ax, ""))
-    d["constraint"] = d["constraint"].where(ax, "")
-    t = seed_mean(d, SUMMARY_KEYS, cols)
-    stats = d.groupby(SUMMARY_KEYS).agg(accuracy_std=("accuracy", "std"),
-                                        n_trials=("accuracy", "size")).reset_index()
-    t = t.merge(stats, on=SUMMARY_KEYS)
-    return order(t[SUMMARY_KEYS + ["accuracy", "accuracy_std", *cols[1:], "n_trials",
-                                   "n_seeds"]], SUMMARY_KEYS)
+    d = labelled(df)
+    diff = differing(df)
+    keys = SUMMARY_KEYS + (["cell"] if diff else [])
+    t = seed_mean(d, keys, cols)
+    stats = d.groupby(keys).agg(accuracy_std=("accuracy", "std"),
+                                n_trials=("accuracy", "size")).reset_index()
+    t = t.merge(stats, on=keys)
+    extra = []
+    if diff:
+        from ..identity import settings
+        from .load import read_config
+
+        first = d.drop_duplicates("cell").set_index("cell")
+        configs = {r: settings(read_config(r)) for r in first["run_dir"].unique()}
+        for col in diff:
+            values = (first[col].astype(str) if col in first.columns else
+                      first["run_dir"].map(lambda r, c=col: str(configs[r].get(c))))
+            t[col] = t["cell"].map(values)
+            extra.append(col)
+        if warn:
+            warn("runs_summary.csv: runs with the same label measured different things; kept "
+                 "apart, with the columns " + ", ".join(diff) + " (" + "; ".join(
+                     f"{k}: {' | '.join(v)}" for k, v in diff.items()) + ")")
+    return order(t[SUMMARY_KEYS + extra + ["accuracy", "accuracy_std", *cols[1:], "n_trials",
+                                           "n_seeds"]], SUMMARY_KEYS + extra)

@@ -1,0 +1,66 @@
+"""What defines a measurement, beside its seed: the network built (a label from its layers
+and a short hash of its architecture), and the run's settings (a short hash of the config
+less the seed and what only presents or schedules the run). Two runs whose rows agree on
+these, the method and the knob's definition measured the same thing and may be averaged
+over seeds; the report keeps any others apart (`report.load`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+# Config keys that do not change what a run measures (how it is shown, scheduled, logged,
+# where it runs) or that the results carry as columns of their own (the knobs: each row's
+# multiplier and memory; method.knob: train_knob and its definition; method.checkpoint:
+# the start network's own setting, `start`).
+NOT_SETTINGS = ("seed", "resume", "threads", "device", "logger", "tracking", "progress",
+                "checkpoint", "eval", "knobs", "profile", "hydra", "method.checkpoint",
+                "method.knob", "dataset.description", "topology.name", "train.save_every")
+
+
+def short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def flat(node: Any, prefix: str = "") -> dict[str, Any]:
+    """A (resolved) config as {dotted key: value}, lists kept whole."""
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_config(node):
+        node = OmegaConf.to_container(node, resolve=True)
+    out: dict[str, Any] = {}
+    if isinstance(node, dict):
+        for k, v in node.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, dict) and v:
+                out.update(flat(v, key))
+            else:
+                out[key] = v
+    else:
+        out[prefix] = node
+    return out
+
+
+def settings(cfg) -> dict[str, Any]:
+    """The run's settings: its flat config less NOT_SETTINGS (and anything below them)."""
+    return {k: v for k, v in flat(cfg).items()
+            if not any(k == n or k.startswith(n + ".") for n in NOT_SETTINGS)}
+
+
+def setting_hash(cfg, start: str = "") -> str:
+    """Short hash of settings(cfg) and, for a run that starts from a checkpoint, the
+    checkpoint's own setting (`start`)."""
+    values = {**settings(cfg), "start": start}
+    return short_hash(json.dumps(values, sort_keys=True, default=str))
+
+
+def architecture(net) -> str:
+    """The network's architecture as text: its modules with their shapes and the program
+    that runs them (no weights)."""
+    return "\n".join([repr(net), repr(getattr(net, "ops", "")),
+                      str(getattr(net, "output_activation", ""))])
+
+
+def arch_hash(net) -> str:
+    return short_hash(architecture(net))

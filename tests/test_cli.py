@@ -1,5 +1,6 @@
 """The real CLI in a subprocess: runs, outputs, bad input, reproducibility, multirun."""
 
+import os
 import subprocess
 import sys
 
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import ROOT, TINY, run_cli
+from conftest import AXTRAIN, ROOT, TINY, run_cli
 
 from axtrain_cli.results import COLUMNS, load_checkpoint
 
@@ -62,8 +63,49 @@ def test_bad_values_one_line_exit_2_nothing_written(tmp_path, override, key):
 
 def test_unknown_group_option_lists_options(tmp_path):
     r = run_cli(["dataset=mnist_foo", "progress=off"], cwd=tmp_path)
-    assert r.returncode == 2
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "mnist_foo" in r.stderr and "breast_cancer" in r.stderr and "satimage" in r.stderr
+    assert "did you mean mnist_mlp?" in r.stderr
+
+
+@pytest.mark.parametrize("args,words", [
+    (["mehtod=bp"], ["mehtod: unknown key", "did you mean method?", "allowed dataset"]),
+    (["method=act", "method.gama0=0.1"], ["method.gama0: unknown key", "did you mean gamma0?"]),
+    (["train.epoch=3"], ["train.epoch: unknown key", "did you mean epochs?"]),
+    (["knobs.ntv500={memory:{name:flips,voltage_mv:500,rate:0.05}}"],
+     ["knobs.ntv500: no such entry", "'+knobs.ntv500={memory:"]),
+    (["method=pas", "method.knob=K9"], ["method.knob='K9' names no knob", "allowed", "K1"]),
+    (["train.optimizer=adamw"], ["train.optimizer='adamw' is unknown", "did you mean adam?"]),
+    (["train.epochs=abc"], ["train.epochs='abc' is not an integer", "allowed an integer"]),
+    (["hydra.run.dir=/proc/x/y"], ["hydra.run.dir='/proc/x/y' is not writable"]),
+])
+def test_a_mistake_is_one_plain_line_and_costs_no_heavy_import(args, words, tmp_path):
+    """Exit 2, one line in plain words naming the key (with the closest valid name for a
+    misspelling), before torch, scikit-learn or matplotlib is imported."""
+    code = ("import sys\nfrom axtrain_cli.cli import main\ntry:\n    main(sys.argv[1:])\n"
+            "except SystemExit as e:\n    heavy = {'torch', 'sklearn', 'matplotlib'} & "
+            "set(sys.modules)\n    print(e.code, sorted(heavy))")
+    r = subprocess.run([sys.executable, "-c", code, "train", *args], capture_output=True,
+                       text=True, cwd=tmp_path)
+    assert r.stdout.strip() == "2 []", (r.stdout, r.stderr)
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for w in words:
+        assert w in r.stderr, (w, r.stderr)
+    assert "AxConf" not in r.stderr and "Conf'" not in r.stderr  # no internal class names
+
+
+def test_reproduce_refuses_an_unwritable_out_before_any_arm(tmp_path):
+    r = subprocess.run([*AXTRAIN[:-1], "reproduce", "out=/proc/x", "profile=quick"],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "out='/proc/x' is not writable" in r.stderr and "arm" not in r.stdout
+
+
+def test_a_training_split_with_too_few_samples_per_class_warns(tmp_path):
+    r = run_cli([*TINY, "dataset.test_size=0.99", f"hydra.run.dir={tmp_path / 'r'}"],
+                cwd=tmp_path)
+    assert r.returncode == 0
+    assert "samples of its smallest class" in (tmp_path / "r" / "cli.log").read_text()
 
 
 def test_failed_run_keeps_earlier_outputs(tmp_path):
@@ -108,7 +150,7 @@ def test_top_level_usage_and_unknown_command(tmp_path):
     assert r.returncode == 0 and "train" in r.stdout
     r = subprocess.run([sys.executable, "-m", "axtrain_cli.cli", "trian"], capture_output=True,
                        text=True)
-    assert r.returncode == 2 and "trian" in r.stderr
+    assert r.returncode == 2 and "trian" in r.stderr and "did you mean train?" in r.stderr
 
 
 def _multirun_dirs(root):
@@ -125,6 +167,10 @@ def test_tiny_multirun_basic_launcher(tmp_path):
     assert len(dirs) == 2
     got = {pd.read_csv(d / "results.csv").dataset.iloc[0] for d in dirs}
     assert got == {"breast_cancer", "ionosphere"}
+    # the job dirs name their overrides; one table of every job's rows at the end
+    assert dirs[0].name.startswith("0_dataset=breast_cancer,eval.knobs=[exact,K1]")
+    table = pd.read_csv(tmp_path / "sweep" / "sweep_results.csv")
+    assert set(table.job) == {d.name for d in dirs} and len(table) == 4
 
 
 def test_tiny_multirun_joblib_parallel(tmp_path):
@@ -182,3 +228,17 @@ def test_off_a_terminal_progress_is_log_lines_and_the_summary_names_networks(tmp
                                      ["aggressive", "aggressive"]], r.stdout
     quiet = run_cli([*args, "progress=off", f"hydra.run.dir={tmp_path / 'b'}"], cwd=tmp_path)
     assert "act 3/3" not in quiet.stdout and "evaluate 1/3" not in quiet.stdout
+
+
+def test_the_documented_python_entry_runs(tmp_path):
+    """docs/cli.md's "From Python" example, as a script run from another folder."""
+    import re
+
+    text = (ROOT / "docs" / "cli.md").read_text()
+    code = re.search(r"## From Python.*?```python\n(.*?)```", text, re.S).group(1)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "2"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = pd.read_csv(tmp_path / "runs" / "ionosphere_act" / "results.csv")
+    assert set(rows.method) == {"act"} and set(rows.epochs) == {20}
+    assert "K1" in r.stdout

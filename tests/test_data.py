@@ -98,3 +98,46 @@ def test_missing_user_file_is_one_line(compose_cfg):
     cfg = compose_cfg(["dataset.path=/nonexistent/file.csv"])
     with pytest.raises(DataError, match="dataset.path='/nonexistent/file.csv' does not exist"):
         load_split(cfg.dataset, 0)
+
+
+def test_the_documented_csv_example_names_and_sizes_itself(tmp_path):
+    """docs/data.md's worked example: its CSV file and command, and the columns it shows."""
+    import re
+    import shlex
+
+    import pandas as pd
+
+    from conftest import ROOT, run_cli
+
+    text = (ROOT / "docs" / "data.md").read_text()
+    table = re.search(r"```text\n# flowers\.csv\n(.*?)```", text, re.S).group(1)
+    (tmp_path / "flowers.csv").write_text(table)
+    command = shlex.split(re.search(r"```bash\n(axtrain train dataset=csv.*?)\n```", text,
+                                    re.S).group(1))
+    shown = re.search(r"```text\n(dataset,topology.*?)```", text, re.S).group(1)
+    r = run_cli([*command[2:], "eval.trials=2", "progress=off", "hydra.run.dir=out"],
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    got = pd.read_csv(tmp_path / "out" / "results.csv")
+    cols = shown.splitlines()[0].split(",")
+    got = got[got.trial == 0][cols]
+    assert got.to_csv(index=False, lineterminator="\n") == shown
+    assert "samples of its smallest class" not in (tmp_path / "out" / "cli.log").read_text()
+
+
+def test_a_user_table_is_named_after_its_file_unless_named(tmp_path):
+    from axtrain_cli import compose
+    from axtrain_cli.config import DataError as Error
+
+    table = tmp_path / "my_data.csv"
+    table.write_text("".join(f"{i % 7},{i % 3},{i % 5},{'xyz'[i % 3]}\n" for i in range(30)))
+    cfg = compose(["dataset=csv", f"dataset.path={table}"])
+    assert (cfg.dataset.name, list(cfg.dataset.input_shape), cfg.dataset.n_classes) == \
+        ("my_data", [3], 3)
+    assert compose(["dataset=csv", f"dataset.path={table}", "dataset.name=mine"]
+                   ).dataset.name == "mine"
+    # a built-in application's data replaced: named after the file too, sizes checked
+    assert compose(["dataset=breast_cancer", f"dataset.path={table}",
+                    "dataset.input_shape=[3]", "dataset.n_classes=3"]).dataset.name == "my_data"
+    with pytest.raises(Error, match="3 features per row but dataset.input_shape"):
+        compose(["dataset=csv", f"dataset.path={table}", "dataset.input_shape=[4]"])

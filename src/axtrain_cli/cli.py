@@ -54,9 +54,9 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
 def main(argv: list[str] | None = None) -> None:
     try:
         single_run = _main(list(sys.argv[1:] if argv is None else argv))
-    except KeyboardInterrupt:
-        print("axtrain: interrupted; nothing was half written and earlier outputs are kept",
-              file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"axtrain: {e.args[0] if e.args else 'interrupted'}; nothing was half written "
+              "and earlier outputs are kept", file=sys.stderr)
         if argv is None:  # the program itself, not a caller's
             # A Ctrl-C that lands inside a string exec (dataclasses, lazy imports such as
             # torch._dynamo) marks itself "unhandled" in CPython 3.11 even once caught here,
@@ -212,7 +212,7 @@ def writable_dir(path: str, key: str) -> None:
         target.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=target).close()
     except OSError as e:
-        raise ConfigError(f"{key}={path!r} is out of range: allowed a folder axtrain can "
+        raise ConfigError(f"{key}={path!r} is not writable: allowed a folder axtrain can "
                           f"create and write ({e.strerror})") from None
     finally:
         for p in [target, *target.parents]:  # remove what was made for the test
@@ -417,6 +417,16 @@ def _task(cfg) -> None:
         run(cfg, out_dir, str(Path(hc.sweep.dir).resolve()) if multirun else None)
     except (ConfigError, DataError) as e:
         fail(str(e))
+    except KeyboardInterrupt:
+        from .resume import FILE
+
+        if (out_dir / FILE).is_file():  # the training continues where it was saved
+            where = (f"hydra.sweep.dir={hc.sweep.dir}" if multirun
+                     else f"hydra.run.dir={out_dir}")
+            raise KeyboardInterrupt(f"interrupted; the training saved in {out_dir / FILE} "
+                                    f"continues when the same command runs with {where}"
+                                    ) from None
+        raise
     except OSError as e:  # writing the outputs: the earlier run's set stays whole
         fail(f"cannot write the run's outputs in {out_dir}: {e.strerror or e}"
              f"{f' ({e.filename})' if e.filename else ''}; an earlier run there is kept", 1)

@@ -67,6 +67,7 @@ class TrainConf:
     momentum: float = 0.9  # sgd only
     weight_decay: float = 0.0
     loss: str = "mse"  # mse: E = 1/2 sum_k (O_k - t_k)^2 on sigmoid outputs | bce
+    save_every: float = 10.0  # minutes between saves of the resumable training (0: each epoch)
 
 
 @dataclass
@@ -120,6 +121,7 @@ RANGES = {
     "train.lr": "a number in (0, 10]",
     "train.weight_decay": "a number in [0, 1)",
     "train.momentum": "a number in [0, 1)",
+    "train.save_every": "minutes >= 0 (0: every epoch)",
     "dataset.test_size": "a fraction in (0, 1)",
     "dataset.n_classes": "an integer >= 2",
     "hardware.bits": "an integer in [2, 24]",
@@ -226,6 +228,7 @@ def check_common(cfg: DictConfig) -> None:
     require(cfg, "train.lr", 0 < t.lr <= 10)  # also refuses inf and nan
     require(cfg, "train.weight_decay", 0 <= t.weight_decay < 1)
     require(cfg, "train.momentum", 0 <= t.momentum < 1)
+    require(cfg, "train.save_every", t.save_every >= 0)
     choice(cfg, "train.optimizer", ("adam", "sgd"))
     choice(cfg, "train.loss", ("mse", "bce"))
     require(cfg, "dataset.test_size", 0 < d.test_size < 1)

@@ -95,6 +95,13 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         opts["networks"] = str(net)
     opts["out"] = Path(opts["out"] or f"reproduce/{opts['profile']}")
     _quotable("out", str(opts["out"]), opts["out"], "allowed a path")
+    from .cli import writable_dir
+    from .config import ConfigError
+
+    try:  # before any arm: a folder that cannot be written is one line
+        writable_dir(str(opts["out"]), "out")
+    except ConfigError as e:
+        _fail(str(e))
     opts["seeds"] = opts["seeds"] or SEEDS[opts["profile"]]
     return argparse.Namespace(**opts), extra
 

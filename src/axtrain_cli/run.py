@@ -22,6 +22,7 @@ from .methods.base import Context, Trained, checkpoint_facts
 from .data import load_split
 from .evaluate import sweep
 from .models import build_model
+from .resume import TrainingState
 from .results import SCHEMA_VERSION, Row, checkpoint_bytes, commit_run, csv_bytes, frame
 from .schema import validate
 from .sensitivity import network_sensitivity, sensitivity_map
@@ -88,8 +89,9 @@ def run(cfg: DictConfig, out_dir: str | Path, sweep_dir: str | None = None) -> p
     facts = run_facts(cfg, net)
     log.info("network %s (architecture %s), %s", facts["topology"], facts["arch"],
              f"from {facts['checkpoint']}" if facts["checkpoint"] else "trained here")
+    state = TrainingState(out_dir, cfg, [gen, draws])
     with ui.progress(cfg.progress) as bar:
-        trained = methods.train(net, Context(cfg, m, split, gen, bar, draws))
+        trained = methods.train(net, Context(cfg, m, split, gen, bar, draws, state))
         if facts["trained_here"]:
             log.info("data loaded and %s trained in %.1f s", m.name, time.perf_counter() - start)
         else:
@@ -129,6 +131,7 @@ def run(cfg: DictConfig, out_dir: str | Path, sweep_dir: str | None = None) -> p
         log.info("matplotlib is not installed (the `plots` extra): no sensitivity_map.png")
     files["results.csv"] = csv_bytes(df)
     commit_run(out_dir, files)
+    state.clear()  # the run is whole: its training need not resume
     log.info("wrote %s (%d rows) in %.1f s", out_dir / "results.csv", len(df),
              time.perf_counter() - start)
     tracking.log_run(cfg, out_dir, df, history, sweep_dir)

@@ -41,6 +41,18 @@ class Optimizer:
         self.lr, self.weight_decay, self.momentum = lr, weight_decay, momentum
         self.state: dict[torch.Tensor, dict] = {}  # per parameter, created at its first step
 
+    def state_dict(self) -> dict:
+        """The per-parameter state, in the order of the parameters (for a resumable save)."""
+        return {"state": [self.state.get(p) for p in self.params]}
+
+    def load_state_dict(self, saved: dict) -> None:
+        def own(key, v, p):  # Adam's step count stays on the CPU, as torch.optim keeps it
+            return (v.clone() if key == "step" else v.to(p.device, copy=True)) \
+                if torch.is_tensor(v) else v
+
+        self.state = {p: {k: own(k, v, p) for k, v in s.items()}
+                      for p, s in zip(self.params, saved["state"]) if s is not None}
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.params:
             p.grad = None
@@ -80,14 +92,21 @@ Step = Callable[[Net, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict]]
 def fit(net: Net, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: int,
         optimizer: Optimizer, step: Step, generator: torch.Generator,
         on_epoch: Callable[[int, dict], None] | None = None, progress=None,
-        label: str = "train", after_step: Callable[[], dict] | None = None) -> list[dict]:
+        label: str = "train", after_step: Callable[[], dict] | None = None,
+        first_epoch: int = 1, history: list[dict] | None = None,
+        after_epoch: Callable[[int, list], None] | None = None) -> list[dict]:
     """Mini-batch training; returns one history dict per epoch (means of the step figures,
     plus `epoch`). `on_epoch(epoch, record)` may adjust state (e.g. adaptive gamma);
-    `after_step()` runs after each optimiser step and returns figures to average too."""
-    history = []
+    `after_step()` runs after each optimiser step and returns figures to average too;
+    `after_epoch(epoch, history)` sees each finished epoch (e.g. to save a resumable
+    state). A resumed phase starts at `first_epoch` with the `history` of the epochs
+    before it."""
+    history = list(history or [])
     task = progress.add_task(label, total=epochs) if progress else None
+    if task is not None and first_epoch > 1:
+        progress.update(task, advance=first_epoch - 1)
     n = len(x)
-    for epoch in range(1, epochs + 1):
+    for epoch in range(first_epoch, epochs + 1):
         net.train()
         order = torch.randperm(n, generator=generator)
         sums: dict[str, float] = {}
@@ -107,6 +126,8 @@ def fit(net: Net, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: 
         if on_epoch is not None:
             on_epoch(epoch, record)
         history.append(record)
+        if after_epoch is not None:
+            after_epoch(epoch, history)
         if progress:
             progress.update(task, advance=1,
                             description=f"{label} loss={record.get('loss', 0):.4f}")

@@ -54,6 +54,12 @@ class AdaptiveGamma:
     def __call__(self) -> float:
         return self.gamma
 
+    def state_dict(self) -> dict:
+        return {"gamma": self.gamma, "avg": self.avg}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.gamma, self.avg = state["gamma"], state["avg"]
+
     def on_epoch(self, epoch: int, record: dict) -> None:
         e = record["loss" if self.metric == "loss" else "error_rate"]
         record["gamma"] = self.gamma  # the gamma used during this epoch
@@ -71,7 +77,7 @@ def train_act(net, ctx: Context, a: ActConf, label: str = "act") -> tuple[list[d
     gamma = AdaptiveGamma(a.gamma0, a.delta_gamma, a.error_bound, a.error_metric)
     step = act_step(t.loss, ctx.split.n_classes, gamma, per_sample=a.sensitivity == "per_sample",
                     outputs=ctx.draw_generator if a.outputs == "sampled" else None)
-    history = fit_net(net, ctx, step, t.epochs, t.lr, label, gamma.on_epoch)
+    history = fit_net(net, ctx, step, t.epochs, t.lr, label, gamma.on_epoch, stateful=gamma)
     return history, gamma.gamma
 
 

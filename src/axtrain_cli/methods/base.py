@@ -52,6 +52,7 @@ class Context:
     generator: torch.Generator
     progress: object = None
     draws: torch.Generator | None = None
+    state: object = None  # resume.TrainingState: the resumable training, or None
 
     @property
     def draw_generator(self) -> torch.Generator:
@@ -59,19 +60,33 @@ class Context:
 
 
 def fit_net(net: Net, ctx: Context, step: Step, epochs: int, lr: float, label: str,
-            on_epoch=None) -> list[dict]:
-    """Train with train.{optimizer, weight_decay, momentum, batch_size}; history per epoch."""
+            on_epoch=None, stateful=None) -> list[dict]:
+    """Train with train.{optimizer, weight_decay, momentum, batch_size}; history per epoch.
+    One resumable phase of the run's training (`ctx.state`): a phase a rerun finds finished
+    is restored instead of trained, an interrupted one continues. `stateful`: an object
+    whose state_dict() the phase's progress carries too (act's adaptive gamma)."""
     t, split, h = ctx.cfg.train, ctx.split, ctx.cfg.hardware
+    state = ctx.state
+    key = state.phase(label) if state is not None else label
+    done = state.finished(key, net, stateful) if state is not None else None
+    if done is not None:
+        return done
     opt = make_optimizer(net.parameters(), t.optimizer, lr, t.weight_decay, t.momentum)
+    first, before = state.resumed(key, net, opt, stateful) if state is not None else (1, [])
     # the paper's weight word (sign and fraction bits): weights kept in its range by
     # clipping after every step; history's clipped_weights = weights that hit the bound
     clip = (lambda: {"clipped_weights": clip_to_format(net, h.bits)}) \
         if h.weight_format == "fraction" else None
+    save = (lambda epoch, hist: state.after_epoch(key, epoch, hist, net, opt, stateful)) \
+        if state is not None else None
     history = fit(net, split.x_train, split.y_train, epochs=epochs, batch_size=t.batch_size,
                   optimizer=opt, step=step, generator=ctx.generator, on_epoch=on_epoch,
-                  progress=ctx.progress, label=label, after_step=clip)
+                  progress=ctx.progress, label=label, after_step=clip, first_epoch=first,
+                  history=before, after_epoch=save)
     for r in history:
         r["phase"] = label
+    if state is not None:
+        state.end(key, history, net, stateful)
     return history
 
 

@@ -1,0 +1,148 @@
+"""Interrupted training resumes: a run keeps a resumable state of its training in its dir
+(`.train_state.pt`) and a rerun of the same config there continues from it, giving the
+same results as a run that was never interrupted.
+
+Every method trains through `methods.base.fit_net`, one phase per call (bp; act; a pas
+fine-tune per knob; an ApproxANN retraining, ...), in an order its code fixes. The state
+holds each finished phase's end (the network's weights, the phase's history, the random
+generators' states, the state of an adaptive setting such as act's gamma) and the current
+phase's last saved epoch (the same, plus the optimiser's state). A rerun replays the
+method: a finished phase is not trained again but restored, the current one continues at
+the epoch after the saved one, and the code between phases runs again on the same
+inputs. The state is saved every `train.save_every` minutes (0: every epoch) and at the
+end of every phase, written whole or not at all (a temporary file renamed), and removed
+once the run's results are committed. A state of another config is not used (a warning);
+Ctrl-C keeps the last saved state.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from pathlib import Path
+
+import torch
+
+from .identity import flat, short_hash
+from .results import atomic_write_bytes
+
+log = logging.getLogger("axtrain")
+FILE = ".train_state.pt"
+# Keys that change neither the training nor its results: the state of a run with other
+# values of these is used as it is.
+NOT_TRAINING = ("resume", "threads", "logger", "tracking", "progress", "checkpoint",
+                "train.save_every", "hydra")
+
+
+def config_key(cfg) -> str:
+    values = {k: v for k, v in flat(cfg).items()
+              if not any(k == n or k.startswith(n + ".") for n in NOT_TRAINING)}
+    return short_hash(json.dumps(values, sort_keys=True, default=str))
+
+
+class TrainingState:
+    """The resumable state of one run's training, in `out_dir`; see the module docstring."""
+
+    def __init__(self, out_dir, cfg, generators: list[torch.Generator]):
+        self.path = Path(out_dir) / FILE
+        self.key = config_key(cfg)
+        self.every = 60.0 * float(cfg.train.get("save_every", 10.0))
+        self.generators = [g for g in generators if g is not None]
+        self.done: dict[str, dict] = {}
+        self.current: dict | None = None
+        self.seen: dict[str, int] = {}
+        self.saved_at = time.monotonic()
+        if self.path.is_file():
+            self._load()
+
+    def _load(self) -> None:
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as e:
+            log.warning("%s cannot be read (%s): training starts over", self.path,
+                        type(e).__name__)
+            return
+        if state.get("key") != self.key:
+            log.warning("%s holds the training of another config: training starts over "
+                        "(the file is replaced at the next save)", self.path)
+            return
+        self.done, self.current = state["done"], state["current"]
+        where = (f", {self.current['phase']} at epoch {self.current['epoch']}"
+                 if self.current else "")
+        log.info("resuming the training saved in %s: %d phases done%s", self.path,
+                 len(self.done), where)
+
+    # -------------------------------------------------------------------- the phases
+    def phase(self, label: str) -> str:
+        """The key of the next phase called `label` (`label#n` for its n-th occurrence)."""
+        n = self.seen.get(label, 0)
+        self.seen[label] = n + 1
+        return f"{label}#{n}"
+
+    def finished(self, key: str, net, stateful=None) -> list[dict] | None:
+        """A finished phase restored (its network, generators and `stateful`): its history;
+        None if the phase has not finished."""
+        end = self.done.get(key)
+        if end is None:
+            return None
+        net.load_state_dict(end["net"])
+        self._restore(end, stateful)
+        log.info("phase %s restored from the saved training", key)
+        return end["history"]
+
+    def resumed(self, key: str, net, optimizer, stateful=None) -> tuple[int, list[dict]]:
+        """(first epoch to run, history so far) of phase `key`: from the saved state if it
+        stopped inside this phase, else (1, [])."""
+        cur = self.current
+        if cur is None or cur["phase"] != key:
+            return 1, []
+        net.load_state_dict(cur["net"])
+        optimizer.load_state_dict(cur["optimizer"])
+        self._restore(cur, stateful)
+        log.info("phase %s resumes at epoch %d", key, cur["epoch"] + 1)
+        return cur["epoch"] + 1, list(cur["history"])
+
+    def after_epoch(self, key: str, epoch: int, history: list[dict], net, optimizer,
+                    stateful=None) -> None:
+        """Save the phase's progress when `train.save_every` has passed since the last save."""
+        if time.monotonic() - self.saved_at < self.every:
+            return
+        self.current = {"phase": key, "epoch": epoch, "history": list(history),
+                        "net": _copy(net.state_dict()), "optimizer": optimizer.state_dict(),
+                        **self._capture(stateful)}
+        self.save()
+
+    def end(self, key: str, history: list[dict], net, stateful=None) -> None:
+        """Record phase `key` as finished and save."""
+        self.done[key] = {"history": list(history), "net": _copy(net.state_dict()),
+                          **self._capture(stateful)}
+        self.current = None
+        self.save()
+
+    # ------------------------------------------------------------------------ files
+    def save(self) -> None:
+        buf = io.BytesIO()
+        torch.save({"key": self.key, "done": self.done, "current": self.current}, buf)
+        atomic_write_bytes(self.path, buf.getvalue())
+        self.saved_at = time.monotonic()
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def _capture(self, stateful) -> dict:
+        return {"generators": [g.get_state() for g in self.generators],
+                "torch_rng": torch.get_rng_state(),
+                "stateful": stateful.state_dict() if stateful is not None else {}}
+
+    def _restore(self, saved: dict, stateful) -> None:
+        for g, s in zip(self.generators, saved["generators"]):
+            g.set_state(s)
+        torch.set_rng_state(saved["torch_rng"])
+        if stateful is not None:
+            stateful.load_state_dict(saved["stateful"])
+
+
+def _copy(state: dict) -> dict:
+    return {k: v.detach().cpu().clone() for k, v in state.items()}

@@ -36,7 +36,8 @@ class DatasetConf:
     n_classes: Optional[int] = MISSING  # null: from the file
     labels: Optional[list[str]] = None  # raw label values in class-index order (None: sorted)
     insert_zero_column: Optional[int] = None  # ionosphere: KEEL drops UCI's constant column 2
-    scaling: str = "standard"  # standard | minmax | none (fitted on the training part)
+    scaling: str = "standard"  # standard (per feature) | global | minmax | none (fitted on
+    # the training part; global: one mean and std over all its features, e.g. MNIST pixels)
     test_size: float = 0.2
     max_train: Optional[int] = None  # stratified subsample of the training part (quick runs)
     max_test: Optional[int] = None  # stratified subsample of the test part (quick runs)
@@ -134,6 +135,7 @@ RANGES = {
 
 
 DEVICES = ("cpu", "cuda", "auto")
+SCALINGS = ("standard", "global", "minmax", "none")  # data.load_split
 WEIGHT_FORMATS = ("dynamic", "fraction")  # models.weight_fl
 
 
@@ -232,7 +234,7 @@ def check_common(cfg: DictConfig) -> None:
     choice(cfg, "train.optimizer", ("adam", "sgd"))
     choice(cfg, "train.loss", ("mse", "bce"))
     require(cfg, "dataset.test_size", 0 < d.test_size < 1)
-    choice(cfg, "dataset.scaling", ("standard", "minmax", "none"))
+    choice(cfg, "dataset.scaling", SCALINGS)
     choice(cfg, "dataset.kind", ("tabular", "mnist"))
     require(cfg, "dataset.path", d.path is None or d.path.strip() != "",
             "a data file, or null for the built-in data")

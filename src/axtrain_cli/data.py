@@ -202,6 +202,18 @@ def _subsample(x, y, n, seed, what: str):
     return x, y
 
 
+class GlobalScaler:
+    """One mean and one standard deviation over every feature of the training part (the
+    common MNIST normalisation: (pixel - 0.1307) / 0.3081 on its whole training set)."""
+
+    def fit(self, x: np.ndarray) -> "GlobalScaler":
+        self.mean, self.std = float(x.mean()), float(x.std()) or 1.0
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.mean) / self.std
+
+
 def load_split(ds, seed: int) -> Split:
     """80/20 (dataset.test_size) stratified seeded split, scaling fitted on the train part."""
     x, y = load_arrays(ds)
@@ -225,7 +237,8 @@ def load_split(ds, seed: int) -> Split:
         log.warning("%s: the training part holds %d samples of its smallest class (%d in all, "
                     "dataset.test_size=%s): too few to learn from; more data or a smaller "
                     "test_size", where, counts.min(), len(y_tr), ds.test_size)
-    scaler = {"standard": StandardScaler, "minmax": MinMaxScaler}.get(ds.scaling)
+    scaler = {"standard": StandardScaler, "minmax": MinMaxScaler,
+              "global": GlobalScaler}.get(ds.scaling)
     if scaler is not None:
         with np.errstate(all="ignore"):
             s = scaler().fit(x_tr)

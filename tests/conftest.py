@@ -49,3 +49,31 @@ def readme_commands() -> list[list[str]]:
                 assert argv[0] == "axtrain", line
                 commands.append(argv[1:])
     return commands
+
+
+def make_cifar(path, per_batch: int = 40, test: int = 60, seed: int = 0, *, record=3073,
+               label_max: int = 9):
+    """A CIFAR-10 binary archive (cifar-10-binary.tar.gz's layout) with few records: each
+    image a class colour plus noise, so that a network can learn something."""
+    import io
+    import tarfile
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    colours = rng.integers(0, 256, (10, 3, 1, 1))
+
+    def batch(n):
+        labels = rng.integers(0, label_max + 1, n)
+        images = np.clip(colours[labels % 10] + rng.normal(0, 40, (n, 3, 32, 32)), 0, 255)
+        recs = np.concatenate([labels[:, None], images.reshape(n, -1)], 1).astype(np.uint8)
+        return recs.tobytes()[:n * record] if record <= 3073 else recs.tobytes() + b"\0" * n
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, n in [*((f"data_batch_{i}.bin", per_batch) for i in range(1, 6)),
+                        ("test_batch.bin", test)]:
+            data = batch(n)
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path

@@ -19,14 +19,20 @@ def compose(overrides=(), check: bool = True):
     messages); an unknown key or option raises Hydra's error."""
     from .cli import compose as hydra_compose
     from .cli import explicit_keys
-    from .datafiles import resolve_user_data
-    from .schema import validate
+    from .schema import complete, validate
 
     cfg = hydra_compose(list(overrides))
-    resolve_user_data(cfg, explicit_keys(overrides))
+    complete(cfg, explicit_keys(overrides))
     if check:
         validate(cfg)
     return cfg
 
 
-__all__ = ["compose"]
+def on_hardware(model, knob, calibration_data, **kwargs):
+    """Your own nn.Module as the accelerator runs it for a knob (graph.on_hardware)."""
+    from .graph import on_hardware as build
+
+    return build(model, knob, calibration_data, **kwargs)
+
+
+__all__ = ["compose", "on_hardware"]

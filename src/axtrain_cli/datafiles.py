@@ -188,9 +188,16 @@ def resolve_user_data(cfg, explicit=()) -> None:
     OmegaConf.resolve(cfg)  # interpolations that read dataset.name keep their values
     path = Path(d.path).expanduser()
     with open_dict(cfg):
-        if "dataset.name" not in explicit or not d.name:
+        if d.source != "cifar10" and ("dataset.name" not in explicit or not d.name):
             d.name = re.sub(r"[^\w.-]+", "_", path.stem).strip("_") or "data"
-        if d.kind != "tabular" or (d.input_shape is not None and d.n_classes is not None):
+        if d.kind == "mnist" or (d.input_shape is not None and d.n_classes is not None):
+            return
+        if d.kind == "images":
+            from .images import image_info
+
+            shape, classes = image_info(path)
+            d.input_shape = d.input_shape if d.input_shape is not None else shape
+            d.n_classes = d.n_classes if d.n_classes is not None else classes
             return
         if not path.is_file():
             raise DataError(f"dataset.path={str(d.path)!r} is not found: allowed a data file "

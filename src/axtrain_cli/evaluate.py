@@ -32,12 +32,15 @@ def make_plan(net: Net, knob: Knob, bits: int, act_fl: list[int | None], *,
     mult, memory = knob.multiplier, knob.memory
     bias_memory = memory if store_biases else hw.RELIABLE
     weights, weight_fl, biases, address = [], [], [], 0
-    for fw, ww, fb, bw in weight_words(net, bits, weight_format):
+    for layer, (fw, ww, fb, bw) in zip(net.compute, weight_words(net, bits, weight_format)):
         read = memory.read_at(ww, bits, trials, generator, address=address,
                               first_trial=first_trial)
         weights.append(mult.weights(read, fw, bits))
         weight_fl.append(fw)
         address += ww.numel()
+        if not getattr(layer, "has_bias", True):  # a layer without a bias stores none
+            biases.append(hw.from_words(hw.RELIABLE.read(bw, bits, trials, None), fb) * 0)
+            continue
         read = bias_memory.read_at(bw, bits, trials, generator, address=address,
                                    first_trial=first_trial)
         biases.append(hw.from_words(read, fb))
@@ -70,10 +73,7 @@ def evaluate(net: Net, x: torch.Tensor, y: torch.Tensor, plan: HwPlan | None, lo
     heap instead of being page-faulted in afresh for every chunk)."""
     net.eval()
     trials = (plan.trials if plan is not None else None) or 1
-    tr = net.trace()  # floats per sample: the shared input, then every trial's activations
-    width = max(tr[0]["inputs"], trials * max(max(t["inputs"], t["outputs"]) for t in tr[1:]),
-                trials * tr[0]["outputs"]) if len(tr) > 1 else tr[0]["inputs"]
-    chunk = max(1, budget // width)
+    chunk = max(1, budget // net.floats_per_sample(trials))
     loss_sum = torch.zeros(trials, dtype=torch.float64, device=x.device)
     correct = torch.zeros(trials, dtype=torch.float64, device=x.device)
     dev = torch.zeros(trials, dtype=torch.float64, device=x.device)

@@ -42,10 +42,16 @@ def flat(node: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+# Keys added to the config after the settings hash was defined count only when set away
+# from their default, so that the runs before them keep their hash.
+LATER_KEYS = {"dataset.augment": False}
+
+
 def settings(cfg) -> dict[str, Any]:
     """The run's settings: its flat config less NOT_SETTINGS (and anything below them)."""
     return {k: v for k, v in flat(cfg).items()
-            if not any(k == n or k.startswith(n + ".") for n in NOT_SETTINGS)}
+            if not any(k == n or k.startswith(n + ".") for n in NOT_SETTINGS)
+            and not (k in LATER_KEYS and v == LATER_KEYS[k])}
 
 
 def setting_hash(cfg, start: str = "") -> str:

@@ -174,6 +174,15 @@ class Net(nn.Module):
         """Stored parameter words per compute layer."""
         return [m.weight.numel() + (m.bias.numel() if store_biases else 0) for m in self.compute]
 
+    def floats_per_sample(self, trials: int) -> int:
+        """The widest activation per input sample with `trials` trials (chunking the test
+        set): the shared input, then every trial's activations."""
+        tr = self.trace()
+        if len(tr) == 1:
+            return tr[0]["inputs"]
+        return max(tr[0]["inputs"], trials * max(max(t["inputs"], t["outputs"])
+                                                 for t in tr[1:]), trials * tr[0]["outputs"])
+
 
 @dataclass
 class HwPlan:
@@ -202,8 +211,13 @@ class HwPlan:
                                      self.weight_fl[i], self.biases[i], call)
 
 
-def build_model(topology, input_shape: list[int], n_classes: int) -> Net:
-    """The Table 1 network for `topology` (MLP hidden widths, or LeNet-5)."""
+def build_model(topology, input_shape: list[int], n_classes: int):
+    """The Table 1 network for `topology` (MLP hidden widths, or LeNet-5), or with
+    `_target_` any nn.Module class as a `graph.GraphNet` (graph.build)."""
+    if "_target_" in topology:
+        from .graph import build
+
+        return build(topology, input_shape, n_classes)
     if topology.kind == "mlp":
         sizes = [int(torch.tensor(input_shape).prod()), *topology.hidden, n_classes]
         compute = [nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
@@ -248,13 +262,19 @@ def weight_fl(w: torch.Tensor, bits: int, weight_format: str = "dynamic") -> int
     return hw.frac_length(float(w.detach().abs().max()), bits)
 
 
+def layer_format(layer, weight_format: str) -> str:
+    """The weight format of one layer: a layer with a folded BatchNorm (graph.Unit) stores
+    the folded weights, whose range the folding sets, in the per-layer dynamic format."""
+    return "dynamic" if getattr(layer, "folded", False) else weight_format
+
+
 def weight_words(net: Net, bits: int, weight_format: str = "dynamic"):
     """Per layer: (weight FL, weight words, bias FL, bias words) in two's complement.
     Biases keep their own dynamic format under either weight format."""
     out = []
     for m in net.compute:
         w, b = m.weight.detach(), m.bias.detach()
-        fw = weight_fl(w, bits, weight_format)
+        fw = weight_fl(w, bits, layer_format(m, weight_format))
         fb = hw.frac_length(float(b.abs().max()), bits)
         out.append((fw, hw.to_words(w, fw, bits), fb, hw.to_words(b, fb, bits)))
     return out
@@ -265,7 +285,7 @@ def saturated_weights(net: Net, bits: int, weight_format: str = "dynamic") -> in
     n = 0
     for m in net.compute:
         w = m.weight.detach()
-        q = torch.round(w * 2.0 ** weight_fl(w, bits, weight_format))
+        q = torch.round(w * 2.0 ** weight_fl(w, bits, layer_format(m, weight_format)))
         n += int(((q > 2 ** (bits - 1) - 1) | (q < -(2 ** (bits - 1)))).sum())
     return n
 
@@ -277,6 +297,8 @@ def clip_to_format(net: Net, bits: int) -> int:
     hit = 0
     with torch.no_grad():
         for m in net.compute:
+            if getattr(m, "folded", False):  # its stored weights are the folding's
+                continue
             hit += int(((m.weight > hi) | (m.weight < -1.0)).sum())
             m.weight.clamp_(-1.0, hi)
     return hit

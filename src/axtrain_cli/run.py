@@ -70,7 +70,7 @@ def run(cfg: DictConfig, out_dir: str | Path, sweep_dir: str | None = None) -> p
         torch.set_num_threads(int(cfg.threads))
     start = time.perf_counter()
     log.info("dataset=%s topology=%s method=%s seed=%s threads=%d", cfg.dataset.name,
-             cfg.topology.name, cfg.method.name, cfg.seed, torch.get_num_threads())
+             cfg.topology.get("name", "-"), cfg.method.name, cfg.seed, torch.get_num_threads())
     log.info("fidelity choices: loss=%s bits=%d weight_format=%s store_biases=%s "
              "calibration=%s trials=%d scaling=%s", cfg.train.loss, cfg.hardware.bits,
              cfg.hardware.weight_format, cfg.hardware.store_biases, cfg.hardware.calibration,

@@ -20,12 +20,37 @@ def register_configs() -> None:
     methods.register_configs()
 
 
+def complete(cfg: DictConfig, explicit=()) -> None:
+    """What a composed config leaves to be filled in: a paper topology's defaults, and what
+    a data file of yours says of itself (`explicit`: the keys the overrides set)."""
+    from .config import complete_topology
+    from .datafiles import resolve_user_data
+
+    complete_topology(cfg)
+    resolve_user_data(cfg, explicit)
+
+
 def check_settings(cfg: DictConfig) -> None:
     """Raise ConfigError naming the first bad key (one line): every check of plain values."""
     from .methods.settings import check as check_method
 
     check_common(cfg)
     check_method(cfg)
+
+
+def check_network(cfg: DictConfig) -> None:
+    """A network of your own (topology._target_) imports, builds from its arguments and the
+    dataset's input shape, traces, has a compute layer and gives n_classes outputs."""
+    if "_target_" not in cfg.topology:
+        return
+    from .config import ConfigError
+    from .graph import GraphError
+    from .models import build_model
+
+    try:
+        build_model(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes)
+    except GraphError as e:
+        raise ConfigError(str(e)) from None
 
 
 def validate(cfg: DictConfig, data: bool = True) -> None:
@@ -39,6 +64,7 @@ def validate(cfg: DictConfig, data: bool = True) -> None:
     check_device(cfg)
     tracking.check(cfg)
     knobs.check(cfg)
+    check_network(cfg)
     methods.check(cfg)
     d = cfg.dataset
     if d.path is not None and data:

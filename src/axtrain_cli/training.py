@@ -94,13 +94,14 @@ def fit(net: Net, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: 
         on_epoch: Callable[[int, dict], None] | None = None, progress=None,
         label: str = "train", after_step: Callable[[], dict] | None = None,
         first_epoch: int = 1, history: list[dict] | None = None,
-        after_epoch: Callable[[int, list], None] | None = None) -> list[dict]:
+        after_epoch: Callable[[int, list], None] | None = None,
+        transform: Callable | None = None) -> list[dict]:
     """Mini-batch training; returns one history dict per epoch (means of the step figures,
     plus `epoch`). `on_epoch(epoch, record)` may adjust state (e.g. adaptive gamma);
     `after_step()` runs after each optimiser step and returns figures to average too;
     `after_epoch(epoch, history)` sees each finished epoch (e.g. to save a resumable
     state). A resumed phase starts at `first_epoch` with the `history` of the epochs
-    before it."""
+    before it. `transform(batch, generator)`: augmentation of each training batch."""
     history = list(history or [])
     task = progress.add_task(label, total=epochs) if progress else None
     if task is not None and first_epoch > 1:
@@ -114,7 +115,8 @@ def fit(net: Net, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: 
         for s in range(0, n, batch_size):
             idx = order[s:s + batch_size]
             optimizer.zero_grad(set_to_none=True)
-            objective, figures = step(net, x[idx], y[idx])
+            xb = x[idx] if transform is None else transform(x[idx], generator)
+            objective, figures = step(net, xb, y[idx])
             objective.backward()
             optimizer.step()
             if after_step is not None:

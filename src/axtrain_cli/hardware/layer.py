@@ -53,36 +53,73 @@ _compiled: dict = {}  # (model, function) -> compiled kernel, or False after a f
 
 @dataclass(frozen=True)
 class LayerCall:
-    """How to run compute layer `module` (kind "fc" or "conv").
+    """How to run compute layer `module` (kind "fc" or "conv": any stride, padding,
+    dilation and groups).
 
     trials: weights and biases carry a leading trial dimension T (None: one copy).
-    shared: the input has no trial dimension yet (the same input for all trials); after
-    the first trial-dependent layer, fc inputs are (T, N, I) and conv inputs (N, T*C, H, W).
+    shared: the input has no trial dimension yet (the same input for all trials).
+    The trial layout of inputs and outputs: with `folded` (general networks) the trials
+    are folded into the batch, (T*N, ...) in and out (so every other operation of the
+    network runs on them unchanged); else (the paper's networks) fc inputs are (T, N, I)
+    and conv inputs (N, T*C, H, W) after the first trial-dependent layer.
     """
 
     kind: str
     module: nn.Module
     trials: int | None = None
     shared: bool = True
+    folded: bool = False
+
+    @property
+    def conv_args(self) -> tuple:
+        m = self.module
+        return m.stride, m.padding, m.dilation, m.groups
 
     def __call__(self, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
         """The ordinary layer: F.linear / F.conv2d (one GEMM over all trials)."""
-        t, m = self.trials, self.module
+        t = self.trials
         if not t:
-            if self.kind == "fc":
-                return F.linear(x, w, b)
-            return F.conv2d(x, w, b, m.stride, m.padding)
+            return F.linear(x, w, b) if self.kind == "fc" else F.conv2d(x, w, b,
+                                                                         *self.conv_args)
+        if self.folded:
+            return self._folded(x, w, b)
+        m = self.module
         if self.kind == "fc":
             if self.shared:  # one GEMM against all trials' weights side by side
                 y = x @ w.reshape(t * w.shape[1], w.shape[2]).T
                 return y.view(x.shape[0], t, -1).transpose(0, 1) + b[:, None, :]
             return torch.baddbmm(b[:, None, :], x, w.transpose(1, 2))
         weight = w.reshape(-1, *w.shape[2:])
-        return F.conv2d(x, weight, b.reshape(-1), m.stride, m.padding,
-                        groups=1 if self.shared else t)
+        return F.conv2d(x, weight, b.reshape(-1), m.stride, m.padding, m.dilation,
+                        m.groups * (1 if self.shared else t))
+
+    def _folded(self, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+        """Trials folded into the batch: x (N, ...) shared or (T*N, ...); out (T*N, ...)."""
+        t = self.trials
+        if self.kind == "fc":
+            if self.shared:
+                y = (x @ w.reshape(t * w.shape[1], w.shape[2]).T).view(x.shape[0], t, -1)
+                return (y.transpose(0, 1) + b[:, None, :]).reshape(-1, w.shape[1])
+            y = torch.baddbmm(b[:, None, :], x.view(t, -1, x.shape[-1]), w.transpose(1, 2))
+            return y.view(-1, w.shape[1])
+        stride, padding, dilation, groups = self.conv_args
+        if not self.shared:  # (T*N, C, H, W) -> (N, T*C, H, W): one grouped conv
+            n = x.shape[0] // t
+            x = x.view(t, n, *x.shape[1:]).transpose(0, 1).reshape(n, -1, *x.shape[2:])
+        y = F.conv2d(x, w.reshape(-1, *w.shape[2:]), b.reshape(-1), stride, padding, dilation,
+                     groups * (1 if self.shared else t))
+        return self.unfold_trials(y)
+
+    def unfold_trials(self, y: Tensor) -> Tensor:
+        """A conv output (N, T*O, H, W) as (T*N, O, H, W)."""
+        n, t = y.shape[0], self.trials
+        return y.view(n, t, -1, *y.shape[2:]).transpose(0, 1).reshape(t * n, -1, *y.shape[2:])
 
     def add_bias(self, y: Tensor, b: Tensor) -> Tensor:
         """y + b laid out like __call__'s output."""
+        if self.trials and self.folded:
+            shape = (self.trials, -1, b.shape[-1]) + (1,) * (y.dim() - 2)
+            return (y.view(self.trials, -1, *y.shape[1:]) + b.view(shape)).view(y.shape)
         if self.trials:
             return y + (b[:, None, :] if self.kind == "fc" else b.reshape(-1)[:, None, None])
         return y + (b if self.kind == "fc" else b[:, None, None])
@@ -95,7 +132,12 @@ class LayerCall:
         if not self.trials:
             return self._single(products, qx, qw, bits)
         outs = []
-        c = qw.shape[2] if self.kind == "conv" else None
+        if self.folded:
+            xs = None if self.shared else qx.view(self.trials, -1, *qx.shape[1:])
+            for t in range(self.trials):
+                outs.append(self._single(products, qx if xs is None else xs[t], qw[t], bits))
+            return torch.cat(outs)
+        c = qw.shape[2] * self.module.groups if self.kind == "conv" else None
         for t in range(self.trials):
             x = qx if self.shared else (qx[t] if c is None else qx[:, t * c:(t + 1) * c])
             outs.append(self._single(products, x, qw[t], bits))
@@ -105,18 +147,40 @@ class LayerCall:
         if self.kind == "fc":
             return _dense(products, qx, qw, bits)
         m = self.module
+        if m.groups > 1:  # each group of channels its own convolution
+            ci, co = qx.shape[1] // m.groups, qw.shape[0] // m.groups
+            return torch.cat([self._group(products, qx[:, g * ci:(g + 1) * ci],
+                                          qw[g * co:(g + 1) * co], bits)
+                              for g in range(m.groups)], 1)
+        return self._group(products, qx, qw, bits)
+
+    def _group(self, products, qx: Tensor, qw: Tensor, bits) -> Tensor:
+        m = self.module
         n, (o, _, kh, kw) = qx.shape[0], qw.shape
-        (ph, pw), (sh, sw) = m.padding, m.stride
-        windows = (F.pad(qx, (pw, pw, ph, ph)).unfold(2, kh, sh).unfold(3, kw, sw)
-                   .permute(0, 2, 3, 1, 4, 5))  # a view (N, H', W', C, kh, kw)
-        y = _lookup(products, windows, qw.reshape(o, -1), bits)
+        (ph, pw), (sh, sw), (dh, dw) = _padding(m, qw.shape[2:]), m.stride, m.dilation
+        y = None
+        if (dh, dw) == (1, 1):
+            windows = (F.pad(qx, (pw, pw, ph, ph)).unfold(2, kh, sh).unfold(3, kw, sw)
+                       .permute(0, 2, 3, 1, 4, 5))  # a view (N, H', W', C, kh, kw)
+            y = _lookup(products, windows, qw.reshape(o, -1), bits)
         if y is None:
-            cols = F.unfold(qx.double(), (kh, kw), padding=m.padding, stride=m.stride)
+            cols = F.unfold(qx.double(), (kh, kw), dilation=(dh, dw), padding=(ph, pw),
+                            stride=(sh, sw))
             y = _dense(products, cols.transpose(1, 2).reshape(-1, cols.shape[1]),
                        qw.reshape(o, -1))
         y = y.view(n, -1, o).transpose(1, 2)
-        h = (qx.shape[2] + 2 * m.padding[0] - kh) // m.stride[0] + 1
+        h = (qx.shape[2] + 2 * ph - dh * (kh - 1) - 1) // sh + 1
         return y.reshape(n, o, h, -1)
+
+
+def _padding(m, kernel) -> tuple[int, int]:
+    """A conv's padding as numbers ('valid': none; 'same': half the dilated kernel, for the
+    odd kernels with stride 1 that torch allows it for)."""
+    if m.padding == "valid":
+        return 0, 0
+    if m.padding == "same":
+        return tuple(d * (k - 1) // 2 for d, k in zip(m.dilation, kernel))
+    return tuple(m.padding)
 
 
 def _dense(products, qx: Tensor, qw: Tensor, bits: int | None = None) -> Tensor:

@@ -14,6 +14,7 @@ import torch
 from .. import knobs
 from ..config import ConfigError, require
 from ..evaluate import make_plan
+from ..images import crop_flip
 from ..knobs import Knob
 from ..models import Net, build_model, clip_to_format
 from ..results import Measurement, load_checkpoint
@@ -82,7 +83,8 @@ def fit_net(net: Net, ctx: Context, step: Step, epochs: int, lr: float, label: s
     history = fit(net, split.x_train, split.y_train, epochs=epochs, batch_size=t.batch_size,
                   optimizer=opt, step=step, generator=ctx.generator, on_epoch=on_epoch,
                   progress=ctx.progress, label=label, after_step=clip, first_epoch=first,
-                  history=before, after_epoch=save)
+                  history=before, after_epoch=save,
+                  transform=crop_flip if getattr(split, "augment", False) else None)
     for r in history:
         r["phase"] = label
     if state is not None:

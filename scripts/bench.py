@@ -12,6 +12,9 @@ Cases (select with --only, comma separated):
              (lookup rows; MNIST-MLP and LeNet-5); a pas epoch at the table / a BP epoch
   training   act epoch / BP epoch (MNIST-MLP, LeNet-5), pas epochs / BP epoch, and the
              MNIST-MLP BP epoch (56,000 images, batch 64) against its arithmetic limit
+  networks   ResNet-20 on CIFAR-10-shaped inputs (the general path): K1 and the 50-read NTV
+             sweep against float inference; act, pas epochs against a BP epoch; a BP epoch
+             of 50,000 images against its arithmetic limit
   startup    `axtrain train` (the default run, and method=axtrain) as a user starts it
 
 Usage: python scripts/bench.py [--threads 2] [--repeats 7] [--only inference,lut] [--quick]
@@ -47,7 +50,7 @@ FLOAT = Knob("float", None)
 EXACT = Knob("exact", Exact())
 K1 = Knob("K1", Drum(4))
 NTV660 = Knob("ntv660", Exact(), Flips(voltage_mv=660.0, rate=0.01))
-CASES = ("inference", "lut", "library", "training", "startup")
+CASES = ("inference", "lut", "library", "training", "networks", "startup")
 
 
 def timed(fn) -> float:
@@ -404,6 +407,79 @@ def bp_limit(args, table: Table, data) -> None:
                 f"2048^3 sgemm): {t / limit:.1f}x the limit")
 
 
+def networks(args, table: Table) -> None:
+    """ResNet-20 (0.27 M parameters, 41 M multiply-adds per image) on random CIFAR-10-shaped
+    images: the general path of any network."""
+    from axtrain_cli.methods.act import act_step
+    from axtrain_cli.methods.base import knob_step
+    from axtrain_cli.training import bp_step, fit, make_optimizer
+
+    torch.manual_seed(0)
+    net = build_model(OmegaConf.create({"_target_": "axtrain_cli.zoo.ResNet20"}), [3, 32, 32],
+                      10)
+    g = torch.Generator().manual_seed(0)
+    n = 1000 if not args.quick else 256
+    x, y = torch.randn(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g)
+    net.eval()
+    act_fl = calibrate(net, x, 16)
+    repeats = max(3, args.repeats // 2)
+
+    def infer(knob, trials=None):
+        plan = make_plan(net, knob, 16, act_fl, trials=trials,
+                         generator=torch.Generator().manual_seed(0))
+        return lambda: evaluate(net, x, y, plan, "mse", 10)
+
+    kernels.COMPILE_AFTER, kernels._eager_work = 1 << 62, 0
+    table.ratio(f"ResNet-20 K1 / float inference, {n} images", infer(K1), infer(FLOAT),
+                repeats, target=1.5)
+    once = infer(FLOAT)
+    table.ratio(f"ResNet-20 50-trial NTV sweep / 50 float inferences, {n} images",
+                infer(NTV660, trials=50), lambda: [once() for _ in range(50)], 3, target=1.5)
+    cfg = OmegaConf.create({"hardware": {"bits": 16, "store_biases": True,
+                                         "weight_format": "fraction"}, "train": {"loss": "mse"}})
+
+    def epoch(make_step, m=n):
+        def go():
+            opt = make_optimizer(net.parameters(), "adam", 1e-3)
+            fit(net, x[:m], y[:m], epochs=1, batch_size=64, optimizer=opt, step=make_step(),
+                generator=torch.Generator().manual_seed(0))
+        return go
+
+    bp = epoch(lambda: bp_step("mse", 10))
+    sampled = epoch(lambda: act_step("mse", 10, gamma=lambda: 0.01, per_sample=True,
+                                     outputs=torch.Generator().manual_seed(1)))
+    table.ratio(f"ResNet-20 act epoch, method.outputs=sampled / BP epoch ({n} images, "
+                "batch 64)", sampled, bp, repeats, "s", target=3)
+    table.ratio("ResNet-20 pas epoch at K1 / BP epoch", epoch(
+        lambda: knob_step(K1, cfg, 10, torch.Generator().manual_seed(0), ste_clip=1.0)), bp,
+        repeats, "s", target=2.5)
+    every = epoch(lambda: act_step("mse", 10, gamma=lambda: 0.01, per_sample=True), 256)
+    table.ratio("ResNet-20 act epoch, all 10 outputs / BP epoch (256 images)", every,
+                epoch(lambda: bp_step("mse", 10), 256), 3, "s")
+    if args.quick:
+        return
+    big, size = 50000, 2048  # a full epoch: the data drawn in blocks, re-used
+    xb = torch.randn(size, 3, 32, 32, generator=g).repeat(big // size + 1, 1, 1, 1)[:big]
+    yb = torch.randint(0, 10, (size,), generator=g).repeat(big // size + 1)[:big]
+    macs = 3 * big * sum(net.mult_counts())  # forward, input and weight gradients
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1)
+    probe = torch.randn(64, 64, 32, 32)
+    with torch.no_grad():
+        t_conv = statistics.median(timed(lambda: conv(probe)) for _ in range(5))
+    rate = 2 * 64 * 64 * 32 * 32 * 64 * 9 / t_conv  # flop/s of a large 3x3 convolution
+
+    def go():
+        opt = make_optimizer(net.parameters(), "adam", 1e-3)
+        fit(net, xb, yb, epochs=1, batch_size=64, optimizer=opt, step=bp_step("mse", 10),
+            generator=torch.Generator().manual_seed(0))
+
+    t = timed(go)
+    limit = 2 * macs / rate
+    table.value(f"ResNet-20 BP epoch, {big} images, batch 64", f"{t:.0f} s",
+                detail=f"arithmetic limit {limit:.0f} s at {rate / 1e9:.0f} GFLOP/s (a 64-channel "
+                f"3x3 conv on 32x32): {t / limit:.1f}x the limit (one epoch timed)")
+
+
 def startup(args, table: Table) -> None:
     """Runs as a user starts them, a fresh process each time: the default run (its wall
     and its evaluation), and the default dataset's whole AxTrain (act, then six pas
@@ -446,7 +522,7 @@ def main() -> None:
         p.error(f"--only {','.join(bad)}: allowed {', '.join(CASES)}")
     torch.set_num_threads(args.threads)
     table = Table()
-    data = mnist(args.n_test) if set(only) - {"startup"} else None
+    data = mnist(args.n_test) if set(only) - {"startup", "networks"} else None
     for case in only:
         print(f"{case}:", flush=True)
         table.case = case
@@ -458,6 +534,8 @@ def main() -> None:
             library(args, table, data)
         elif case == "training":
             training(args, table, data)
+        elif case == "networks":
+            networks(args, table)
         else:
             startup(args, table)
     command = "python scripts/bench.py " + " ".join(sys.argv[1:])

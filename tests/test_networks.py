@@ -19,7 +19,7 @@ from torch import nn
 
 from axtrain_cli import hardware as hw
 from axtrain_cli.evaluate import make_plan
-from axtrain_cli.graph import GraphError, GraphNet
+from axtrain_cli.graph import GraphNet
 from axtrain_cli.knobs import Knob
 from axtrain_cli.models import calibrate
 from axtrain_cli.sensitivity import network_sensitivity

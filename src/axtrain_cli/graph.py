@@ -267,9 +267,6 @@ class _Modules(nn.Module):
         self.__dict__["_model"] = model
         self.axtrain_hw = _HwLayer()
 
-    def get_submodule(self, target: str) -> nn.Module:
-        return self.axtrain_hw if target == "axtrain_hw" else self._model.get_submodule(target)
-
     def __getattr__(self, name):
         try:
             return super().__getattr__(name)

@@ -145,6 +145,7 @@ class GraphNet(nn.Module):
         self.input_shape = list(input_shape)
         self.output_activation = output_activation
         self.label = label or type(model).__name__
+        self.calibration_batch = 256  # samples per pass of models.calibrate
         self._trace: list[dict] | None = None
         graph, units, shared = _transform(model)
         self.units = units

@@ -251,6 +251,7 @@ def calibrate(net: Net, x: torch.Tensor, bits: int, batch: int = 8192) -> list[i
 
     was = net.training
     net.eval()  # the network as inference runs it (a BatchNorm's running statistics)
+    batch = getattr(net, "calibration_batch", batch)  # a deep network: smaller passes
     for s in range(0, len(x), batch):
         net.logits(x[s:s + batch], observe=observe)
     net.train(was)

@@ -64,6 +64,8 @@ from torch.nn.grad import conv2d_weight
 
 from .models import Net
 
+CHUNK = 256  # samples per pass for a measured S of any network (bounds the deltas' memory)
+
 
 def network_sensitivity(model: Net, inputs: torch.Tensor, per_sample: bool = True,
                         forward: tuple[torch.Tensor, list] | None = None,
@@ -84,8 +86,14 @@ def network_sensitivity(model: Net, inputs: torch.Tensor, per_sample: bool = Tru
     sampled reading, an unbiased estimate of the per-sample S); None: all K outputs."""
     if outputs is not None and not per_sample:
         raise ValueError("sampled outputs estimate the per-sample S only (per_sample=True)")
+    if forward is None and not isinstance(model, Net) and len(inputs) > CHUNK:
+        # any network, measured (not trained): in chunks of samples, which bound the
+        # memory of the deltas (the mean over samples is the chunks' weighted mean)
+        return sum(network_sensitivity(model, c, per_sample, None, outputs) * len(c)
+                   for c in inputs.split(CHUNK)) / len(inputs)
     total = inputs.new_zeros(())
-    for layer, a, delta, tail in _layer_terms(model, inputs, forward, outputs):
+    for layer, a, delta, tail in _layer_terms(model, inputs, forward, outputs,
+                                              summed=per_sample):
         if per_sample:
             m = _abs_weight_grad(layer, a, delta, tail)
         else:
@@ -100,7 +108,11 @@ def sensitivity_map(model: Net, inputs: torch.Tensor, layer: int = -1) -> torch.
     (default the last), shaped like that layer's weight; no autograd graph. For a conv layer
     it is the untied-position upper bound used by `network_sensitivity`. Summed over all
     layers it equals network_sensitivity(model, inputs, per_sample=True)."""
-    mod, a, delta, tail = _layer_terms(model, inputs)[range(len(model.compute))[layer]]
+    if not isinstance(model, Net) and len(inputs) > CHUNK:  # see network_sensitivity
+        return sum(sensitivity_map(model, c, layer) * len(c)
+                   for c in inputs.split(CHUNK)) / len(inputs)
+    mod, a, delta, tail = _layer_terms(model, inputs, summed=True)[
+        range(len(model.compute))[layer]]
     return mod.weight.abs() * _abs_weight_grad(mod, a, delta, tail) / inputs.shape[0]
 
 
@@ -142,7 +154,8 @@ def _apply(tail, d):
     return d
 
 
-def _layer_terms(model: Net, x: torch.Tensor, forward=None, outputs=None):
+def _layer_terms(model: Net, x: torch.Tensor, forward=None, outputs=None,
+                 summed: bool = False):
     """Per compute layer, in index order: (layer, input a_l, delta, tail), where the deltas
     dO_k/dz_l (K, N, *z_l.shape[1:]) are `_apply(tail, delta)`.
 
@@ -155,7 +168,7 @@ def _layer_terms(model: Net, x: torch.Tensor, forward=None, outputs=None):
     reshapes met since the layer above: they commute with |.| and with the sum over k, so
     D = sum_k |delta_k| can be formed before them (one unpooling instead of K)."""
     if not isinstance(model, Net):
-        return _graph_terms(model, x, forward, outputs)
+        return _graph_terms(model, x, forward, outputs, summed)
     if forward is None:
         tape: list = []
         forward = model.logits(x, tape=tape), tape
@@ -201,9 +214,11 @@ class _Layer:
             setattr(self, key, getattr(unit.module, key, None))
 
 
-def _graph_terms(model, x: torch.Tensor, forward=None, outputs=None):
-    """`_layer_terms` of a graph.GraphNet: the deltas dO_k/dz_l of all its compute layers by
-    backward pass per output over its tape (see the module docstring)."""
+def _graph_terms(model, x: torch.Tensor, forward=None, outputs=None, summed: bool = False):
+    """`_layer_terms` of a graph.GraphNet: the deltas dO_k/dz_l of all its compute layers, one
+    backward pass per output over its tape (see the module docstring). `summed`: each
+    layer's delta as sum_k |dO_k/dz_l| (1, N, ...), all the per-sample S needs, without
+    the K deltas side by side."""
     create = torch.is_grad_enabled()
     with torch.enable_grad():
         if forward is None:
@@ -215,8 +230,16 @@ def _graph_terms(model, x: torch.Tensor, forward=None, outputs=None):
         # one backward pass per output k (on ResNet-20 with BatchNorm, measured faster than
         # one K-batched autograd.grad(..., is_grads_batched=True): 8.1 s against 12.4 s
         # for a batch of 64 with the graph kept for the second derivative)
-        per_k = [torch.autograd.grad(z, ys, j, retain_graph=True, create_graph=create)
-                 for j in jac]
-        deltas = [torch.stack(d) for d in zip(*per_k)]
+        deltas = None
+        for j in jac:
+            d = torch.autograd.grad(z, ys, j, retain_graph=True, create_graph=create)
+            if summed:
+                d = [g.abs()[None] for g in d]
+                deltas = d if deltas is None else [a + b for a, b in zip(deltas, d)]
+            else:
+                deltas = [[g] for g in d] if deltas is None else [
+                    a + [g] for a, g in zip(deltas, d)]
+        if not summed:
+            deltas = [torch.stack(d) for d in deltas]
     return [(_Layer(model.compute[i], w), a, d, ())
             for (i, a, _, w), d in sorted(zip(tape, deltas), key=lambda t: t[0][0])]

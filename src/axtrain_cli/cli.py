@@ -29,6 +29,8 @@ commands:
              (`axtrain report DIR [DIR ...] [--out OUT]`)
   reproduce  run the paper's whole grid, then the report
              (`axtrain reproduce profile=quick|paper [out=DIR] [jobs=N]`)
+  synth      synthesise each multiplier of a knob set: gates, transistors, relative area
+             and switching power (`axtrain synth [knobs=NAME] [hardware=fixed8] [--out F]`)
 
 examples:
   axtrain train dataset=mnist_mlp method=bp
@@ -36,7 +38,7 @@ examples:
 """
 
 EXIT_USAGE = 2
-COMMANDS = ("train", "eval", "report", "reproduce")
+COMMANDS = ("train", "eval", "report", "reproduce", "synth")
 log = logging.getLogger("axtrain")
 register_resolvers()  # also in a parallel or cluster job's process, which imports this module
 
@@ -102,6 +104,10 @@ def _main(argv: list[str]) -> bool:
         from .reproduce import main as reproduce_main
 
         reproduce_main(rest)
+    elif command == "synth":
+        from .cost import main as synth_main
+
+        synth_main(rest)
     else:
         from .config import did_you_mean
 

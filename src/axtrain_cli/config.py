@@ -81,6 +81,7 @@ class HardwareConf:
     store_biases: bool = True  # biases live in the SRAM too (its memory model reads them)
     nominal_mv: float = 1100.0  # SRAM supply the storage power is relative to
     weight_format: str = "fraction"  # fraction (sign, bits-1 fraction) | dynamic (per-layer FL)
+    power_model: str = "proxy"  # compute power: proxy (typed-in figures) | area | switching
 
 
 @dataclass
@@ -141,6 +142,7 @@ RANGES = {
 DEVICES = ("cpu", "cuda", "auto")
 SCALINGS = ("standard", "global", "channel", "minmax", "none")  # data.load_split
 WEIGHT_FORMATS = ("dynamic", "fraction")  # models.weight_fl
+POWER_MODELS = ("proxy", "area", "switching")  # hardware.Multiplier.relative_power
 
 
 def torch_device(name: str):
@@ -276,6 +278,7 @@ def check_common(cfg: DictConfig) -> None:
     require(cfg, "hardware.bits", 2 <= h.bits <= 24)
     require(cfg, "hardware.nominal_mv", h.nominal_mv > 0)
     choice(cfg, "hardware.weight_format", WEIGHT_FORMATS)
+    choice(cfg, "hardware.power_model", POWER_MODELS)
     require(cfg, "eval.trials", 1 <= cfg.eval.trials <= 10**6)
     knobs = list(cfg.eval.knobs)
     repeated = sorted({k for k in knobs if knobs.count(k) > 1})

@@ -42,9 +42,12 @@ class Knob:
                                     ("storage", self.memory.nominal)) if not plain]
         return "+".join(parts) or "exact"
 
-    def compute_power(self) -> float:
-        """Multiplier power relative to an exact multiplier."""
-        return 1.0 if self.multiplier is None else self.multiplier.power()
+    def compute_power(self, bits: int = 16, power_model: str = "proxy") -> float:
+        """Multiplier power relative to an exact multiplier of `bits`-bit words under
+        `power_model` (hardware.power_model)."""
+        if self.multiplier is None:
+            return 1.0
+        return self.multiplier.power_as(power_model, bits)
 
     def storage_power(self, nominal_mv: float) -> float:
         """SRAM power relative to nominal voltage."""
@@ -99,6 +102,14 @@ def check(cfg) -> None:
     the config: `config.check_knob_names`.)"""
     for name, spec in cfg.knobs.items():
         knob = build(name, spec, cfg.hardware.bits)
+        power_model = cfg.hardware.get("power_model", "proxy")
+        if power_model != "proxy":  # synthesised (cached) before any work
+            try:
+                knob.compute_power(cfg.hardware.bits, power_model)
+            except hw.SynthesisError as e:
+                raise ConfigError(f"hardware.power_model={power_model}: knob {name}: {e}") from None
+            except ValueError as e:
+                raise ConfigError(f"knobs.{name}.multiplier.{e}") from None
         if name == EXACT.name and knob.domain != "exact":
             raise ConfigError(f"knobs.exact={_plain(spec)!r} is out of range: allowed the exact "
                               "multiplier and reliable memory ({}); name other settings "

@@ -2,7 +2,9 @@
 
 fixed_point  dynamic fixed-point words
 multipliers  how a layer multiplies fixed-point operands, and its power (exact, DRUM-k,
-             truncation, Mitchell, 8-bit tables)
+             truncation, Mitchell, 8-bit tables, Verilog designs)
+circuits     the multipliers as combinational Verilog
+synth        open synthesis (Yosys + ABC) and the area and switching of a netlist
 memories     how stored words come back when read, and the SRAM's power (reliable, flips)
 kernels      the fused quantise(+DRUM) operand kernel of the fast layer path
 layer        one Linear/Conv2d layer on the accelerator (GEMM path and general path)
@@ -21,11 +23,12 @@ from .memories import MEMORIES, RELIABLE, Flips, Memory, Reliable, flip_bits, sr
 from .multipliers import (MULTIPLIERS, Drum, Exact, Mitchell, Multiplier, SeparableMultiplier,
                           Table, Truncation, drum_multiply, drum_power, drum_transform)
 from .plugin import require
+from .synth import SynthesisError
 from .power import network_power
 from .ste import straight_through
 
 __all__ = ["Drum", "Exact", "Flips", "LayerCall", "MEMORIES", "MULTIPLIERS", "Memory",
-           "Mitchell", "Multiplier", "RELIABLE", "Reliable", "SeparableMultiplier", "Table",
+           "Mitchell", "Multiplier", "RELIABLE", "Reliable", "SeparableMultiplier", "SynthesisError", "Table",
            "Truncation", "check_format",
            "drum_multiply", "drum_power", "drum_transform", "fake_quant", "flip_bits",
            "frac_length", "from_words", "network_power", "quantize", "require", "set_fused",

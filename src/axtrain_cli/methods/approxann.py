@@ -120,7 +120,8 @@ def train(net: Net, ctx: Context) -> Trained:
     unit = unit_mults(net)
     approx_mults = sum(float(u[mk].sum()) for u, mk in zip(unit, masks))
     total_mults = sum(float(u.sum()) for u in unit)
-    power = (approx_mults * knob.compute_power() + (total_mults - approx_mults)) / total_mults
+    rel = knob.compute_power(bits, cfg.hardware.power_model)
+    power = (approx_mults * rel + (total_mults - approx_mults)) / total_mults
     figures.update({"approx_neurons": sum(int(mk.sum()) for mk in masks),
                     "total_neurons": total, "approx_multipliers": round(approx_mults),
                     "total_multipliers": round(total_mults), "base_accuracy": base_acc,

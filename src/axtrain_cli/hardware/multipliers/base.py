@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from ..circuits import Circuit
 from ..fixed_point import from_words, quantize
 from ..kernels import fake_quant
 from ..layer import LayerCall
@@ -39,6 +40,25 @@ class Multiplier(HardwareModel):
     def power(self) -> float:
         """Power relative to an exact multiplier of the same width."""
         raise NotImplementedError
+
+    def circuit(self, bits: int) -> Circuit | None:
+        """The model as a combinational circuit for `bits`-bit words (Verilog, see
+        `circuits`), or None where it has none (then only the proxy power applies)."""
+        return None
+
+    def power_as(self, power_model: str, bits: int) -> float:
+        """Power relative to the exact multiplier of the same width: `power()` (proxy), or
+        the synthesised circuit's `area` or `switching` (on uniform operands)."""
+        if power_model == "proxy":
+            return self.power()
+        circuit = self.circuit(bits)
+        if circuit is None:
+            raise ValueError(f"name={self.name!r} has no circuit: hardware.power_model="
+                             f"{power_model} needs one (allowed proxy, or a multiplier with a "
+                             "circuit: exact, drum, truncation, mitchell, verilog)")
+        from .. import synth
+
+        return synth.relative_cost(circuit, bits)[power_model]
 
     def weights(self, words: Tensor, fl: int, bits: int) -> Tensor:
         """The stored weight words (any leading trial dims) as `layer` receives them: done once
@@ -111,6 +131,11 @@ class Exact(SeparableMultiplier):
 
     def power(self):
         return 1.0
+
+    def circuit(self, bits):
+        from .. import circuits
+
+        return circuits.exact(bits)
 
     def operand(self, x, fl, bits):
         return fake_quant(x, fl, bits)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .. import reference
+from .. import circuits, reference
 from ..kernels import check_k, fake_quant, leading_bits
 from ..plugin import require
 from .base import MULTIPLIERS, SeparableMultiplier
@@ -77,6 +77,9 @@ class Drum(SeparableMultiplier):
 
     def power(self):
         return drum_power(self.k)
+
+    def circuit(self, bits):
+        return circuits.leading_bits(bits, self.k, force_one=True)
 
     def operand(self, x, fl, bits):
         return fake_quant(x, fl, bits, self.k)

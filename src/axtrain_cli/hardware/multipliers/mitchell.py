@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .. import reference
+from .. import circuits, reference
 from .base import MULTIPLIERS, Multiplier, require_power
 
 # Power proxy: a log multiplier replaces the partial-product array with two leading-one
@@ -62,3 +62,6 @@ class Mitchell(Multiplier):
 
     def power(self):
         return float(self.relative_power)
+
+    def circuit(self, bits):
+        return circuits.mitchell(bits)

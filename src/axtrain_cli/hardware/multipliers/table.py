@@ -140,9 +140,14 @@ class Table(Multiplier):
         require_power(self.relative_power)
 
     def __post_init__(self):  # loaded once (and checked: one-line ValueError)
-        table = load_table(self.file, self.signed)
+        table = self.load()
         object.__setattr__(self, "_table", table)
-        object.__setattr__(self, "_factor", separable_factor(table, self.signed))
+        object.__setattr__(self, "_factor",
+                           None if table is None else separable_factor(table, self.signed))
+
+    def load(self) -> torch.Tensor | None:
+        """The (256, 256) int64 product table."""
+        return load_table(self.file, self.signed)
 
     @property
     def table(self) -> torch.Tensor:

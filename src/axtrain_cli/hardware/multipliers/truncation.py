@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .. import reference
+from .. import circuits, reference
 from ..fixed_point import quantize
 from ..kernels import MANTISSA
 from .base import MULTIPLIERS, SeparableMultiplier, require_power
@@ -49,6 +49,9 @@ class Truncation(SeparableMultiplier):
 
     def power(self):
         return drum_power(self.k) if self.relative_power is None else self.relative_power
+
+    def circuit(self, bits):
+        return circuits.leading_bits(bits, self.k, force_one=False)
 
     def operand(self, x, fl, bits):
         with torch.no_grad():

@@ -1,0 +1,260 @@
+"""Multipliers as circuits: the netlist evaluator against plain Python (no synthesis
+needed), and, with Yosys installed (the `synth` extra, part of `make install`), every
+built-in model's generated circuit against its plain-integer reference, the relative
+costs, a Verilog design as a knob, the cache and the bad inputs."""
+
+import json
+import os
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from axtrain_cli.hardware import MULTIPLIERS, synth
+from axtrain_cli.hardware.circuits import Circuit, exact
+from conftest import TINY, run_cli
+
+# ------------------------------------------------------------- the evaluator, no synthesis
+TINY_NET = {"modules": {"t": {
+    "ports": {"a": {"direction": "input", "bits": [2, 3]},
+              "b": {"direction": "input", "bits": [4, 5]},
+              "y": {"direction": "output", "bits": [6, 7, 8, "0"]}},
+    "cells": {"m": {"type": "$_MUX_", "connections": {"A": [2], "B": [3], "S": [4], "Y": [8]}},
+              "x": {"type": "$_XOR_", "connections": {"A": [3], "B": [5], "Y": [7]}},
+              "g": {"type": "$_AND_", "connections": {"A": [2], "B": [4], "Y": [6]}}}}}}
+TINY_CIRCUIT = Circuit("", "t", signed=False)
+
+
+def _tiny_model(a, b):
+    a0, a1, b0, b1 = a & 1, a >> 1 & 1, b & 1, b >> 1 & 1
+    return (a0 & b0) | (a1 ^ b1) << 1 | (a1 if b0 else a0) << 2
+
+
+def test_netlist_evaluation_follows_the_gates_in_any_cell_order():
+    net = synth.Netlist.from_json(TINY_NET, TINY_CIRCUIT, "test")
+    pairs = [(a, b) for a in range(4) for b in range(4)] * 9  # 144 pairs: three words
+    a, b = np.array(pairs).T
+    want = [_tiny_model(x, y) for x, y in pairs]
+    assert net.evaluate(a, b).tolist() == want
+    assert [net.reference(x, y) for x, y in pairs] == want
+    assert net.transistors == 12 + 12 + 6 and net.counts() == {"MUX": 1, "XOR": 1, "AND": 1}
+
+
+def test_switching_counts_fan_out_weighted_toggles_between_consecutive_pairs():
+    net = synth.Netlist.from_json(TINY_NET, TINY_CIRCUIT, "test")
+    rng = random.Random(1)
+    pairs = [(rng.randrange(4), rng.randrange(4)) for _ in range(200)]
+    loads = {"a0": 2, "a1": 2, "b0": 2, "b1": 1, "y0": 1, "y1": 1, "y2": 1}
+
+    def nets(a, b):
+        y = _tiny_model(a, b)
+        return {"a0": a & 1, "a1": a >> 1, "b0": b & 1, "b1": b >> 1,
+                "y0": y & 1, "y1": y >> 1 & 1, "y2": y >> 2 & 1}
+
+    want = sum(loads[k] * (nets(*p)[k] != nets(*q)[k])
+               for p, q in zip(pairs, pairs[1:]) for k in loads) / (len(pairs) - 1)
+    a, b = np.array(pairs).T
+    assert net.switching(a, b) == pytest.approx(want, abs=1e-12)
+
+
+@pytest.mark.parametrize("cell, message", [
+    ({"type": "$_DLATCH_P_", "connections": {"E": [2], "D": [3], "Q": [9]}}, "a latch"),
+    ({"type": "$_DFF_P_", "connections": {"C": [2], "D": [3], "Q": [9]}}, "a flip-flop"),
+])
+def test_sequential_cells_are_refused(cell, message):
+    data = json.loads(json.dumps(TINY_NET))
+    data["modules"]["t"]["cells"]["s"] = cell
+    with pytest.raises(synth.SynthesisError, match=message):
+        synth.Netlist.from_json(data, TINY_CIRCUIT, "test")
+
+
+def test_a_combinational_loop_and_bad_ports_are_refused():
+    data = json.loads(json.dumps(TINY_NET))
+    cells = data["modules"]["t"]["cells"]
+    cells["g"]["connections"]["B"] = [9]
+    cells["h"] = {"type": "$_NOT_", "connections": {"A": [6], "Y": [9]}}
+    with pytest.raises(synth.SynthesisError, match="loop"):
+        synth.Netlist.from_json(data, TINY_CIRCUIT, "test")
+    data = json.loads(json.dumps(TINY_NET))
+    data["modules"]["t"]["ports"]["clk"] = {"direction": "input", "bits": [10]}
+    with pytest.raises(synth.SynthesisError, match="clk"):
+        synth.Netlist.from_json(data, TINY_CIRCUIT, "test")
+    with pytest.raises(synth.SynthesisError, match="y='p'"):
+        synth.Netlist.from_json(TINY_NET, Circuit("", "t", False, y="p"), "test")
+    with pytest.raises(synth.SynthesisError, match="no module 'u'"):
+        synth.Netlist.from_json(TINY_NET, Circuit("", "u", False), "test")
+
+
+# ------------------------------------------------------------------ with Yosys installed
+needs_yosys = pytest.mark.regression
+
+
+def _edge_words(bits):
+    half = 1 << (bits - 1)
+    edges = {0, 1, -1, half - 1, -half, -half + 1}
+    for i in range(bits - 1):
+        edges |= {1 << i, -(1 << i), (1 << i) + 1, (1 << i) - 1, -(1 << i) - 1}
+    return sorted(e for e in edges if -half <= e < half)
+
+
+def _pairs(bits, n, seed=0):
+    if bits <= 8:
+        w = np.arange(-(1 << (bits - 1)), 1 << (bits - 1))
+        a, b = np.meshgrid(w, w, indexing="ij")
+        return a.reshape(-1), b.reshape(-1)
+    edges = _edge_words(bits)
+    ea, eb = np.meshgrid(edges, edges, indexing="ij")
+    ra, rb = synth.uniform_words(bits, n, seed)
+    return np.concatenate([ea.reshape(-1), ra]), np.concatenate([eb.reshape(-1), rb])
+
+
+MODELS = [("exact", {}), ("drum", {"k": 2}), ("drum", {"k": 3}), ("drum", {"k": 4}),
+          ("drum", {"k": 5}), ("drum", {"k": 7}), ("truncation", {"k": 4}), ("mitchell", {})]
+
+
+@needs_yosys
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("name, params", MODELS)
+def test_each_built_in_circuit_equals_its_reference(name, params, bits):
+    model = MULTIPLIERS.build({"name": name, **params}, bits)
+    circuit = model.circuit(bits)
+    net = synth.synthesize(circuit)
+    a, b = _pairs(bits, 100_000)
+    got = net.evaluate(*synth.operands(a, b, bits, circuit.signed))
+    want = [model.reference(int(x), int(y)) for x, y in zip(a, b)]
+    assert len(got) >= min(65_536, 100_000) and got.tolist() == want
+    some = range(0, len(a), max(1, len(a) // 300))  # the gate-by-gate Python evaluation
+    pa, pb = synth.operands(a[list(some)], b[list(some)], bits, circuit.signed)
+    assert [net.reference(int(x), int(y)) for x, y in zip(pa, pb)] == [want[i] for i in some]
+
+
+@needs_yosys
+def test_relative_costs_exact_is_one_and_drum_grows_with_k():
+    for bits in (8, 16):
+        c = synth.relative_cost(exact(bits), bits)
+        assert c["area"] == 1.0 and c["switching"] == 1.0 and c["tool"].startswith("Yosys")
+    areas = [MULTIPLIERS.build({"name": "drum", "k": k}, 16).power_as("area", 16)
+             for k in range(2, 9)]
+    assert areas == sorted(areas) and len(set(areas)) == len(areas) and areas[-1] < 1
+    sw = [MULTIPLIERS.build({"name": "drum", "k": k}, 16).power_as("switching", 16)
+          for k in (2, 5, 8)]
+    assert sw == sorted(sw) and sw[-1] < 1
+
+
+@needs_yosys
+def test_synthesis_is_cached_by_the_verilog_and_the_tool(tmp_path, monkeypatch):
+    monkeypatch.setenv("AXTRAIN_CACHE", str(tmp_path))
+    circuit = MULTIPLIERS.build({"name": "drum", "k": 3}, 8).circuit(8)
+    first = synth.synthesize(circuit)
+    assert len(list((tmp_path / "synth").glob("*.json"))) == 1
+
+    def no_tool(*a, **k):
+        raise AssertionError("synthesis ran again")
+
+    monkeypatch.setattr(synth.subprocess, "run", no_tool)
+    again = synth.synthesize(circuit)
+    assert again.gates == first.gates
+
+
+# A design of the test's own: an 8-bit unsigned "broken array" multiplier that drops the
+# partial products a_i b_j with i + j < 5 (no built-in model has it).
+BROKEN = """
+module broken8(input [7:0] x, input [7:0] w, output [15:0] p);
+  reg [15:0] acc;
+  integer i, j;
+  always @* begin
+    acc = 0;
+    for (i = 0; i < 8; i = i + 1)
+      for (j = 0; j < 8; j = j + 1)
+        if (i + j >= 5) acc = acc + ((x[i] & w[j]) << (i + j));
+  end
+  assign p = acc;
+endmodule
+"""
+
+
+def _broken(a, b):
+    return sum(((a >> i) & (b >> j) & 1) << (i + j)
+               for i in range(8) for j in range(8) if i + j >= 5)
+
+
+@needs_yosys
+def test_a_verilog_design_becomes_a_knob(tmp_path):
+    path = tmp_path / "broken8.v"
+    path.write_text(BROKEN)
+    model = MULTIPLIERS.build({"name": "verilog", "file": str(path), "signed": False}, 8)
+    want = torch.tensor([[_broken(a, b) for b in range(256)] for a in range(256)])
+    assert torch.equal(model.table, want)
+    assert model.reference(-100, 77) == -_broken(100, 77)
+    a = torch.randint(-128, 128, (500,))
+    b = torch.randint(-128, 128, (500,))
+    assert model.products(a, b).tolist() == [model.reference(int(x), int(y))
+                                            for x, y in zip(a, b)]
+    assert model.sha256 in model.parameters().values() and "sha256=" in model.label
+    assert 0 < model.power() < 1  # its measured area: fewer partial products than exact
+
+    knob = f"+knobs.mine={{multiplier: {{name: verilog, file: '{path}', signed: false}}}}"
+    r = run_cli([*TINY, "hardware=fixed8", knob, "method=pas", "method.knob=mine",
+                 "eval.knobs=[exact,mine]", "hardware.power_model=switching",
+                 f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "run" / "results.csv")
+    mine = df[df.knob == "mine"].iloc[0]
+    assert mine.multiplier_sha256 == model.sha256 and "sha256=" in mine.multiplier
+    assert mine.compute_power == pytest.approx(model.power_as("switching", 8))
+    r = _axtrain(["report", str(tmp_path / "run"), "--no-plots"], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = pd.read_csv(tmp_path / "run" / "report" / "runs_summary.csv")
+    assert set(summary.knob) == {"exact", "mine"} and set(summary.train_knob) == {"mine"}
+
+
+@needs_yosys
+@pytest.mark.parametrize("text, message", [
+    (None, "no such Verilog file"),
+    ("module broken8(input [7:0] x, output y; endmodule", "synthesis failed"),
+    (BROKEN.replace("broken8", "other"), "broken8"),
+    (BROKEN.replace("[7:0] w", "[3:0] w"), "differ in width"),
+    ("module broken8(input [7:0] x, input [7:0] w, input e, output reg [15:0] p);\n"
+     "  always @* if (e) p = x * w;\nendmodule\n", "latch"),
+    ("module broken8(input clk, input [7:0] x, input [7:0] w, output reg [15:0] p);\n"
+     "  always @(posedge clk) p <= x * w;\nendmodule\n", "flip-flop"),
+])
+def test_bad_verilog_is_one_line_exit_2(tmp_path, text, message):
+    path = tmp_path / "broken8.v"
+    if text is not None:
+        path.write_text(text)
+    knob = f"+knobs.mine={{multiplier: {{name: verilog, file: '{path}'}}}}"
+    r = run_cli([*TINY, "hardware=fixed8", knob, "eval.knobs=[exact,mine]",
+                 f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    assert r.returncode == 2 and message in r.stderr, r.stderr[-2000:]
+    assert len(r.stderr.strip().splitlines()) == 1 and "knobs.mine.multiplier" in r.stderr
+    assert not (tmp_path / "run" / "results.csv").exists()
+
+
+@needs_yosys
+def _axtrain(args, cwd):
+    return subprocess.run([sys.executable, "-m", "axtrain_cli.cli", *args], cwd=cwd,
+                          capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "2"})
+
+
+def test_synth_command_prints_and_writes_the_table(tmp_path):
+    r = _axtrain(["synth", "knobs=drum_k", "--out", "drum.csv"], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "drum.csv")
+    assert df.loc[df.multiplier == "exact", "area"].item() == 1.0
+    assert "Yosys" in df.tool.iloc[0] and "written to drum.csv" in r.stdout
+
+
+def test_power_model_needs_a_circuit_and_a_valid_name(tmp_path):
+    r = run_cli([*TINY, "hardware.power_model=watts", f"hydra.run.dir={tmp_path / 'r'}"],
+                cwd=tmp_path)
+    assert r.returncode == 2 and "hardware.power_model='watts'" in r.stderr
+    assert "proxy" in r.stderr

@@ -30,7 +30,7 @@ def commands(kind):
 
 def test_the_readme_shows_each_kind_of_command():
     subcommands = [argv[0] for argv in readme_commands()]
-    assert {"train", "reproduce", "report"} <= set(subcommands)
+    assert {"train", "reproduce", "report", "synth"} <= set(subcommands)
     assert commands("single") and commands("sweep") and commands("cluster")
     assert len((ROOT / "README.md").read_text().splitlines()) <= 200
 
@@ -45,6 +45,19 @@ def test_readme_train_command_runs(args, tmp_path):
                   if a.startswith("eval.knobs=")), None)
     if knobs:
         assert list(dict.fromkeys(rows.knob)) == knobs
+
+
+def test_readme_synth_command_runs(tmp_path):
+    import subprocess
+
+    synth = [argv for argv in readme_commands() if argv[0] == "synth"]
+    assert synth
+    for argv in synth:
+        r = subprocess.run([sys.executable, "-m", "axtrain_cli.cli", *argv], cwd=tmp_path,
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-3000:]
+        table = pd.read_csv(tmp_path / "synth.csv")
+        assert (table.area > 0).all() and table.loc[table.multiplier == "exact", "area"].item() == 1
 
 
 @pytest.mark.parametrize("args", commands("sweep"), ids=" ".join)

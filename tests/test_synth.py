@@ -1,5 +1,5 @@
 """Multipliers as circuits: the netlist evaluator against plain Python (no synthesis
-needed), and, with Yosys installed (the `synth` extra, part of `make install`), every
+needed), and, with Yosys (the `synth` extra, which `make install` installs), every
 built-in model's generated circuit against its plain-integer reference, the relative
 costs, a Verilog design as a knob, the cache and the bad inputs."""
 
@@ -89,7 +89,6 @@ def test_a_combinational_loop_and_bad_ports_are_refused():
 
 
 # ------------------------------------------------------------------ with Yosys installed
-needs_yosys = pytest.mark.regression
 
 
 def _edge_words(bits):
@@ -115,7 +114,6 @@ MODELS = [("exact", {}), ("drum", {"k": 2}), ("drum", {"k": 3}), ("drum", {"k": 
           ("drum", {"k": 5}), ("drum", {"k": 7}), ("truncation", {"k": 4}), ("mitchell", {})]
 
 
-@needs_yosys
 @pytest.mark.parametrize("bits", [8, 16])
 @pytest.mark.parametrize("name, params", MODELS)
 def test_each_built_in_circuit_equals_its_reference(name, params, bits):
@@ -131,7 +129,6 @@ def test_each_built_in_circuit_equals_its_reference(name, params, bits):
     assert [net.reference(int(x), int(y)) for x, y in zip(pa, pb)] == [want[i] for i in some]
 
 
-@needs_yosys
 def test_relative_costs_exact_is_one_and_drum_grows_with_k():
     for bits in (8, 16):
         c = synth.relative_cost(exact(bits), bits)
@@ -144,7 +141,6 @@ def test_relative_costs_exact_is_one_and_drum_grows_with_k():
     assert sw == sorted(sw) and sw[-1] < 1
 
 
-@needs_yosys
 def test_synthesis_is_cached_by_the_verilog_and_the_tool(tmp_path, monkeypatch):
     monkeypatch.setenv("AXTRAIN_CACHE", str(tmp_path))
     circuit = MULTIPLIERS.build({"name": "drum", "k": 3}, 8).circuit(8)
@@ -181,7 +177,6 @@ def _broken(a, b):
                for i in range(8) for j in range(8) if i + j >= 5)
 
 
-@needs_yosys
 def test_a_verilog_design_becomes_a_knob(tmp_path):
     path = tmp_path / "broken8.v"
     path.write_text(BROKEN)
@@ -213,7 +208,6 @@ def test_a_verilog_design_becomes_a_knob(tmp_path):
     assert set(summary.knob) == {"exact", "mine"} and set(summary.train_knob) == {"mine"}
 
 
-@needs_yosys
 @pytest.mark.parametrize("text, message", [
     (None, "no such Verilog file"),
     ("module broken8(input [7:0] x, output y; endmodule", "synthesis failed"),
@@ -236,7 +230,6 @@ def test_bad_verilog_is_one_line_exit_2(tmp_path, text, message):
     assert not (tmp_path / "run" / "results.csv").exists()
 
 
-@needs_yosys
 def _axtrain(args, cwd):
     return subprocess.run([sys.executable, "-m", "axtrain_cli.cli", *args], cwd=cwd,
                           capture_output=True, text=True,
@@ -258,3 +251,43 @@ def test_power_model_needs_a_circuit_and_a_valid_name(tmp_path):
                 cwd=tmp_path)
     assert r.returncode == 2 and "hardware.power_model='watts'" in r.stderr
     assert "proxy" in r.stderr
+
+
+def test_the_cost_tables_of_the_docs_are_the_scripts_output():
+    from conftest import ROOT
+
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "multiplier_stats.py"),
+                          "--cost"], capture_output=True, text=True, check=True).stdout
+    assert out.strip() in (ROOT / "docs" / "hardware.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for line in out.splitlines():
+        if line.startswith("| `drum(k=4)`") or line.startswith("| `mitchell`"):
+            c = [x.strip() for x in line.strip("|").split("|")]
+            assert f"| {c[0]}" in readme and f"| {c[3]} | {c[6]} | {c[7]} |" in readme
+
+
+def test_the_readme_verilog_example_runs(tmp_path):
+    """The README's EvoApprox command, on a stand-in design of the test's own with the
+    library's port names (A, B, O): a signed product that drops the two lowest bits."""
+    import shlex
+
+    from conftest import ROOT
+
+    text = (ROOT / "README.md").read_text().replace("\\\n", " ")
+    line = next(x for x in text.splitlines() if "mul8s_1KV6.v" in x and "axtrain train" in x)
+    argv = shlex.split(line.strip())
+    assert argv[:2] == ["axtrain", "train"]
+    (tmp_path / "mul8s_1KV6.v").write_text(
+        "module mul8s_1KV6(A, B, O);\n  input signed [7:0] A;\n  input signed [7:0] B;\n"
+        "  output signed [15:0] O;\n  wire signed [15:0] p = A * B;\n"
+        "  assign O = {p[15:2], 2'b00};\nendmodule\n")
+    r = run_cli([*argv[2:], *TINY[1:], f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "run" / "results.csv")
+    assert list(dict.fromkeys(df.knob)) == ["exact", "evo"]
+    model = MULTIPLIERS.build({"name": "verilog", "file": str(tmp_path / "mul8s_1KV6.v")}, 8)
+    w = torch.arange(-128, 128)
+    a, b = w[:, None], w[None, :]
+    assert torch.equal(model.products(a, b), ((a * b) >> 2) << 2)  # table[a & 255][b & 255]

@@ -3,7 +3,7 @@ transistors, relative area and relative switching power, beside its proxy power.
 
     axtrain synth                          # the paper's knobs (conf/knobs/paper.yaml)
     axtrain synth knobs=drum_k --out drum.csv
-    axtrain synth hardware=fixed8 knobs=tables +knobs.mine='{multiplier: {name: verilog, file: m.v}}'
+    axtrain synth hardware=fixed8 '+knobs.mine={multiplier: {name: verilog, file: m.v}}'
 
 The arguments are `axtrain train`'s overrides (the knob set, the word width); one row per
 distinct multiplier, naming the knobs that use it. Synthesis is cached (hardware/synth.py).
@@ -49,7 +49,7 @@ def rows(cfg) -> list[dict]:
 
 
 def main(argv: list[str]) -> None:
-    from .cli import compose, fail
+    from .cli import _compose_error, compose, fail
     from .config import ConfigError
 
     out = Path("synth.csv")
@@ -73,8 +73,8 @@ def main(argv: list[str]) -> None:
         fail(f"--out {out} is a folder: allowed a CSV file name")
     try:
         cfg = compose(overrides)
-    except Exception as e:  # Hydra's own one-line message
-        fail(str(e).splitlines()[0])
+    except Exception as e:  # an unknown key or option: one line with the allowed ones
+        fail(_compose_error(e, overrides))
     started = time.perf_counter()
     try:
         table = rows(cfg)

@@ -72,9 +72,10 @@ def run(cfg: DictConfig, out_dir: str | Path, sweep_dir: str | None = None) -> p
     log.info("dataset=%s topology=%s method=%s seed=%s threads=%d", cfg.dataset.name,
              cfg.topology.get("name", "-"), cfg.method.name, cfg.seed, torch.get_num_threads())
     log.info("fidelity choices: loss=%s bits=%d weight_format=%s store_biases=%s "
-             "calibration=%s trials=%d scaling=%s", cfg.train.loss, cfg.hardware.bits,
-             cfg.hardware.weight_format, cfg.hardware.store_biases, cfg.hardware.calibration,
-             cfg.eval.trials, cfg.dataset.scaling)
+             "calibration=%s trials=%d scaling=%s power_model=%s", cfg.train.loss,
+             cfg.hardware.bits, cfg.hardware.weight_format, cfg.hardware.store_biases,
+             cfg.hardware.calibration, cfg.eval.trials, cfg.dataset.scaling,
+             cfg.hardware.get("power_model", "proxy"))
     log.info("knobs: %s", OmegaConf.to_container(cfg.knobs, resolve=True))
     m = methods.typed(cfg)
     log.info("method settings: %s", m)

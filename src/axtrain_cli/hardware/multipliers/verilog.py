@@ -36,6 +36,8 @@ from ..plugin import require
 from .base import MULTIPLIERS, require_power
 from .table import SIZE, Table
 
+CHUNK = 1 << 18  # operand pairs per netlist pass (every net's values held: a few MB each)
+
 
 def _verilog_file(file) -> Path:
     path = Path(str(file)).expanduser()
@@ -121,7 +123,8 @@ class Verilog(Table):
         a, b = torch.broadcast_tensors(a, b)
         x, y = (a, b) if self.signed else (a.abs(), b.abs())
         mask = (1 << self.netlist.width) - 1
-        flat = self.netlist.evaluate((x & mask).reshape(-1).cpu().numpy(),
-                                     (y & mask).reshape(-1).cpu().numpy())
+        xs, ys = (x & mask).reshape(-1).cpu().numpy(), (y & mask).reshape(-1).cpu().numpy()
+        flat = np.concatenate([self.netlist.evaluate(xs[i:i + CHUNK], ys[i:i + CHUNK])
+                               for i in range(0, len(xs), CHUNK)] or [np.zeros(0, np.int64)])
         p = torch.from_numpy(flat).view(a.shape).to(a.device)
         return p if self.signed else torch.where((a < 0) != (b < 0), -p, p)

@@ -291,3 +291,44 @@ def test_the_readme_verilog_example_runs(tmp_path):
     w = torch.arange(-128, 128)
     a, b = w[:, None], w[None, :]
     assert torch.equal(model.products(a, b), ((a * b) >> 2) << 2)  # table[a & 255][b & 255]
+
+
+def test_the_report_recosts_compute_power_under_another_model(tmp_path):
+    import pandas as pd
+
+    from axtrain_cli.report.load import load_runs, recost
+
+    for name, extra in (("proxy", []), ("area", ["hardware.power_model=area"])):
+        r = run_cli([*TINY, "eval.knobs=[exact,K1,K3]", *extra,
+                     f"hydra.run.dir={tmp_path / name}"], cwd=tmp_path)
+        assert r.returncode == 0, r.stderr[-2000:]
+    df = load_runs([tmp_path / "proxy"], print)
+    again = recost(df, "area").groupby("knob")["compute_power"].mean()
+    measured = pd.read_csv(tmp_path / "area" / "results.csv").groupby("knob")["compute_power"]
+    assert again.to_dict() == pytest.approx(measured.mean().to_dict(), rel=1e-9)  # CSV digits
+    assert again["K1"] == pytest.approx(MULTIPLIERS.build({"name": "drum", "k": 2}, 16)
+                                        .power_as("area", 16))
+    back = recost(load_runs([tmp_path / "area"], print), "proxy")
+    assert back.groupby("knob")["compute_power"].mean()["K3"] == pytest.approx(0.14, abs=1e-9)
+    # a partly approximate network (ApproxANN's): p = 1 - f (1 - r), f kept
+    part = df[df.knob == "K1"].head(1).assign(compute_power=1 - 0.25 * (1 - 0.06))
+    r_area = MULTIPLIERS.build({"name": "drum", "k": 2}, 16).power_as("area", 16)
+    assert recost(part, "area")["compute_power"].item() == pytest.approx(1 - 0.25 * (1 - r_area))
+    r = _axtrain(["report", str(tmp_path / "proxy"), "--power-model", "switching",
+                  "--no-plots", "--out", str(tmp_path / "rep")], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_recosting_a_multiplier_without_a_circuit_is_one_line(tmp_path):
+    r = run_cli([*TINY, "knobs=tables", "hardware=fixed8", "eval.knobs=[exact,K2]",
+                 f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = _axtrain(["report", str(tmp_path / "run"), "--power-model", "area", "--no-plots",
+                  "--out", str(tmp_path / "rep")], tmp_path)
+    assert r.returncode == 2 and "has no circuit" in r.stderr and "--power-model area" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "rep").exists()
+    r = run_cli([*TINY, "knobs=tables", "hardware=fixed8", "eval.knobs=[exact,K2]",
+                 "hardware.power_model=area", f"hydra.run.dir={tmp_path / 'run2'}"],
+                cwd=tmp_path)
+    assert r.returncode == 2 and "has no circuit" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

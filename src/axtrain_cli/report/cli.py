@@ -11,20 +11,25 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..results import write_csv
 from .claims import claims
 from .common import FIG, Missing, not_comparable
-from .load import NoResults, load_runs
+from .load import NoResults, RecostError, load_runs, recost, run_power_models
 from .power import fig8, fig9
 from .tables import fig4, fig6, fig7, runs_summary
 
 
 def build_report(inputs: list[Path], out_dir: Path, plots: bool = True, max_loss: float = 2.0,
-                 relaxed_loss: float = 6.0) -> dict:
+                 relaxed_loss: float = 6.0, power_model: str | None = None) -> dict:
     """Write the figure tables (and plots) for the runs under `inputs` into `out_dir`.
 
-    Returns {"out_dir", "written": [paths], "skipped": {table: reason}, "warnings": [...]}.
-    Raises NoResults when no compatible results.csv is found."""
+    power_model: compute power re-costed under this hardware.power_model (None: as the runs
+    measured it). Returns {"out_dir", "written": [paths], "skipped": {table: reason},
+    "warnings": [...]}. Raises NoResults when no compatible results.csv is found, ValueError
+    RecostError
+    when a multiplier cannot be re-costed."""
     warnings: list[str] = []
 
     def warn(msg: str) -> None:
@@ -34,6 +39,7 @@ def build_report(inputs: list[Path], out_dir: Path, plots: bool = True, max_loss
         print(f"axtrain report: warning: {msg}", file=sys.stderr)
 
     df = load_runs([Path(p) for p in inputs], warn)
+    df = recost(df, power_model) if power_model else df.assign(power_model=run_power_models(df))
     out_dir = Path(out_dir)
     builders = {"fig4_sensitivity": lambda: fig4(df, warn), "fig6_multiplier_error":
                 lambda: fig6(df), "fig7_ntv_accuracy": lambda: fig7(df),
@@ -62,6 +68,10 @@ def build_report(inputs: list[Path], out_dir: Path, plots: bool = True, max_loss
                                   else "no figure table could be built")
         if not why:
             warn(f"{FIG['claims']}: no figure table could be built")
+    if FIG["fig9_power"] in tables:  # what the compute power column was measured by
+        t = tables[FIG["fig9_power"]]
+        models = "|".join(sorted(set(df["power_model"])))
+        t["power_model"] = np.where(t["domain"] == "compute", models, "voltage^2")
     for name, t in tables.items():
         write_csv(out_dir / name, t)
         written.append(out_dir / name)
@@ -91,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="run or multirun directories (searched for results.csv at any depth)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: DIR/report)")
     p.add_argument("--no-plots", action="store_true", help="write the tables only")
+    p.add_argument("--power-model", choices=["proxy", "area", "switching"], default=None,
+                   help="re-cost compute power under this hardware.power_model (default: "
+                        "as the runs measured it; area and switching need the synth extra)")
     p.add_argument("--max-loss", type=float, default=2.0,
                    help="allowed accuracy loss in points for fig9 (default 2.0)")
     p.add_argument("--relaxed-loss", type=float, default=6.0,
@@ -114,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         fail(f"--out {out}: cannot make the folder ({e.strerror})")
     try:
         r = build_report(a.dirs, out, plots=not a.no_plots, max_loss=a.max_loss,
-                         relaxed_loss=a.relaxed_loss)
-    except NoResults as e:
+                         relaxed_loss=a.relaxed_loss, power_model=a.power_model)
+    except (NoResults, RecostError) as e:
         if made and not any(out.iterdir()):  # leave nothing behind but the message
             out.rmdir()
         fail(str(e))

@@ -35,6 +35,10 @@ class NoResults(Exception):
     """No (compatible) results.csv under the inputs."""
 
 
+class RecostError(Exception):
+    """A row's multiplier cannot be re-costed under another power model (one line)."""
+
+
 def find_results(inputs: list[Path]) -> list[Path]:
     found: dict[Path, Path] = {}
     for p in map(Path, inputs):
@@ -153,4 +157,57 @@ def load_runs(inputs: list[Path], warn) -> pd.DataFrame:
                         f"({len(files)} skipped, schema_version {SCHEMA_VERSION} needed)")
     df = pd.concat(frames, ignore_index=True)
     df["cell"] = pd.util.hash_pandas_object(df[IDENTITY].astype(str), index=False)
+    return df
+
+
+def run_power_models(df: pd.DataFrame) -> pd.Series:
+    """Each row's hardware.power_model, from its run's config.yaml (proxy where unsaid)."""
+    models = {d: (read_config(Path(d)).get("hardware") or {}).get("power_model", "proxy")
+              for d in df["run_dir"].unique()}
+    return df["run_dir"].map(models)
+
+
+def _multiplier(row: pd.Series):
+    """The multiplier of a results row, rebuilt from its `multiplier_*` columns."""
+    import dataclasses
+
+    from ..hardware import MULTIPLIERS
+
+    name = str(row["multiplier"]).split("(", 1)[0]
+    cls = MULTIPLIERS.get(name)
+    spec = {"name": name}
+    for f in dataclasses.fields(cls):
+        v = row.get(f"multiplier_{f.name}")
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            continue
+        if isinstance(v, str) and v in ("None", "True", "False"):
+            v = {"None": None, "True": True, "False": False}[v]
+        elif isinstance(v, float) and v.is_integer() and f.type in (int, "int"):
+            v = int(v)
+        spec[f.name] = v
+    return MULTIPLIERS.build(spec, int(row["bits"]))
+
+
+def recost(df: pd.DataFrame, power_model: str) -> pd.DataFrame:
+    """The rows with `compute_power` under `power_model` instead of their run's: a layer's
+    power is linear in its multiplier's relative power r (exact layers count 1), so
+    p' = 1 - (1 - p) (1 - r') / (1 - r) for every row, ApproxANN's partly approximate
+    networks included. RecostError (one line) for a multiplier without a circuit or whose
+    file is gone."""
+    df = df.copy()
+    old = run_power_models(df)
+    has = df["multiplier"].ne("") & df["compute_power"].notna()
+    groups = df[has].groupby(["multiplier", "bits", old[has]]).groups
+    for (label, bits, model), idx in groups.items():
+        if model == power_model:
+            continue
+        try:
+            m = _multiplier(df.loc[idx[0]])
+            r_old, r_new = m.power_as(model, int(bits)), m.power_as(power_model, int(bits))
+        except ValueError as e:
+            raise RecostError(f"--power-model {power_model}: multiplier {label}: {e}") from None
+        if r_old < 1:
+            p = df.loc[idx, "compute_power"]
+            df.loc[idx, "compute_power"] = 1 - (1 - p) * (1 - r_new) / (1 - r_old)
+    df["power_model"] = power_model
     return df

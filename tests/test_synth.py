@@ -332,3 +332,43 @@ def test_recosting_a_multiplier_without_a_circuit_is_one_line(tmp_path):
                 cwd=tmp_path)
     assert r.returncode == 2 and "has no circuit" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("groups, stride, padding, dilation", [
+    (1, 1, 1, 1), (2, 2, 0, 1), (4, 1, 2, 2), (1, 1, "same", 1)])
+def test_output_stationary_windows_hold_each_outputs_products(groups, stride, padding,
+                                                              dilation):
+    import torch.nn.functional as F
+    from torch import nn
+
+    from axtrain_cli.cost import windows
+    from axtrain_cli.hardware.layer import LayerCall
+
+    m = nn.Conv2d(4, 8, 3, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    qx = torch.randint(-50, 50, (2, 4, 9, 9)).double()
+    qw = torch.randint(-50, 50, tuple(m.weight.shape)).double()
+    cols, w, g = windows(qx, qw, LayerCall("conv", m))
+    per = w.shape[0] // g
+    sums = torch.stack([torch.stack([(cols[:, (o // per) * w.shape[1]:(o // per + 1)
+                                          * w.shape[1], :] * w[o][None, :, None]).sum(1)
+                                     for o in range(w.shape[0])], 1)])[0]
+    want = F.conv2d(qx, qw, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    assert torch.equal(sums, want.flatten(2))
+    fc = nn.Linear(5, 3)
+    x, wt = torch.randint(-9, 9, (4, 5)).double(), torch.randint(-9, 9, (3, 5)).double()
+    cols, w, g = windows(x, wt, LayerCall("fc", fc))
+    assert torch.equal((cols * w.T[None]).sum(1), x @ wt.T)
+
+
+def test_synth_on_a_runs_own_operands(tmp_path):
+    r = run_cli([*TINY, "eval.knobs=[exact]", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = _axtrain(["synth", f"run={tmp_path / 'run'}", "--out", "s.csv"], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    import pandas as pd
+
+    t = pd.read_csv(tmp_path / "s.csv").set_index("multiplier")
+    assert t.loc["exact", "switching_network"] == 1.0
+    assert (t.switching_network > 0).all() and t.loc["drum(k=2)", "switching_network"] < 1
+    r = _axtrain(["synth", f"run={tmp_path / 'nothing'}"], tmp_path)
+    assert r.returncode == 2 and "no model.pt" in r.stderr

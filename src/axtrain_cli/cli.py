@@ -120,7 +120,8 @@ def eval_overrides(args: list[str]) -> list[str]:
     """`axtrain eval MODEL.pt [overrides]` as `axtrain train` overrides: the checkpoint's
     method (bp or act, evaluated as they are), dataset, topology, seed and words, then the
     user's overrides (which may change anything but the network)."""
-    if not args or args[0].startswith("-") or "=" in args[0]:
+    if not args or args[0].startswith("-") or ("=" in args[0]
+                                               and not Path(args[0]).expanduser().is_file()):
         fail("usage: axtrain eval MODEL.pt [key=value ...] (a model.pt a bp or act run wrote)")
     path, rest = Path(args[0]).expanduser(), args[1:]
     if not path.is_file():

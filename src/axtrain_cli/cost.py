@@ -7,6 +7,15 @@ transistors, relative area and relative switching power, beside its proxy power.
 
 The arguments are `axtrain train`'s overrides (the knob set, the word width); one row per
 distinct multiplier, naming the knobs that use it. Synthesis is cached (hardware/synth.py).
+
+`run=DIR` (a bp or act run's dir or its model.pt) adds `switching_network`: the switching
+on the network's own operands. The network runs on exact hardware over `IMAGES` test
+inputs; from each compute layer, streams of (activation word, weight word) pairs are
+taken in the order an output-stationary array feeds one multiplier: all the products of
+one output (one neuron, or one output channel at one position) in a row, input by input
+(a convolution's window channel by channel, row by row); `PAIRS` pairs per layer from
+outputs drawn at random (seed 0). A multiplier's figure is its toggles over every layer's
+stream, each layer weighted by its multiplications, against the exact multiplier's.
 """
 
 from __future__ import annotations
@@ -18,10 +27,12 @@ from pathlib import Path
 
 COLUMNS = ["knobs", "multiplier", "bits", "gates", "transistors", "area", "switching",
            "proxy", "tool"]
+IMAGES, PAIRS = 8, 20_000
 
 
-def rows(cfg) -> list[dict]:
-    """One row per distinct multiplier of cfg.knobs (ValueError: one line)."""
+def rows(cfg, streams=None) -> list[dict]:
+    """One row per distinct multiplier of cfg.knobs (ValueError: one line); with `streams`
+    (`network_streams`), the switching on them too."""
     from . import knobs as kn
 
     bits = cfg.hardware.bits
@@ -44,15 +55,119 @@ def rows(cfg) -> list[dict]:
             row.update(gates=c["gates"], transistors=c["transistors"],
                        area=round(c["area"], 4), switching=round(c["switching"], 4),
                        tool=c["tool"])
+            if streams is not None:
+                row["switching_network"] = round(network_switching(circuit, bits, streams), 4)
         seen[label] = row
     return list(seen.values())
+
+
+def network_switching(circuit, bits: int, streams) -> float:
+    """Toggles of `circuit` over the layers' operand streams, each layer weighted by its
+    multiplications, relative to the exact multiplier's on the same streams."""
+    from .hardware import synth
+
+    net, base = synthesize_pair(circuit, bits)
+    ours = theirs = 0.0
+    for a, b, mults in streams:
+        pa, pb = synth.operands(a, b, bits, circuit.signed)
+        ours += mults * net.switching(pa, pb)
+        theirs += mults * base.switching(pa, pb)
+    return ours / theirs
+
+
+def synthesize_pair(circuit, bits: int):
+    from .hardware import circuits, synth
+
+    return synth.synthesize(circuit), synth.synthesize(circuits.exact(bits, circuit.signed))
+
+
+def network_streams(path: str, images: int = IMAGES, pairs: int = PAIRS, seed: int = 0):
+    """[(activation words, weight words, multiplications)] per compute layer of the
+    network in `path` (a run dir or model.pt), output-stationary order (module doc)."""
+    import torch
+
+    from .cli import compose, eval_overrides, explicit_keys
+    from .data import load_split
+    from .evaluate import make_plan
+    from .knobs import Knob
+    from .models import build_model, calibrate
+    from .results import load_checkpoint
+    from .schema import complete
+
+    file = Path(path) / "model.pt" if Path(path).is_dir() else Path(path)
+    overrides = eval_overrides([str(file)])
+    cfg = compose(overrides)
+    complete(cfg, explicit_keys(overrides))
+    split = load_split(cfg.dataset, cfg.seed)
+    net = build_model(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes)
+    net.load_state_dict(load_checkpoint(file)["state_dict"])
+    net.eval()
+    bits = cfg.hardware.bits
+    recorder = _recorder()
+    plan = make_plan(net, Knob("exact", recorder), bits, calibrate(net, split.x_train, bits),
+                     weight_format=cfg.hardware.weight_format)
+    with torch.no_grad():
+        net.logits(split.x_test[:images], plan)
+    gen = torch.Generator().manual_seed(seed)
+    return [(*_stream(qx, qw, call, pairs, gen), m)
+            for (qx, qw, call), m in zip(recorder.seen, net.mult_counts())], cfg
+
+
+def windows(qx, qw, call):
+    """(cols (N, R, P), weights (O, W), groups): output o at position p of input n takes
+    the products of cols[n, g W:(g + 1) W, p] with weights[o], g = o // (O / groups)."""
+    import torch.nn.functional as F
+
+    from .hardware.layer import _padding
+
+    if call.kind == "fc":  # (N, I) inputs, (O, I) weights
+        return qx[:, :, None], qw, 1
+    m = call.module
+    kh, kw = qw.shape[2:]
+    cols = F.unfold(qx.double(), (kh, kw), dilation=m.dilation, padding=_padding(m, (kh, kw)),
+                    stride=m.stride)  # (N, C kh kw, L): the window channel by channel
+    return cols, qw.reshape(qw.shape[0], -1), m.groups
+
+
+def _stream(qx, qw, call, pairs: int, gen):
+    """Up to `pairs` (activation, weight) word pairs of one layer, output by output."""
+    import numpy as np
+    import torch
+
+    cols, w, groups = windows(qx, qw, call)
+    (n, _, positions), (o, width) = cols.shape, w.shape
+    count = max(1, -(-pairs // width))
+    pick = [torch.randint(0, k, (count,), generator=gen) for k in (n, o, positions)]
+    a, b = [], []
+    for i, j, p in zip(*pick):
+        g = int(j) // (o // groups)
+        a.append(cols[i, g * width:(g + 1) * width, p])
+        b.append(w[j])
+    a, b = torch.cat(a)[:pairs], torch.cat(b)[:pairs]
+    return a.round().long().numpy().astype(np.int64), b.round().long().numpy().astype(np.int64)
+
+
+def _recorder():
+    """The exact multiplier that also records each layer call's activation and weight
+    words (and the call: the layer's kind and module)."""
+    from .hardware import Exact, quantize
+
+    class Recorder(Exact):
+        def __init__(self):
+            object.__setattr__(self, "seen", [])
+
+        def layer(self, x, fl, bits, w, w_fl, b, call):
+            self.seen.append((quantize(x.detach(), fl, bits), w.detach() * 2.0**w_fl, call))
+            return super().layer(x, fl, bits, w, w_fl, b, call)
+
+    return Recorder()
 
 
 def main(argv: list[str]) -> None:
     from .cli import _compose_error, compose, fail
     from .config import ConfigError
 
-    out = Path("synth.csv")
+    out, run = Path("synth.csv"), None
     overrides = []
     args = iter(argv)
     for a in args:
@@ -64,6 +179,12 @@ def main(argv: list[str]) -> None:
             if not value:
                 fail("--out needs a file name (the CSV written)")
             out = Path(value)
+        elif a.startswith("run="):
+            run = a.split("=", 1)[1]
+            file = Path(run) / "model.pt" if Path(run).is_dir() else Path(run)
+            if not file.is_file():
+                fail(f"run={run!r}: no model.pt there: allowed a bp or act run's dir or its "
+                     "model.pt")
         elif a.startswith("-") or "=" not in a:
             fail(f"{a!r} is not an override: allowed key=value (knobs=..., hardware=...) and "
                  "--out FILE")
@@ -76,27 +197,37 @@ def main(argv: list[str]) -> None:
     except Exception as e:  # an unknown key or option: one line with the allowed ones
         fail(_compose_error(e, overrides))
     started = time.perf_counter()
+    streams = None
+    if run is not None:
+        streams, run_cfg = network_streams(run)
+        if run_cfg.hardware.bits != cfg.hardware.bits:
+            fail(f"run={run!r} has {run_cfg.hardware.bits}-bit words, the knobs "
+                 f"{cfg.hardware.bits}-bit: allowed a run of the knobs' word width (add "
+                 f"hardware={'fixed8' if run_cfg.hardware.bits == 8 else 'fixed16'})")
     try:
-        table = rows(cfg)
+        table = rows(cfg, streams)
     except (ConfigError, ValueError) as e:
         fail(str(e))
     out.parent.mkdir(parents=True, exist_ok=True)
+    columns = COLUMNS + (["switching_network"] if streams is not None else [])
     with open(out.with_suffix(".tmp"), "w", newline="") as f:
-        w = csv.DictWriter(f, COLUMNS)
+        w = csv.DictWriter(f, columns, restval="")
         w.writeheader()
         w.writerows(table)
     out.with_suffix(".tmp").replace(out)
-    _print(table, sys.stdout)
+    _print(table, columns, sys.stdout)
+    on = (f", switching_network: on {run}'s operands ({IMAGES} test inputs, {PAIRS:,} pairs "
+          "per layer, output-stationary)" if run else "")
     print(f"{len(table)} multipliers in {time.perf_counter() - started:.1f} s "
-          f"(area: transistors, switching: fan-out-weighted toggles on uniform operands, both "
+          f"(area: transistors, switching: fan-out-weighted toggles on uniform operands{on}; "
           f"relative to the exact {cfg.hardware.bits}-bit multiplier); written to {out}")
 
 
-def _print(table: list[dict], stream) -> None:
+def _print(table: list[dict], columns: list[str], stream) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(*COLUMNS)
+    t = Table(*columns)
     for r in table:
-        t.add_row(*(str(r[c]) for c in COLUMNS))
+        t.add_row(*(str(r.get(c, "")) for c in columns))
     Console(file=stream, width=160).print(t)

@@ -64,21 +64,15 @@ def rows(cfg, streams=None) -> list[dict]:
 def network_switching(circuit, bits: int, streams) -> float:
     """Toggles of `circuit` over the layers' operand streams, each layer weighted by its
     multiplications, relative to the exact multiplier's on the same streams."""
-    from .hardware import synth
+    from .hardware import circuits, synth
 
-    net, base = synthesize_pair(circuit, bits)
+    net, base = synth.synthesize(circuit), synth.synthesize(circuits.exact(bits, circuit.signed))
     ours = theirs = 0.0
     for a, b, mults in streams:
         pa, pb = synth.operands(a, b, bits, circuit.signed)
         ours += mults * net.switching(pa, pb)
         theirs += mults * base.switching(pa, pb)
     return ours / theirs
-
-
-def synthesize_pair(circuit, bits: int):
-    from .hardware import circuits, synth
-
-    return synth.synthesize(circuit), synth.synthesize(circuits.exact(bits, circuit.signed))
 
 
 def network_streams(path: str, images: int = IMAGES, pairs: int = PAIRS, seed: int = 0):

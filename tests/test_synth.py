@@ -373,3 +373,26 @@ def test_synth_on_a_runs_own_operands(tmp_path):
     assert (t.switching_network > 0).all() and t.loc["drum(k=2)", "switching_network"] < 1
     r = _axtrain(["synth", f"run={tmp_path / 'nothing'}"], tmp_path)
     assert r.returncode == 2 and "no model.pt" in r.stderr
+
+
+def test_a_missing_or_unreadable_tool_is_one_line(tmp_path):
+    path = tmp_path / "broken8.v"
+    path.write_text(BROKEN)
+    knob = f"+knobs.mine={{multiplier: {{name: verilog, file: '{path}', signed: false}}}}"
+    args = [*TINY, "hardware=fixed8", knob, "eval.knobs=[exact,mine]",
+            f"hydra.run.dir={tmp_path / 'run'}"]
+    env = {"AXTRAIN_CACHE": str(tmp_path / "cache")}
+    r = run_cli(args, tmp_path, {**env, "AXTRAIN_YOSYS": str(tmp_path / "no-such-yosys")})
+    assert r.returncode == 2 and "synthesis is not installed" in r.stderr
+    assert "pip install" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    fake = tmp_path / "fake-yosys"  # answers -V like Yosys, writes a netlist of another form
+    fake.write_text("#!/bin/sh\nif [ \"$1\" = -V ]; then echo 'Yosys 9.99'; exit 0; fi\n"
+                    "echo '{\"modules\": {\"broken8\": {\"ports\": 3}}}' > netlist.json\n")
+    fake.chmod(0o755)
+    r = run_cli(args, tmp_path, {**env, "AXTRAIN_YOSYS": str(fake)})
+    assert r.returncode == 2 and "cannot be read" in r.stderr and "Yosys 9.99" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = run_cli([*TINY, "hardware.power_model=area", f"hydra.run.dir={tmp_path / 'r2'}"],
+                tmp_path, {**env, "AXTRAIN_YOSYS": str(tmp_path / "no-such-yosys")})
+    assert r.returncode == 2 and "hardware.power_model=area" in r.stderr
+    assert "synthesis is not installed" in r.stderr

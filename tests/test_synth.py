@@ -177,6 +177,7 @@ def _broken(a, b):
                for i in range(8) for j in range(8) if i + j >= 5)
 
 
+@pytest.mark.regression  # end to end: runs, then report or synth
 def test_a_verilog_design_becomes_a_knob(tmp_path):
     path = tmp_path / "broken8.v"
     path.write_text(BROKEN)
@@ -294,6 +295,7 @@ def test_the_readme_verilog_example_runs(tmp_path):
     assert torch.equal(model.products(a, b), ((a * b) >> 2) << 2)  # table[a & 255][b & 255]
 
 
+@pytest.mark.regression  # end to end: runs, then report or synth
 def test_the_report_recosts_compute_power_under_another_model(tmp_path):
     import pandas as pd
 
@@ -320,6 +322,7 @@ def test_the_report_recosts_compute_power_under_another_model(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
 
 
+@pytest.mark.regression  # end to end: runs, then report or synth
 def test_recosting_a_multiplier_without_a_circuit_is_one_line(tmp_path):
     r = run_cli([*TINY, "knobs=tables", "hardware=fixed8", "eval.knobs=[exact,K2]",
                  f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
@@ -361,6 +364,7 @@ def test_output_stationary_windows_hold_each_outputs_products(groups, stride, pa
     assert torch.equal((cols * w.T[None]).sum(1), x @ wt.T)
 
 
+@pytest.mark.regression  # end to end: runs, then report or synth
 def test_synth_on_a_runs_own_operands(tmp_path):
     r = run_cli([*TINY, "eval.knobs=[exact]", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -375,6 +379,7 @@ def test_synth_on_a_runs_own_operands(tmp_path):
     assert r.returncode == 2 and "no model.pt" in r.stderr
 
 
+@pytest.mark.regression  # end to end: runs, then report or synth
 def test_a_missing_or_unreadable_tool_is_one_line(tmp_path):
     path = tmp_path / "broken8.v"
     path.write_text(BROKEN)

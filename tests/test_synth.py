@@ -209,6 +209,7 @@ def test_a_verilog_design_becomes_a_knob(tmp_path):
     assert set(summary.knob) == {"exact", "mine"} and set(summary.train_knob) == {"mine"}
 
 
+@pytest.mark.regression  # end to end: a run per bad design
 @pytest.mark.parametrize("text, message", [
     (None, "no such Verilog file"),
     ("module broken8(input [7:0] x, output y; endmodule", "synthesis failed"),
@@ -268,6 +269,7 @@ def test_the_cost_tables_of_the_docs_are_the_scripts_output():
             assert f"| {c[0]}" in readme and f"| {c[3]} | {c[6]} | {c[7]} |" in readme
 
 
+@pytest.mark.regression  # end to end: a pas run through the design
 def test_the_readme_verilog_example_runs(tmp_path):
     """The README's EvoApprox command, on a stand-in design of the test's own with the
     library's port names (A, B, O): a signed product that drops the two lowest bits."""

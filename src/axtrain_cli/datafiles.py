@@ -137,9 +137,9 @@ def read_idx_pair(images: Path) -> tuple[np.ndarray, np.ndarray]:
     return x.reshape(-1, 784).astype(np.float32) / 255.0, y.astype(np.int64)
 
 
-def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images and labels from an .npz with arrays `x` (N x 784 or N x 28 x 28; uint8 0..255
-    or floats in [0, 1]) and `y` (N integer labels), loaded without pickle."""
+def load_npz_xy(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The arrays `x` (at least one sample) and `y` of an .npz, loaded without pickle; a
+    file that is no readable .npz, holds object arrays or lacks them is one DataError."""
     try:
         with zipfile.ZipFile(path) as z:  # an .npz is a zip of .npy files
             z.testzip()
@@ -158,6 +158,13 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     x, y = arrays["x"], arrays["y"]
     if not len(x):
         raise DataError(f"{path}: x holds no images")
+    return x, y
+
+
+def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels from an .npz with arrays `x` (N x 784 or N x 28 x 28; uint8 0..255
+    or floats in [0, 1]) and `y` (N integer labels), loaded without pickle."""
+    x, y = load_npz_xy(path)
     if x.ndim not in (2, 3) or x.reshape(len(x), -1).shape[1] != 784 or y.ndim != 1:
         raise DataError(f"{path}: x of shape {list(x.shape)}, y of shape {list(y.shape)}; "
                         "expected N x 784 (or N x 28 x 28) and N")

@@ -12,12 +12,12 @@ of CIFAR-10 is pickled and refused.
 from __future__ import annotations
 
 import tarfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .config import DataError
+from .datafiles import load_npz_xy
 
 RECORD = 3073  # label byte + 3 x 32 x 32 bytes
 TRAIN = [f"data_batch_{i}.bin" for i in range(1, 6)]
@@ -84,22 +84,7 @@ def _refuse_pickles(path: Path, names) -> None:
 def read_images_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Images (N, C, H, W) as float32 (uint8 scaled to [0, 1]) and labels from an .npz with
     arrays `x` and `y`, loaded without pickle."""
-    try:
-        with zipfile.ZipFile(path) as z:  # an .npz is a zip of .npy files
-            z.testzip()
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except ValueError as e:
-        raise DataError(f"{path}: {' '.join(str(e).split())} (only plain numeric arrays "
-                        "are read, without pickle)") from None
-    except Exception as e:
-        raise DataError(f"{path} is not a readable .npz ({type(e).__name__}: "
-                        f"{' '.join(str(e).split())}); save it with "
-                        "numpy.savez(path, x=images, y=labels)") from None
-    if not {"x", "y"} <= set(arrays):
-        raise DataError(f"{path} holds arrays {sorted(arrays)}; expected x (images, N x C x "
-                        "H x W) and y (labels)")
-    x, y = arrays["x"], arrays["y"]
+    x, y = load_npz_xy(path)
     if x.ndim != 4 or y.ndim != 1 or len(x) != len(y) or not len(x):
         raise DataError(f"{path}: x of shape {list(x.shape)}, y of shape {list(y.shape)}; "
                         "expected N x C x H x W and N, N > 0")

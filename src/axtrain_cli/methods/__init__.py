@@ -1,14 +1,8 @@
 """Training methods: one module each, with `check(cfg)` (the checks that load something: a
 checkpoint, a knob's hardware model) and `train(net, ctx) -> Trained`. Their settings (the
 schemas conf/method/<name>.yaml extends, and the checks of plain values) are in
-`settings`, which imports no torch, so a bad setting costs no start-up.
-
-bp         conventional backpropagation on the output error
-act        AxTrain-act: E + gamma * S(w) (Eqs. 4-6), gamma adapted once per epoch (3.1.3)
-pas        AxTrain-pas: train through one hardware knob, STE backward
-axtrain    act, then one pas fine-tune per approximate knob of the sweep
-approxann  ApproxANN (our reconstruction): approximate the least critical neurons
-axnn       AxNN: precision scaling of resilient neurons
+`settings`, which imports no torch, so a bad setting costs no start-up; its docstring
+lists the methods.
 """
 
 from __future__ import annotations

@@ -27,10 +27,16 @@ def compose_cfg():
     return _compose
 
 
-def run_cli(args, cwd, env_extra=None, timeout=600):
+def run_axtrain(args, cwd, env_extra=None, timeout=600):
+    """`axtrain ARGS...` (any command) in a fresh process, output captured."""
     env = {**os.environ, "OMP_NUM_THREADS": "2", **(env_extra or {})}
-    return subprocess.run([*AXTRAIN, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run([sys.executable, "-m", "axtrain_cli.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def run_cli(args, cwd, env_extra=None, timeout=600):
+    """`axtrain train ARGS...`."""
+    return run_axtrain(["train", *args], cwd, env_extra, timeout)
 
 
 def readme_commands() -> list[list[str]]:

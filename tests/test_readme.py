@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import ROOT, readme_commands, run_cli
+from conftest import ROOT, readme_commands, run_axtrain, run_cli
 
 SMALL = ["train.epochs=1", "eval.trials=2", "dataset.max_train=1500", "dataset.max_test=300",
          "progress=off"]
@@ -48,13 +48,10 @@ def test_readme_train_command_runs(args, tmp_path):
 
 
 def test_readme_synth_command_runs(tmp_path):
-    import subprocess
-
     synth = [argv for argv in readme_commands() if argv[0] == "synth"]
     assert synth
     for argv in synth:
-        r = subprocess.run([sys.executable, "-m", "axtrain_cli.cli", *argv], cwd=tmp_path,
-                           capture_output=True, text=True)
+        r = run_axtrain(argv, tmp_path)
         assert r.returncode == 0, r.stderr[-3000:]
         table = pd.read_csv(tmp_path / "synth.csv")
         assert (table.area > 0).all() and table.loc[table.multiplier == "exact", "area"].item() == 1

@@ -5,24 +5,19 @@ stage: `make test-regression`).
 Asserts only what we measured to hold for our hardware models (see docs/reproduction.md);
 claims that do not reproduce are recorded in claims.csv and the docs, not asserted."""
 
-import os
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
 
 from axtrain_cli.reproduce import DATASETS
-from conftest import ROOT, readme_commands
+from conftest import ROOT, readme_commands, run_axtrain
 
 TABLES = ["fig4_sensitivity.csv", "fig6_multiplier_error.csv", "fig7_ntv_accuracy.csv",
           "fig8_approxann_multipliers.csv", "fig9_power.csv", "claims.csv"]
 
 
 def axtrain(*args, timeout=1500):
-    return subprocess.run([sys.executable, "-m", "axtrain_cli.cli", *args],
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          env={**os.environ, "OMP_NUM_THREADS": "2"})
+    return run_axtrain(args, ROOT, timeout=timeout)
 
 
 def reproduce(out, *args, timeout=1500):

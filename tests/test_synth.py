@@ -4,7 +4,6 @@ built-in model's generated circuit against its plain-integer reference, the rela
 costs, a Verilog design as a knob, the cache and the bad inputs."""
 
 import json
-import os
 import random
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import torch
 
 from axtrain_cli.hardware import MULTIPLIERS, synth
 from axtrain_cli.hardware.circuits import Circuit, exact
-from conftest import TINY, run_cli
+from conftest import TINY, run_axtrain, run_cli
 
 # ------------------------------------------------------------- the evaluator, no synthesis
 TINY_NET = {"modules": {"t": {
@@ -203,7 +202,7 @@ def test_a_verilog_design_becomes_a_knob(tmp_path):
     mine = df[df.knob == "mine"].iloc[0]
     assert mine.multiplier_sha256 == model.sha256 and "sha256=" in mine.multiplier
     assert mine.compute_power == pytest.approx(model.power_as("switching", 8))
-    r = _axtrain(["report", str(tmp_path / "run"), "--no-plots"], tmp_path)
+    r = run_axtrain(["report", str(tmp_path / "run"), "--no-plots"], tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     summary = pd.read_csv(tmp_path / "run" / "report" / "runs_summary.csv")
     assert set(summary.knob) == {"exact", "mine"} and set(summary.train_knob) == {"mine"}
@@ -232,14 +231,8 @@ def test_bad_verilog_is_one_line_exit_2(tmp_path, text, message):
     assert not (tmp_path / "run" / "results.csv").exists()
 
 
-def _axtrain(args, cwd):
-    return subprocess.run([sys.executable, "-m", "axtrain_cli.cli", *args], cwd=cwd,
-                          capture_output=True, text=True,
-                          env={**os.environ, "OMP_NUM_THREADS": "2"})
-
-
 def test_synth_command_prints_and_writes_the_table(tmp_path):
-    r = _axtrain(["synth", "knobs=drum_k", "--out", "drum.csv"], tmp_path)
+    r = run_axtrain(["synth", "knobs=drum_k", "--out", "drum.csv"], tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     import pandas as pd
 
@@ -319,7 +312,7 @@ def test_the_report_recosts_compute_power_under_another_model(tmp_path):
     part = df[df.knob == "K1"].head(1).assign(compute_power=1 - 0.25 * (1 - 0.06))
     r_area = MULTIPLIERS.build({"name": "drum", "k": 2}, 16).power_as("area", 16)
     assert recost(part, "area")["compute_power"].item() == pytest.approx(1 - 0.25 * (1 - r_area))
-    r = _axtrain(["report", str(tmp_path / "proxy"), "--power-model", "switching",
+    r = run_axtrain(["report", str(tmp_path / "proxy"), "--power-model", "switching",
                   "--no-plots", "--out", str(tmp_path / "rep")], tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
 
@@ -329,7 +322,7 @@ def test_recosting_a_multiplier_without_a_circuit_is_one_line(tmp_path):
     r = run_cli([*TINY, "knobs=tables", "hardware=fixed8", "eval.knobs=[exact,K2]",
                  f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
-    r = _axtrain(["report", str(tmp_path / "run"), "--power-model", "area", "--no-plots",
+    r = run_axtrain(["report", str(tmp_path / "run"), "--power-model", "area", "--no-plots",
                   "--out", str(tmp_path / "rep")], tmp_path)
     assert r.returncode == 2 and "has no circuit" in r.stderr and "--power-model area" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "rep").exists()
@@ -370,14 +363,14 @@ def test_output_stationary_windows_hold_each_outputs_products(groups, stride, pa
 def test_synth_on_a_runs_own_operands(tmp_path):
     r = run_cli([*TINY, "eval.knobs=[exact]", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
-    r = _axtrain(["synth", f"run={tmp_path / 'run'}", "--out", "s.csv"], tmp_path)
+    r = run_axtrain(["synth", f"run={tmp_path / 'run'}", "--out", "s.csv"], tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     import pandas as pd
 
     t = pd.read_csv(tmp_path / "s.csv").set_index("multiplier")
     assert t.loc["exact", "switching_network"] == 1.0
     assert (t.switching_network > 0).all() and t.loc["drum(k=2)", "switching_network"] < 1
-    r = _axtrain(["synth", f"run={tmp_path / 'nothing'}"], tmp_path)
+    r = run_axtrain(["synth", f"run={tmp_path / 'nothing'}"], tmp_path)
     assert r.returncode == 2 and "no model.pt" in r.stderr
 
 

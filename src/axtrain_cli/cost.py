@@ -37,6 +37,7 @@ def rows(cfg, streams=None) -> list[dict]:
 
     bits = cfg.hardware.bits
     seen: dict[str, dict] = {}
+    exact_toggles: dict[bool, float] = {}  # on the streams, per signedness
     for name, spec in cfg.knobs.items():
         knob = kn.build(name, spec, bits)
         label = knob.multiplier.label
@@ -55,24 +56,26 @@ def rows(cfg, streams=None) -> list[dict]:
             row.update(gates=c["gates"], transistors=c["transistors"],
                        area=round(c["area"], 4), switching=round(c["switching"], 4),
                        tool=c["tool"])
-            if streams is not None:
-                row["switching_network"] = round(network_switching(circuit, bits, streams), 4)
+            if streams is not None:  # against the exact multiplier on the same streams
+                from .hardware import circuits
+
+                signed = circuit.signed
+                if signed not in exact_toggles:
+                    exact_toggles[signed] = stream_toggles(
+                        synth.synthesize(circuits.exact(bits, signed)), bits, signed, streams)
+                ours = stream_toggles(synth.synthesize(circuit), bits, signed, streams)
+                row["switching_network"] = round(ours / exact_toggles[signed], 4)
         seen[label] = row
     return list(seen.values())
 
 
-def network_switching(circuit, bits: int, streams) -> float:
-    """Toggles of `circuit` over the layers' operand streams, each layer weighted by its
-    multiplications, relative to the exact multiplier's on the same streams."""
-    from .hardware import circuits, synth
+def stream_toggles(netlist, bits: int, signed: bool, streams) -> float:
+    """Toggles of `netlist` over the layers' operand streams, each layer weighted by its
+    multiplications."""
+    from .hardware import synth
 
-    net, base = synth.synthesize(circuit), synth.synthesize(circuits.exact(bits, circuit.signed))
-    ours = theirs = 0.0
-    for a, b, mults in streams:
-        pa, pb = synth.operands(a, b, bits, circuit.signed)
-        ours += mults * net.switching(pa, pb)
-        theirs += mults * base.switching(pa, pb)
-    return ours / theirs
+    return sum(mults * netlist.switching(*synth.operands(a, b, bits, signed))
+               for a, b, mults in streams)
 
 
 def network_streams(path: str, images: int = IMAGES, pairs: int = PAIRS, seed: int = 0):

@@ -330,17 +330,26 @@ def uniform_words(bits: int, n: int = STREAM, seed: int = 0) -> tuple[np.ndarray
 
 
 @lru_cache(maxsize=None)
+def _uniform(bits: int, signed: bool) -> tuple[np.ndarray, np.ndarray, "Netlist", float]:
+    """The uniform operand patterns, and the exact multiplier's netlist and switching on
+    them: the baseline of every `relative_cost` of this width and signedness."""
+    from .circuits import exact
+
+    base = synthesize(exact(bits, signed))
+    a, b = operands(*uniform_words(bits), bits, signed)
+    return a, b, base, base.switching(a, b)
+
+
+@lru_cache(maxsize=None)
 def relative_cost(circuit: Circuit, bits: int) -> dict:
     """The circuit's gates and transistors, and its area (transistors) and switching
     (fan-out-weighted toggles per pair, on `uniform_words`) relative to the exact
     multiplier of the same width and signedness, with the tool's version."""
-    from .circuits import exact
-
-    net, base = synthesize(circuit), synthesize(exact(bits, circuit.signed))
-    a, b = operands(*uniform_words(bits), bits, circuit.signed)
+    a, b, base, base_switching = _uniform(bits, circuit.signed)
+    net = synthesize(circuit)
     return {"gates": len(net.gates), "transistors": net.transistors,
             "area": net.transistors / base.transistors,
-            "switching": net.switching(a, b) / base.switching(a, b), "tool": net.version}
+            "switching": net.switching(a, b) / base_switching, "tool": net.version}
 
 
 def _not(a):

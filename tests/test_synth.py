@@ -396,3 +396,18 @@ def test_a_missing_or_unreadable_tool_is_one_line(tmp_path):
                 tmp_path, {**env, "AXTRAIN_YOSYS": str(tmp_path / "no-such-yosys")})
     assert r.returncode == 2 and "hardware.power_model=area" in r.stderr
     assert "synthesis is not installed" in r.stderr
+
+
+def test_a_16_bit_verilog_design_multiplies_on_its_netlist(tmp_path):
+    for signed in (True, False):
+        path = tmp_path / f"exact_{signed}.v"
+        circuit = exact(16, signed)
+        path.write_text(circuit.verilog)
+        model = MULTIPLIERS.build({"name": "verilog", "file": str(path), "top": circuit.top,
+                                   "signed": signed}, 16)
+        assert model.table is None  # wider than 8 bits: per product on the netlist
+        a = torch.randint(-(1 << 15), 1 << 15, (3000,))
+        b = torch.randint(-(1 << 15), 1 << 15, (3000,))
+        assert torch.equal(model.products(a[:, None], b[None, :50]), a[:, None] * b[None, :50])
+        assert [model.reference(int(x), int(y)) for x, y in zip(a[:20], b[:20])] == \
+            (a[:20] * b[:20]).tolist()

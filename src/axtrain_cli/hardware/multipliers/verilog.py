@@ -63,8 +63,7 @@ class Verilog(Table):
         netlist = self.netlist
         if netlist.width != 8:
             return None
-        words = torch.arange(SIZE, dtype=torch.int64)
-        a, b = np.meshgrid(words.numpy(), words.numpy(), indexing="ij")
+        a, b = np.meshgrid(np.arange(SIZE), np.arange(SIZE), indexing="ij")
         # signed: entry [a & 255][b & 255], the product read as signed; unsigned: [|a|][|b|]
         values = netlist.evaluate(a.reshape(-1), b.reshape(-1))
         return torch.from_numpy(values.reshape(SIZE, SIZE))
@@ -121,9 +120,8 @@ class Verilog(Table):
         if self.table is not None:
             return super().products(a, b)
         a, b = torch.broadcast_tensors(a, b)
-        x, y = (a, b) if self.signed else (a.abs(), b.abs())
-        mask = (1 << self.netlist.width) - 1
-        xs, ys = (x & mask).reshape(-1).cpu().numpy(), (y & mask).reshape(-1).cpu().numpy()
+        xs, ys = synth.operands(a.reshape(-1).cpu().numpy(), b.reshape(-1).cpu().numpy(),
+                                self.netlist.width, self.signed)
         flat = np.concatenate([self.netlist.evaluate(xs[i:i + CHUNK], ys[i:i + CHUNK])
                                for i in range(0, len(xs), CHUNK)] or [np.zeros(0, np.int64)])
         p = torch.from_numpy(flat).view(a.shape).to(a.device)

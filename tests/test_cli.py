@@ -162,7 +162,7 @@ def test_tiny_multirun_basic_launcher(tmp_path):
                  f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     log = r.stdout + r.stderr  # Hydra's console log is stdout
-    assert "job 1 of 2 (dataset=breast_cancer" in log and "job 2 of 2" in log
+    assert "job #0 of 2 (dataset=breast_cancer" in log and "job #1 of 2" in log
     dirs = _multirun_dirs(tmp_path / "sweep")
     assert len(dirs) == 2
     got = {pd.read_csv(d / "results.csv").dataset.iloc[0] for d in dirs}

@@ -73,3 +73,23 @@ def test_the_benchmark_page_holds_generated_tables_under_a_machine_header():
     assert re.match(r"Measured \d{4}-\d\d-\d\d on .+, \d+ cores, torch [\d.]+", header), header
     assert "`python scripts/bench.py" in header
     assert generated.count("| measure | median |") >= 5  # one table per case
+
+
+def test_the_reproduction_pages_claims_table_is_the_reference_claims_csv():
+    """Every row of docs/reproduction.md's headline table (ours, interval, both verdicts)
+    is the committed reference's claims.csv."""
+    import pandas as pd
+
+    claims = pd.read_csv(ROOT / "docs/reference/paper/claims.csv").set_index("claim")
+    text = (ROOT / "docs/reproduction.md").read_text()
+    head = "| claim | paper | ours (95 % interval over seeds) | verdict | ours / paper"
+    block = text[text.index(head):].split("\n\n")[0].splitlines()[2:]
+    assert len(block) == len(claims)
+    for line in block:
+        claim, paper, ours, verdict, ratio, size = [c.strip() for c in line.strip("|").split("|")]
+        r = claims.loc[claim]
+        assert float(paper) == r["paper_value"]
+        assert ours == f"{r['ours']:.2f} [{r['ci95_low']:.2f}, {r['ci95_high']:.2f}]"
+        assert ratio == (f"{r['ratio_to_paper']:.2f} [{r['ratio_ci95_low']:.2f}, "
+                         f"{r['ratio_ci95_high']:.2f}]")
+        assert verdict.strip("*") == r["verdict"] and size.strip("*") == r["magnitude"]

@@ -273,7 +273,7 @@ def test_wrong_checkpoint_through_the_cli(tmp_path):
     (["hydra.run.dir=/proc/axtrain_nowhere"], ["hydra.run.dir", "create and write"]),
     (["eval.trials=100000000000000000000"], ["eval.trials", "[1, 1000000]"]),
     (["method=act", "method.gamma0=inf"], ["method.gamma0=inf", "finite"]),
-    (["-m", "dataset.path=good.csv,bad.csv"], ["job 2 of 2 (dataset.path=bad.csv)",
+    (["-m", "dataset.path=good.csv,bad.csv"], ["job #1 of 2 (dataset.path=bad.csv)",
                                                "bad.csv line 3"]),
 ])
 def test_more_bad_input_through_the_cli(tmp_path, args, words):
@@ -291,7 +291,7 @@ def test_more_bad_input_through_the_cli(tmp_path, args, words):
 def test_a_multirun_checks_every_job_before_launching_any(tmp_path):
     r = run_cli(["-m", *TINY, "train.lr=0.001,-1", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
                 cwd=tmp_path)
-    _one_line_exit_2(r, "job 2 of 2 (train.lr=-1)", "no job started", "train.lr")
+    _one_line_exit_2(r, "job #1 of 2 (train.lr=-1)", "no job started", "train.lr")
     assert not list(tmp_path.rglob("results.csv"))
 
 

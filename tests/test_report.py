@@ -498,3 +498,64 @@ def test_ci95_is_zero_for_equal_values_and_the_t_interval_otherwise():
     assert math.isnan(ci95(pd.Series([1.0, np.nan])))
     # t(0.975, 2) = 4.302653; std 1, three values
     assert ci95(pd.Series([1.0, 2.0, 3.0])) == pytest.approx(4.302653 / math.sqrt(3), rel=1e-6)
+
+
+def test_claims_state_the_magnitude_against_the_paper(report):
+    """Beside the sign verdict, the ratio to the paper's number with its interval and a
+    magnitude verdict: a reduction of 50 % with a zero-width interval is 'within 2x' of
+    40.77 %, one of 33.3 % against the paper's 75.61 % is 'smaller'."""
+    from axtrain_cli.report.claims import magnitude
+
+    c = read(report, "claims.csv").set_index("claim")
+    k1 = c.loc["act output error reduction vs BP at K1 (%)"]
+    assert k1["ratio_to_paper"] == pytest.approx(50.0 / 40.77)
+    assert k1["ratio_ci95_low"] == pytest.approx(50.0 / 40.77)  # both seeds alike
+    assert k1["magnitude"] == "within 2x" and k1["verdict"] == "agrees"
+    assert magnitude(0.1, 0.2, 5.95) == "smaller" and magnitude(2.5, 3.0, 1.0) == "larger"
+    assert magnitude(0.3, 1.5, 1.0) == "inconclusive"  # straddles a bound
+    assert magnitude(float("nan"), float("nan"), 1.0) == "inconclusive"  # one seed
+
+
+def test_a_claim_without_a_value_says_what_is_missing(tmp_path):
+    """BP's error at K1 no higher than on exact hardware: the excess reading is undefined,
+    and the claim says so with the measured numbers instead of 'not measured'; a knob the
+    runs never evaluated is 'not measured', naming the row."""
+    root = make_grid(tmp_path / "runs", approxann=False)
+    for f in root.rglob("results.csv"):
+        df = pd.read_csv(f)
+        if df["method"].iloc[0] == "bp":
+            k1 = df["knob"] == "K1"
+            df.loc[k1, "loss"] = df.loc[k1, "exact_loss"] * 0.98  # no excess error at K1
+            df = df[df["knob"] != "K3"]  # and K3 not evaluated
+            commit_run(f.parent, {"results.csv": csv_bytes(df)})
+    build_report([root], tmp_path / "out", plots=False)
+    c = read(tmp_path / "out", "claims.csv").set_index("claim")
+    k1 = c.loc["axtrain output error reduction vs BP at K1 (%)"]
+    assert math.isnan(k1["ours"]) and k1["verdict"] == "undefined"
+    assert "0.9800 x its exact-hardware error" in k1["note"] and "ratio reading" in k1["note"]
+    k3 = c.loc["act output error reduction vs BP at K3 (%)"]
+    assert k3["verdict"] == "not measured" and "no row with dataset=average, knob=K3, method=bp" in k3["note"]
+    k2 = c.loc["act output error reduction vs BP at K2 (%)"]
+    assert k2["verdict"] == "agrees" and not math.isnan(k2["ours"])
+
+
+def test_a_report_never_mixes_old_and_new_files(tmp_path, capsys):
+    """A second report into the same folder from runs that build fewer tables removes the
+    first report's tables and plots it did not write again, says so, and leaves a user's
+    own files alone."""
+    root = make_grid(tmp_path / "runs")
+    out = tmp_path / "out"
+    assert main([str(root), "--out", str(out)]) == 0
+    first = {p.name for p in out.iterdir()}
+    assert {"fig6_multiplier_error.csv", "claims.csv", "fig6.png"} <= first
+    (out / "notes.txt").write_text("mine")
+    only_bp = tmp_path / "bp"
+    for f in root.glob("*_bp_*/results.csv"):
+        write_run(only_bp / f.parent.name, pd.read_csv(f).to_dict("records"))
+    capsys.readouterr()
+    assert main([str(only_bp), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    now = {p.name for p in out.iterdir()}
+    assert now == {"runs_summary.csv", "report.json", "notes.txt"}
+    assert "removed fig6_multiplier_error.csv" in printed
+    assert "not built fig6_multiplier_error.csv: no act or axtrain runs" in printed

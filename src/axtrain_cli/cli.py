@@ -247,10 +247,11 @@ def compose(overrides: list[str], hydra: bool = False):
                              return_hydra_config=hydra)
 
 
-def check_job(overrides: list[str], where: str = "") -> None:
+def check_job(overrides: list[str], where: str = "", num: int | None = None) -> None:
     """Compose one job's config and validate it; a bad value exits 2 with one line
     (prefixed with `where`). The plain values are checked before anything heavy (torch,
-    scikit-learn) is imported, so a mistake costs a fraction of a second."""
+    scikit-learn) is imported, so a mistake costs a fraction of a second. `num`: the job's
+    number in a multirun (its dir is the sweep dir's job `num`), None for a single run."""
     from omegaconf import OmegaConf, open_dict
 
     from .config import ConfigError, DataError
@@ -261,15 +262,47 @@ def check_job(overrides: list[str], where: str = "") -> None:
         cfg = compose(overrides, hydra=True)
         for key in ("hydra.run.dir", "hydra.sweep.dir"):
             writable_dir(OmegaConf.select(cfg, key), key)
+        out_dir = job_dir(cfg, num)
         with open_dict(cfg):
             del cfg["hydra"]
         complete(cfg, explicit_keys(overrides))
         check_settings(cfg)  # plain values first: nothing heavy is imported for a mistake
+        check_existing(out_dir, cfg, num is not None)
         validate(cfg)
     except (ConfigError, DataError) as e:
         fail(f"{where}{e}")
     except Exception as e:  # unknown keys and options, types, bad override syntax
         fail(f"{where}{_compose_error(e, overrides)}")
+
+
+def job_dir(cfg, num: int | None) -> Path:
+    """The output dir of a composed job (with its `hydra` node): hydra.run.dir, or for job
+    `num` of a multirun hydra.sweep.dir/hydra.sweep.subdir."""
+    from omegaconf import OmegaConf, open_dict
+
+    if num is None:
+        return Path(OmegaConf.select(cfg, "hydra.run.dir"))
+    with open_dict(cfg):
+        cfg.hydra.job.num = num
+    return Path(OmegaConf.select(cfg, "hydra.sweep.dir")) / str(
+        OmegaConf.select(cfg, "hydra.sweep.subdir"))
+
+
+def check_existing(out_dir: Path, cfg, multirun: bool = False) -> None:
+    """With resume=true, a complete run in `out_dir` is skipped only when it ran this
+    config; a complete run of another config is a ConfigError naming the differences."""
+    from .config import ConfigError
+    from .results import differences_from
+
+    if not cfg.resume:
+        return
+    diff = differences_from(out_dir, cfg)
+    if diff:
+        more = f" and {len(diff) - 3} more" if len(diff) > 3 else ""
+        key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+        raise ConfigError(f"resume=true: {out_dir} holds a complete run of another config "
+                          f"({'; '.join(diff[:3])}{more}): allowed the same config, another "
+                          f"{key}, or resume=false to replace that run")
 
 
 def explicit_keys(overrides) -> set[str]:
@@ -348,8 +381,8 @@ def check_sweep(overrides: list[str], jobs=None) -> None:
     jobs, keys = jobs or sweep_jobs(overrides) or ([overrides], set())
     for i, job in enumerate(jobs):
         swept = " ".join(o for o in job if o.split("=", 1)[0] in keys)
-        check_job(job, f"job {i + 1} of {len(jobs)} ({swept}), no job started: "
-                  if len(jobs) > 1 else "")
+        check_job(job, f"job #{i} of {len(jobs)} ({swept}), no job started: "
+                  if len(jobs) > 1 else "", num=i)
 
 
 def train(args: list[str]) -> bool:
@@ -398,7 +431,7 @@ def _task(cfg) -> None:
     from omegaconf import open_dict
 
     from .config import ConfigError, DataError
-    from .results import complete as whole
+    from .results import differences_from
     from .schema import complete
     from .run import run
     from .ui import duration
@@ -412,17 +445,22 @@ def _task(cfg) -> None:
     out_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
     total = os.environ.get("AXTRAIN_SWEEP_JOBS")
-    job = (f"job {hc.job.num + 1}{f' of {total}' if total else ''} "
+    job = (f"job #{hc.job.num}{f' of {total}' if total else ''} "
            f"({hc.job.override_dirname or 'defaults'})" if multirun else "the run")
-    if cfg.resume and whole(out_dir):
-        log.info("%s: %s holds a complete run, skipping", job, out_dir)
-        return
-    if multirun and cfg.progress == "auto":  # parallel jobs: log lines, never tangled bars
-        with open_dict(cfg):
-            cfg.progress = "log"
     start = time.perf_counter()
     try:
         complete(cfg, explicit_keys(hc.overrides.task))
+        check_existing(out_dir, cfg, multirun)  # checked before a sweep starts, and here
+        if differences_from(out_dir, cfg) is not None:
+            if cfg.resume:
+                log.info("%s: %s holds a complete run of this config, skipping", job, out_dir)
+                return
+            log.warning("%s: %s holds a complete run; this run replaces it when it has "
+                        "finished (it stays as it is until then; resume=true would skip it)",
+                        job, out_dir)
+        if multirun and cfg.progress == "auto":  # parallel jobs: log lines, not tangled bars
+            with open_dict(cfg):
+                cfg.progress = "log"
         run(cfg, out_dir, str(Path(hc.sweep.dir).resolve()) if multirun else None)
     except (ConfigError, DataError) as e:
         fail(str(e))

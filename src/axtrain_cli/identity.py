@@ -19,6 +19,12 @@ NOT_SETTINGS = ("seed", "resume", "threads", "device", "logger", "tracking", "pr
                 "method.knob", "dataset.description", "topology.name", "train.save_every")
 
 
+# Config keys that change neither the training nor what a run writes (how it is shown,
+# scheduled, logged): a complete run with other values of these is the same run.
+NOT_RESULTS = ("resume", "threads", "logger", "tracking", "progress", "train.save_every",
+               "hydra")
+
+
 def short_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
@@ -59,6 +65,19 @@ def setting_hash(cfg, start: str = "") -> str:
     checkpoint's own setting (`start`)."""
     values = {**settings(cfg), "start": start}
     return short_hash(json.dumps(values, sort_keys=True, default=str))
+
+
+def differences(old, new) -> list[str]:
+    """'key: old -> new' for every config value (flat, resolved) that differs between two
+    configs, less NOT_RESULTS; [] when they describe the same run."""
+    a, b = flat(old or {}), flat(new)
+
+    def kept(key: str) -> bool:
+        return not any(key == n or key.startswith(n + ".") for n in NOT_RESULTS)
+
+    unset = "(unset)"
+    return [f"{k}: {a.get(k, unset)} -> {b.get(k, unset)}" for k in sorted(set(a) | set(b))
+            if kept(k) and a.get(k, unset) != b.get(k, unset)]
 
 
 def architecture(net) -> str:

@@ -161,6 +161,26 @@ def complete(run_dir: Path) -> bool:
     return True
 
 
+def read_config(run_dir: Path) -> dict:
+    """The run's resolved config.yaml as a dict ({} if missing or unreadable)."""
+    try:
+        import yaml
+
+        return yaml.safe_load((Path(run_dir) / "config.yaml").read_text()) or {}
+    except Exception:
+        return {}
+
+
+def differences_from(run_dir: Path, cfg) -> list[str] | None:
+    """None when run_dir holds no complete run; else how the config it ran differs from
+    `cfg` ('key: theirs -> cfg's', `identity.differences`; [] for the same run)."""
+    if not complete(run_dir):
+        return None
+    from .identity import differences
+
+    return differences(read_config(run_dir), cfg)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 

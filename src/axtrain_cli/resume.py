@@ -25,15 +25,14 @@ from pathlib import Path
 
 import torch
 
-from .identity import flat, short_hash
+from .identity import NOT_RESULTS, flat, short_hash
 from .results import atomic_write_bytes
 
 log = logging.getLogger("axtrain")
 FILE = ".train_state.pt"
 # Keys that change neither the training nor its results: the state of a run with other
 # values of these is used as it is.
-NOT_TRAINING = ("resume", "threads", "logger", "tracking", "progress", "checkpoint",
-                "train.save_every", "hydra")
+NOT_TRAINING = (*NOT_RESULTS, "checkpoint")
 
 
 def config_key(cfg) -> str:

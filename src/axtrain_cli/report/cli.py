@@ -87,8 +87,35 @@ def build_report(inputs: list[Path], out_dir: Path, plots: bool = True, max_loss
                 written += plot_all(tables, out_dir, max_loss)
             except Exception as e:  # a plot must never cost the tables
                 warn(f"plots skipped: {type(e).__name__}: {' '.join(str(e).split())}")
+    removed = replace_set(out_dir, written)
     return {"out_dir": out_dir, "written": written, "skipped": skipped, "warnings": warnings,
-            "runs": int(df["run_dir"].nunique())}
+            "removed": removed, "runs": int(df["run_dir"].nunique())}
+
+
+REPORT_MANIFEST = "report.json"
+
+
+def replace_set(out_dir: Path, written: list[Path]) -> list[Path]:
+    """Make `written` the report in out_dir: remove what an earlier report there wrote and
+    this one did not (listed in its report.json; a folder without one: the names a report
+    writes, fig*.csv, fig*.png, claims.csv, runs_summary.csv), then list this report's
+    files in report.json. Returns the removed paths. Other files are never touched."""
+    import json
+
+    from ..results import atomic_write_text
+
+    manifest = out_dir / REPORT_MANIFEST
+    try:
+        earlier = [out_dir / n for n in json.loads(manifest.read_text())["files"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        earlier = [p for p in out_dir.glob("*") if p.name in FIG.values()
+                   or (p.name.startswith("fig") and p.suffix in (".csv", ".png"))]
+    mine = {p.name for p in written}
+    removed = [p for p in earlier if p.name not in mine and p.is_file()]
+    for p in removed:
+        p.unlink()
+    atomic_write_text(manifest, json.dumps({"files": sorted(mine)}, indent=1) + "\n")
+    return removed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,5 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in r["written"]:
         print(f"  wrote {path.name}")
     for name, why in r["skipped"].items():
-        print(f"  skipped {name}: {why}")
+        print(f"  not built {name}: {why}")
+    for path in r["removed"]:
+        print(f"  removed {path.name} (an earlier report's, not built this time)")
     return 0

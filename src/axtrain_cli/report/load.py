@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..results import COLUMNS, MANIFEST, SCHEMA_VERSION, complete, read_manifest
+from ..results import (COLUMNS, MANIFEST, SCHEMA_VERSION, complete, read_config,
+                       read_manifest)
 
 STR_COLS = ["dataset", "topology", "arch", "method", "weight_format", "train_knob",
             "train_multiplier", "train_memory", "checkpoint", "setting", "knob", "knob_name",
@@ -79,16 +80,6 @@ def upgrade_v2(df: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
     return df.assign(arch="", bits=hw.get("bits", np.nan), weight_format=hw.get(
         "weight_format", ""), train_multiplier="", train_memory="", checkpoint="",
         setting=setting_hash(cfg) if cfg else "", schema_version=SCHEMA_VERSION)
-
-
-def read_config(run_dir: Path) -> dict:
-    """The run's resolved config.yaml as a dict ({} if missing or unreadable)."""
-    try:
-        import yaml
-
-        return yaml.safe_load((Path(run_dir) / "config.yaml").read_text()) or {}
-    except Exception:
-        return {}
 
 
 def _not_numbers(df: pd.DataFrame) -> str:

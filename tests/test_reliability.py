@@ -324,3 +324,36 @@ def test_trials_run_in_chunks_that_fit(compose_cfg, monkeypatch):
     assert list(ev.trial_chunks(7, words)) == [(0, 3), (3, 3), (6, 1)]
     rows = pd.DataFrame([m.__dict__ for m in ev.sweep(net, split, cfg, ["aggressive"], seed=0)])
     assert rows.trial.tolist() == list(range(7)) and rows.loss.nunique() == 7
+
+
+def test_resume_skips_only_a_complete_run_of_the_same_config(tmp_path):
+    """resume=true over a complete run of another config is one line naming the
+    differences, exit 2, before any work, and the run stays; the same config is skipped; a
+    rerun without resume says it replaces the run."""
+    x = tmp_path / "runs" / "x"
+    first = ["method=act", "train.save_every=0", "dataset=breast_cancer", "train.epochs=2",
+             "eval.trials=2", "eval.knobs=[exact,K1]", "progress=off", f"hydra.run.dir={x}"]
+    assert run_cli(first, tmp_path).returncode == 0
+    before = (x / "results.csv").read_bytes()
+    t = time.perf_counter()
+    r = run_cli(["method=bp", "train.epochs=2", f"hydra.run.dir={x}", "resume=true",
+                 "progress=off"], tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "holds a complete run of another config" in r.stderr
+    assert "method.name: act -> bp" in r.stderr and time.perf_counter() - t < 20
+    assert (x / "results.csv").read_bytes() == before
+    r = run_cli([*first, "resume=true"], tmp_path)
+    assert r.returncode == 0 and "complete run of this config, skipping" in r.stdout + r.stderr
+    r = run_cli([*first, "eval.knobs=[exact]"], tmp_path)
+    assert r.returncode == 0 and "this run replaces it" in r.stdout + r.stderr
+    assert (x / "results.csv").read_bytes() != before
+
+
+def test_a_multirun_rerun_checks_every_job_dir_first(tmp_path):
+    sweep = ["-m", "seed=0,1", "dataset=breast_cancer", "train.epochs=1", "progress=off",
+             "eval.knobs=[exact]", f"hydra.sweep.dir={tmp_path / 's'}",
+             "hydra.sweep.subdir=job${hydra.job.num}"]
+    assert run_cli(sweep, tmp_path).returncode == 0
+    r = run_cli([*sweep, "train.lr=0.01", "resume=true"], tmp_path)
+    assert r.returncode == 2 and "job #0 of 2" in r.stderr and "no job started" in r.stderr
+    assert "train.lr: 0.001 -> 0.01" in r.stderr and r.stderr.count("\n") == 1

@@ -76,8 +76,14 @@ def differences(old, new) -> list[str]:
         return not any(key == n or key.startswith(n + ".") for n in NOT_RESULTS)
 
     unset = "(unset)"
-    return [f"{k}: {a.get(k, unset)} -> {b.get(k, unset)}" for k in sorted(set(a) | set(b))
+    keys = [k for k in sorted(set(a) | set(b))
             if kept(k) and a.get(k, unset) != b.get(k, unset)]
+    # another option of a group (method=act -> bp): its name, not each of its keys
+    groups = {k[:-len(".name")] for k in keys if k.endswith(".name")}
+    keys = [k for k in keys if k.endswith(".name")
+            or not any(k.startswith(g + ".") for g in groups)]
+    keys.sort(key=lambda k: (not k.endswith(".name"), k not in a or k not in b))
+    return [f"{k}: {a.get(k, unset)} -> {b.get(k, unset)}" for k in keys]
 
 
 def architecture(net) -> str:

@@ -242,3 +242,34 @@ def test_the_documented_python_entry_runs(tmp_path):
     rows = pd.read_csv(tmp_path / "runs" / "ionosphere_act" / "results.csv")
     assert set(rows.method) == {"act"} and set(rows.epochs) == {20}
     assert "K1" in r.stdout
+
+
+def test_the_summary_names_knobs_that_are_not_the_papers_and_no_label_says_none():
+    """`axtrain eval model.pt knobs=truncation` must not print a table that reads like
+    DRUM's: a knob whose multiplier or memory is not the paper's knob of that name is named
+    by them; unset parameters are left out of labels and parameter columns."""
+    import io
+
+    from rich.console import Console
+
+    from axtrain_cli import knobs, ui
+    from axtrain_cli.hardware import RELIABLE
+    from axtrain_cli.hardware.plugin import without_unset
+
+    def rows(mult):
+        return [{"train_knob": "", "knob": k, "knob_name": k, "multiplier": m,
+                 "memory": "reliable", "accuracy": 0.9, "exact_accuracy": 0.95, "loss": 0.1,
+                 "compute_power": 0.1, "storage_power": 1.0}
+                for k, m in (("exact", "exact"), ("K1", mult))]
+
+    def text(df):
+        out = io.StringIO()
+        Console(file=out, width=200).print(ui.summary(df, "t", knobs.paper_labels(16)))
+        return out.getvalue()
+
+    assert "not the paper's" not in text(pd.DataFrame(rows("drum(k=2)")))
+    t = text(pd.DataFrame(rows("truncation(k=2)")))
+    assert "not the paper's" in t and "truncation(k=2)" in t
+    assert RELIABLE.label == "reliable" and "None" not in str(knobs.EXACT.parameters())
+    assert without_unset("reliable(voltage_mv=None)") == "reliable"
+    assert without_unset("t(k=2, relative_power=None)") == "t(k=2)"

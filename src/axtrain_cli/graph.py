@@ -420,22 +420,11 @@ def on_hardware(model: nn.Module, knob, calibration_data: torch.Tensor, *, bits:
     as in a knob config, or a `knobs.Knob`. The model's parameters stay its own: training
     the returned module (mode train) updates them through the straight-through estimator.
     """
-    from .knobs import Knob, build
+    from .knobs import Knob, build, paper_knob
     from .models import calibrate
 
     if not isinstance(knob, Knob):
-        if isinstance(knob, str):
-            from omegaconf import OmegaConf
-
-            from .cli import config_dir
-
-            paper = OmegaConf.load(f"{config_dir()}/knobs/paper.yaml")
-            if knob not in paper:
-                raise ValueError(f"knob {knob!r}: allowed {', '.join(paper)} or a "
-                                 "{multiplier: ..., memory: ...} mapping")
-            knob = build(knob, paper[knob], bits)
-        else:
-            knob = build("knob", knob, bits)
+        knob = paper_knob(knob, bits) if isinstance(knob, str) else build("knob", knob, bits)
     x = calibration_data
     net = GraphNet(model, list(x.shape[1:]), _outputs(model, x))
     was = net.training

@@ -60,7 +60,7 @@ class Knob:
             return {}
         return {f"{part}_{k}": (v if isinstance(v, (int, float, str, bool)) else str(v))
                 for part, model in (("multiplier", self.multiplier), ("memory", self.memory))
-                for k, v in model.parameters().items()}
+                for k, v in model.parameters().items() if v is not None}
 
 
 EXACT = Knob("exact", hw.Exact())
@@ -84,6 +84,37 @@ def build(name: str, spec, bits: int) -> Knob:
         except ValueError as e:
             raise ConfigError(f"knobs.{name}.{part}.{e}") from None
     return Knob(name, parts.get("multiplier", hw.Exact()), parts.get("memory", hw.RELIABLE))
+
+
+def paper_knobs() -> dict:
+    """The paper's knob set (conf/knobs/paper.yaml) as {name: {multiplier, memory}}."""
+    from importlib.resources import files
+
+    import yaml
+
+    return yaml.safe_load((files("axtrain_cli.conf") / "knobs" / "paper.yaml").read_text())
+
+
+def paper_knob(name: str, bits: int) -> Knob:
+    """The paper's knob `name` (exact, K1..K4, ntv400/660/850) for `bits`-bit words."""
+    paper = paper_knobs()
+    if name not in paper:
+        raise ValueError(f"knob {name!r}: allowed {', '.join(paper)} or a "
+                         "{multiplier: ..., memory: ...} mapping")
+    return build(name, paper[name], bits)
+
+
+def paper_labels(bits: int) -> dict[str, tuple[str, str]]:
+    """{name: (multiplier label, memory label)} of the paper's knobs at `bits`-bit words
+    (what results.csv writes for them), for naming the knobs that differ."""
+    out = {}
+    for name in paper_knobs():
+        try:
+            k = paper_knob(name, bits)
+        except Exception:  # e.g. a k the word is too short for
+            continue
+        out[name] = (k.multiplier.label, k.memory.label)
+    return out
 
 
 def resolve(name: str, cfg) -> Knob:

@@ -136,7 +136,8 @@ def run(cfg: DictConfig, out_dir: str | Path, sweep_dir: str | None = None) -> p
     log.info("wrote %s (%d rows) in %.1f s", out_dir / "results.csv", len(df),
              time.perf_counter() - start)
     tracking.log_run(cfg, out_dir, df, history, sweep_dir)
-    ui.print_table(ui.summary(df, f"{cfg.dataset.name} / {cfg.method.name} / seed {cfg.seed}"))
+    ui.print_table(ui.summary(df, f"{cfg.dataset.name} / {cfg.method.name} / seed {cfg.seed}",
+                              knobs.paper_labels(cfg.hardware.bits)))
     return df
 
 

@@ -75,24 +75,44 @@ def progress(mode: str):
         yield bar
 
 
-def summary(df, title: str) -> Table:
+def summary(df, title: str, paper: dict | None = None) -> Table:
     """One line per network and knob of a results frame: the network (the knob it was
     trained or tuned for), n evaluations (reads of a stochastic memory), mean and std of
     accuracy, the same network's accuracy on exact hardware, mean loss, relative compute
-    and storage power."""
+    and storage power. `paper`: {knob name: (multiplier label, memory label)} of the paper's
+    knobs; a knob whose definition differs (or that the paper does not have) is named by
+    its multiplier and memory in a `hardware` column."""
+    groups = list(df.groupby(["train_knob", "knob"], sort=False, dropna=False))
+    hardware = [_hardware(d, knob, paper) for (_, knob), d in groups]
     table = Table(title=title, caption="network: the knob it was trained or tuned for; "
-                  "on exact: the same network's accuracy on exact hardware")
-    for col in ("network", "knob", "n", "accuracy", "std", "on exact", "loss", "compute",
-                "storage"):
-        table.add_column(col, justify="left" if col in ("network", "knob") else "right")
-    for (network, knob), d in df.groupby(["train_knob", "knob"], sort=False, dropna=False):
+                  "on exact: the same network's accuracy on exact hardware"
+                  + ("; hardware: where a knob is not the paper's" if any(hardware) else ""))
+    cols = ["network", "knob", *(["hardware"] if any(hardware) else []), "n", "accuracy",
+            "std", "on exact", "loss", "compute", "storage"]
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("network", "knob", "hardware")
+                         else "right")
+    for ((network, knob), d), hw in zip(groups, hardware):
         acc, exact = d["accuracy"], d["exact_accuracy"].dropna()
-        table.add_row(str(network or "as trained"), str(knob), str(len(d)), f"{acc.mean():.4f}",
+        table.add_row(str(network or "as trained"), str(knob),
+                      *([hw] if any(hardware) else []), str(len(d)), f"{acc.mean():.4f}",
                       f"{acc.std(ddof=0):.4f}" if len(d) > 1 else "",
                       f"{exact.mean():.4f}" if len(exact) else "",
                       f"{d['loss'].mean():.5f}", f"{d['compute_power'].iloc[0]:.3f}",
                       f"{d['storage_power'].iloc[0]:.3f}")
     return table
+
+
+def _hardware(d, knob: str, paper: dict | None) -> str:
+    """The knob's multiplier and memory where they are not the paper's knob of that name
+    ('' where they are, or for the float network); a reliable memory is left out."""
+    if paper is None or not d["multiplier"].iloc[0]:
+        return ""
+    mult, mem = str(d["multiplier"].iloc[0]), str(d["memory"].iloc[0])
+    name = str(d["knob_name"].iloc[0])
+    if paper.get(name) == (mult, mem):
+        return ""
+    return " ".join(p for p in (mult, "" if mem == "reliable" else mem) if p)
 
 
 def print_table(table: Table) -> None:

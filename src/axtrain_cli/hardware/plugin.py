@@ -39,10 +39,20 @@ class HardwareModel:
 
     @property
     def label(self) -> str:
-        """`name(param=value, ...)`, as written in results.csv."""
+        """`name(param=value, ...)`, as written in results.csv (parameters left unset, None,
+        are not written)."""
         params = ", ".join(f"{f.name}={_fmt(getattr(self, f.name))}"
-                           for f in dataclasses.fields(self))
+                           for f in dataclasses.fields(self) if getattr(self, f.name) is not None)
         return f"{self.name}({params})" if params else self.name
+
+
+def without_unset(label: str) -> str:
+    """A label as earlier versions wrote it, with `param=None` entries, in today's form
+    (`reliable(voltage_mv=None)` -> `reliable`)."""
+    import re
+
+    label = re.sub(r"(, )?\b\w+=None\b(?=[,)])", "", str(label))
+    return re.sub(r"\(, ", "(", label).replace("()", "")
 
 
 def _fmt(v: Any) -> str:

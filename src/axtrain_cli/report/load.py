@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..hardware.plugin import without_unset
 from ..results import (COLUMNS, MANIFEST, SCHEMA_VERSION, complete, read_config,
                        read_manifest)
 
@@ -139,6 +140,8 @@ def load_runs(inputs: list[Path], warn) -> pd.DataFrame:
             continue
         for c in STR_COLS:
             df[c] = df[c].fillna("") if c in df.columns else ""
+        for c in ("multiplier", "memory", "train_multiplier", "train_memory"):
+            df[c] = df[c].map(without_unset)  # earlier versions wrote `param=None`
         df["run_dir"] = str(f.parent)
         if not (df["init"] != "").any():
             df["init"] = method_init(f.parent)

@@ -165,6 +165,8 @@ def test_ctrl_c_is_one_line_exit_130_and_keeps_earlier_outputs(tmp_path):
     finally:
         p.kill()  # no runaway 100,000-epoch run if it did not stop
     assert p.returncode == 130 and len(err.strip().splitlines()) == 1 and "interrupted" in err
+    # nothing saved yet (the first save comes 5 minutes in): said, with the setting
+    assert "of training, none of it saved" in err and "train.save_every=5" in err
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != "cli.log"}
     assert after == before and complete(out)
 

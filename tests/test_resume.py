@@ -69,3 +69,38 @@ def test_a_state_of_another_config_is_not_used(tmp_path):
     r = run_cli(args, cwd=tmp_path)
     assert r.returncode == 0 and "cannot be read" in (out / "cli.log").read_text()
     assert not (out / FILE).exists()
+
+
+def test_a_long_epoch_is_saved_and_resumed_part_way(tmp_path):
+    """With train.save_every shorter than an epoch, the state is saved inside the epoch;
+    Ctrl-C then loses only the work since that save, says so, and the rerun continues
+    after the saved batch to byte-identical results."""
+    args = ["dataset=breast_cancer", "method=act", "train.epochs=2", "train.batch_size=1",
+            "train.save_every=0.005", "eval.knobs=[exact,K1]", "progress=off"]
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert run_cli([*args, f"hydra.run.dir={whole}"], cwd=tmp_path).returncode == 0
+    p = subprocess.Popen([*AXTRAIN, *args, f"hydra.run.dir={cut}"], cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "2"},
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        for _ in range(1200):  # until a save inside the first epoch
+            try:
+                state = torch.load(cut / FILE, weights_only=True)
+            except (OSError, RuntimeError, EOFError):
+                state = None
+            if state and state["current"] and state["current"]["inside"]:
+                break
+            assert p.poll() is None, "the run ended before it could be interrupted"
+            time.sleep(0.02)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=120)
+    finally:
+        p.kill()
+    assert p.returncode == 130 and "since its last save are lost" in err, err
+    again = run_cli([*args, f"hydra.run.dir={cut}"], cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert ", after its batch" in (cut / "cli.log").read_text()
+    for name in ("results.csv", "history.csv"):
+        assert (cut / name).read_bytes() == (whole / name).read_bytes(), name
+

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         single_run = _main(list(sys.argv[1:] if argv is None else argv))
     except KeyboardInterrupt as e:
         print(f"axtrain: {e.args[0] if e.args else 'interrupted'}; nothing was half written "
-              "and earlier outputs are kept", file=sys.stderr)
+              "and an earlier run's outputs are kept", file=sys.stderr)
         if argv is None:  # the program itself, not a caller's
             # A Ctrl-C that lands inside a string exec (dataclasses, lazy imports such as
             # torch._dynamo) marks itself "unhandled" in CPython 3.11 even once caught here,
@@ -464,15 +464,13 @@ def _task(cfg) -> None:
         run(cfg, out_dir, str(Path(hc.sweep.dir).resolve()) if multirun else None)
     except (ConfigError, DataError) as e:
         fail(str(e))
-    except KeyboardInterrupt:
-        from .resume import FILE
+    except KeyboardInterrupt as e:
+        from .resume import Interrupted
 
-        if (out_dir / FILE).is_file():  # the training continues where it was saved
+        if isinstance(e, Interrupted):  # what is saved, what is lost, how to continue
             where = (f"hydra.sweep.dir={hc.sweep.dir}" if multirun
                      else f"hydra.run.dir={out_dir}")
-            raise KeyboardInterrupt(f"interrupted; the training saved in {out_dir / FILE} "
-                                    f"continues when the same command runs with {where}"
-                                    ) from None
+            raise KeyboardInterrupt(e.message(where)) from None
         raise
     except OSError as e:  # writing the outputs: the earlier run's set stays whole
         fail(f"cannot write the run's outputs in {out_dir}: {e.strerror or e}"

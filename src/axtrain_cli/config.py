@@ -70,7 +70,8 @@ class TrainConf:
     momentum: float = 0.9  # sgd only
     weight_decay: float = 0.0
     loss: str = "mse"  # mse: E = 1/2 sum_k (O_k - t_k)^2 on sigmoid outputs | bce
-    save_every: float = 10.0  # minutes between saves of the resumable training (0: each epoch)
+    save_every: float = 5.0  # minutes between saves of the resumable training, also inside a
+    # long epoch (0: at the end of every epoch)
 
 
 @dataclass

@@ -136,6 +136,8 @@ def sweep(net: Net, split, cfg, names: list[str], *, seed: int, progress=None,
                              store_biases=cfg.hardware.store_biases, first_trial=first,
                              weight_format=fmt)
             m = evaluate(net, x, y, plan, cfg.train.loss, n_classes, reference=reference)
+            if getattr(progress, "estimate", None) is not None:
+                progress.estimate.evaluated(len(x) * (trials or 1))
             done += [measurement(name, knob, power, first + t, float(m.loss[t]),
                                  float(m.accuracy[t]), float(m.deviation[t]), on_exact)
                      for t in range(len(m.loss))]

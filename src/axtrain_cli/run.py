@@ -7,6 +7,7 @@ matplotlib), manifest.json."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -91,7 +92,13 @@ def run(cfg: DictConfig, out_dir: str | Path, sweep_dir: str | None = None) -> p
     log.info("network %s (architecture %s), %s", facts["topology"], facts["arch"],
              f"from {facts['checkpoint']}" if facts["checkpoint"] else "trained here")
     state = TrainingState(out_dir, cfg, [gen, draws])
-    with ui.progress(cfg.progress) as bar:
+    estimate = ui.RunEstimate(
+        methods.planned_epochs(cfg) * -(-len(split.x_train) // cfg.train.batch_size),
+        cfg.train.batch_size, len(split.x_test) * sum(
+            cfg.eval.trials if knobs.resolve(k, cfg).memory.stochastic else 1
+            for k in cfg.eval.knobs))
+    with ui.progress(cfg.progress, estimate) as bar, _interruptible(state):
+        estimate.start()
         trained = methods.train(net, Context(cfg, m, split, gen, bar, draws, state))
         if facts["trained_here"]:
             log.info("data loaded and %s trained in %.1f s", m.name, time.perf_counter() - start)
@@ -139,6 +146,15 @@ def run(cfg: DictConfig, out_dir: str | Path, sweep_dir: str | None = None) -> p
     ui.print_table(ui.summary(df, f"{cfg.dataset.name} / {cfg.method.name} / seed {cfg.seed}",
                               knobs.paper_labels(cfg.hardware.bits)))
     return df
+
+
+@contextlib.contextmanager
+def _interruptible(state: TrainingState):
+    """Ctrl-C inside: resume.Interrupted, saying what is saved and what is lost."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise state.interrupted() from None
 
 
 def run_facts(cfg, net) -> dict:

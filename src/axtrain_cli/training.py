@@ -95,24 +95,35 @@ def fit(net: Net, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: 
         label: str = "train", after_step: Callable[[], dict] | None = None,
         first_epoch: int = 1, history: list[dict] | None = None,
         after_epoch: Callable[[int, list], None] | None = None,
-        transform: Callable | None = None) -> list[dict]:
+        transform: Callable | None = None, inside: dict | None = None,
+        after_batch: Callable[[int, dict, list], None] | None = None) -> list[dict]:
     """Mini-batch training; returns one history dict per epoch (means of the step figures,
     plus `epoch`). `on_epoch(epoch, record)` may adjust state (e.g. adaptive gamma);
     `after_step()` runs after each optimiser step and returns figures to average too;
-    `after_epoch(epoch, history)` sees each finished epoch (e.g. to save a resumable
-    state). A resumed phase starts at `first_epoch` with the `history` of the epochs
-    before it. `transform(batch, generator)`: augmentation of each training batch."""
+    `after_epoch(epoch, history)` sees each finished epoch and `after_batch(epoch, point,
+    history)` each batch inside one (e.g. to save a resumable state; `point`: the epoch's
+    batch order, batches done and figure sums). A resumed phase starts at `first_epoch`
+    with the `history` of the epochs before it, and with `inside` (a `point`) part-way
+    through it. `transform(batch, generator)`: augmentation of each training batch."""
     history = list(history or [])
     task = progress.add_task(label, total=epochs) if progress else None
     if task is not None and first_epoch > 1:
         progress.update(task, advance=first_epoch - 1)
+    estimate = getattr(progress, "estimate", None)
     n = len(x)
+    per_epoch = -(-n // batch_size)
+    if estimate is not None:  # a resumed phase: its finished epochs are not planned work
+        estimate.batches -= (first_epoch - 1) * per_epoch
     for epoch in range(first_epoch, epochs + 1):
         net.train()
-        order = torch.randperm(n, generator=generator)
-        sums: dict[str, float] = {}
-        batches = 0
-        for s in range(0, n, batch_size):
+        if inside is not None:  # resumed part-way through this epoch
+            order, batches, sums = inside["order"], inside["batch"], dict(inside["sums"])
+            inside = None
+            if task is not None:
+                progress.update(task, advance=batches / per_epoch)
+        else:
+            order, batches, sums = torch.randperm(n, generator=generator), 0, {}
+        for s in range(batches * batch_size, n, batch_size):
             idx = order[s:s + batch_size]
             optimizer.zero_grad(set_to_none=True)
             xb = x[idx] if transform is None else transform(x[idx], generator)
@@ -124,6 +135,14 @@ def fit(net: Net, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: 
             for key, v in figures.items():
                 sums[key] = sums.get(key, 0.0) + float(v)
             batches += 1
+            if estimate is not None:
+                estimate.trained()
+            if batches < per_epoch:
+                if task is not None:  # a line every ~10 s off a terminal
+                    progress.update(task, advance=1 / per_epoch, steps=1)
+                if after_batch is not None:
+                    after_batch(epoch, {"order": order, "batch": batches, "sums": sums},
+                                history)
         record = {"epoch": epoch, **{k: v / batches for k, v in sums.items()}}
         if on_epoch is not None:
             on_epoch(epoch, record)
@@ -131,7 +150,7 @@ def fit(net: Net, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: 
         if after_epoch is not None:
             after_epoch(epoch, history)
         if progress:
-            progress.update(task, advance=1,
+            progress.update(task, advance=1 - (batches - 1) / per_epoch, steps=1,
                             description=f"{label} loss={record.get('loss', 0):.4f}")
     return history
 

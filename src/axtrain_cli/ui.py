@@ -15,33 +15,87 @@ console = Console(stderr=True)
 log = logging.getLogger("axtrain")
 
 
+class RunEstimate:
+    """The time left in a whole run: the planned training batches (every phase: act, the
+    fine-tunes, the baselines' retraining) at the rate measured so far, and the sweep's
+    sample reads (test samples x reads per knob), at their own measured rate once the
+    sweep has started, before that at a third of a training sample's time (a forward pass
+    of the three of a training step)."""
+
+    def __init__(self, batches: int, batch_size: int, reads: int):
+        self.batches, self.batch_size, self.reads = batches, batch_size, reads
+        self.done_batches, self.train_time = 0, 0.0
+        self.done_reads, self.eval_time = 0, 0.0
+        self._last = time.monotonic()
+
+    def _lap(self) -> float:
+        now, last = time.monotonic(), self._last
+        self._last = now
+        return now - last
+
+    def start(self) -> None:
+        """Work begins now (the time before, loading and checking, is not counted)."""
+        self._last = time.monotonic()
+
+    def trained(self, batches: int = 1) -> None:
+        self.done_batches += batches
+        self.train_time += self._lap()
+
+    def evaluated(self, reads: int) -> None:
+        self.done_reads += reads
+        self.eval_time += self._lap()
+
+    def left(self) -> float | None:
+        """Seconds left in the run, or None before anything was measured."""
+        if not self.done_batches and not self.done_reads:
+            return None
+        per_batch = self.train_time / self.done_batches if self.done_batches else 0.0
+        per_read = (self.eval_time / self.done_reads if self.done_reads
+                    else per_batch / max(1, self.batch_size) / 3)
+        return (max(0, self.batches - self.done_batches) * per_batch
+                + max(0, self.reads - self.done_reads) * per_read)
+
+    def text(self) -> str:
+        left = self.left()
+        return "" if left is None else f"~{duration(left)} left in the run"
+
+
 class LogProgress:
     """Progress as log lines, for output that is not a terminal (a file, a cluster log):
-    a task's line at most every `interval` seconds and when it ends (phase, n/N, the
-    latest description, elapsed, estimated time left); a task added with every=True
+    a task's line at most every `interval` seconds, also inside an epoch, and when it ends
+    (phase, epochs done of all, the latest description, the batch rate, elapsed, time left
+    in the phase and, with a RunEstimate, in the whole run); a task added with every=True
     logs every step (the sweep: one line per knob)."""
 
-    def __init__(self, interval: float = 10.0):
-        self.interval, self.tasks = interval, []
+    def __init__(self, interval: float = 10.0, estimate: RunEstimate | None = None):
+        self.interval, self.tasks, self.estimate = interval, [], estimate
 
     def add_task(self, description: str, total: int, every: bool = False) -> int:
         now = time.monotonic()
         self.tasks.append({"label": description, "total": total, "done": 0, "start": now,
-                           "last": now, "every": every, "text": ""})
+                           "last": now, "every": every, "text": "", "steps": 0})
         return len(self.tasks) - 1
 
-    def update(self, task: int, advance: int = 1, description: str | None = None) -> None:
+    def update(self, task: int, advance: float = 1, description: str | None = None,
+               steps: int = 0) -> None:
+        """Advance `task` (by a fraction of an epoch within one); `steps`: batches done."""
         t, now = self.tasks[task], time.monotonic()
         t["done"] += advance
+        t["steps"] += steps
         if description:  # the rich bars' description repeats the label
             t["text"] = description.removeprefix(t["label"]).strip()
-        if not (t["every"] or t["done"] >= t["total"] or now - t["last"] >= self.interval):
+        end = t["done"] >= t["total"] - 1e-9
+        if not (t["every"] and not steps or end or now - t["last"] >= self.interval):
             return
         t["last"], spent = now, now - t["start"]
-        left = spent / t["done"] * (t["total"] - t["done"]) if t["done"] else 0.0
-        log.info("%s %d/%d%s, %s elapsed%s", t["label"], t["done"], t["total"],
-                 f": {t['text']}" if t["text"] else "", duration(spent),
-                 f", ~{duration(left)} left" if t["done"] < t["total"] else "")
+        done = t["done"]
+        left = spent / done * (t["total"] - done) if done else 0.0
+        count = f"{done:.0f}" if abs(done - round(done)) < 1e-9 else f"{done:.2f}"
+        rate = f", {t['steps'] / spent:.1f} batches/s" if t["steps"] and spent > 0 else ""
+        run = self.estimate.text() if self.estimate is not None and not end else ""
+        log.info("%s %s/%d%s%s, %s elapsed%s%s", t["label"], count, t["total"],
+                 f": {t['text']}" if t["text"] else "", rate, duration(spent),
+                 f", ~{duration(left)} left" if not end else "", f", {run}" if run else "")
 
     def advance(self, task: int, advance: int = 1) -> None:
         self.update(task, advance)
@@ -62,16 +116,37 @@ def progress_kind(mode: str) -> str | None:
     return None if mode == "off" else mode
 
 
+class BarProgress(Progress):
+    """rich bars, with a last line for the whole run's time left (a RunEstimate)."""
+
+    def __init__(self, estimate: RunEstimate | None):
+        super().__init__(TextColumn("{task.description:<28}"), BarColumn(),
+                         MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                         transient=True)
+        self.estimate = estimate
+        self._run, self._shown = None, 0.0
+
+    def update(self, task, advance=None, description=None, steps: int = 0, **kw):
+        super().update(task, advance=advance, description=description, **kw)
+        now = time.monotonic()
+        if self.estimate is None or (steps and now - self._shown < 2.0):
+            return
+        self._shown, text = now, self.estimate.text()
+        if text and self._run is None:
+            self._run = self.add_task(f"run: {text}", total=None)
+        elif text:
+            super().update(self._run, description=f"run: {text}")
+
+
 @contextlib.contextmanager
-def progress(mode: str):
-    """Progress of epochs and evaluation (add_task, update, advance), or None when off."""
+def progress(mode: str, estimate: RunEstimate | None = None):
+    """Progress of epochs and evaluation (add_task, update, advance), or None when off;
+    `estimate`: the whole run's time left, shown beside."""
     kind = progress_kind(mode)
     if kind != "on":
-        yield LogProgress() if kind == "log" else None
+        yield LogProgress(estimate=estimate) if kind == "log" else None
         return
-    bar = Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), console=console, transient=True)
-    with bar:
+    with BarProgress(estimate) as bar:
         yield bar
 
 

@@ -31,4 +31,20 @@ def train(net, ctx):
     return module(ctx.m.name).train(net, ctx)
 
 
+def planned_epochs(cfg) -> int:
+    """The training epochs a run of `cfg` plans, over all its phases (for the time-left
+    estimate): a checkpoint's network is not trained again (pas fine-tunes it); AxTrain
+    adds a fine-tune per approximate knob; the baselines count every retraining iteration
+    up to their max_iterations."""
+    m, epochs = cfg.method, cfg.train.epochs
+    start = 0 if m.get("checkpoint") and m.name != "pas" else epochs
+    if m.name == "axtrain":
+        tuned = module("axtrain").tuned_knobs(cfg)
+        return start + m.finetune_epochs * len(tuned)
+    if m.name in ("approxann", "axnn"):
+        rounds = len(m.constraints) if m.name == "axnn" else 1
+        return start + m.retrain_epochs * m.max_iterations * rounds
+    return start
+
+
 __all__ = ["NAMES", "check", "module", "register_configs", "train", "typed"]

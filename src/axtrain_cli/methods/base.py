@@ -71,20 +71,27 @@ def fit_net(net: Net, ctx: Context, step: Step, epochs: int, lr: float, label: s
     key = state.phase(label) if state is not None else label
     done = state.finished(key, net, stateful) if state is not None else None
     if done is not None:
+        estimate = getattr(ctx.progress, "estimate", None)
+        if estimate is not None:  # restored, not trained: no longer planned work
+            estimate.batches -= epochs * -(-len(split.x_train) // t.batch_size)
         return done
     opt = make_optimizer(net.parameters(), t.optimizer, lr, t.weight_decay, t.momentum)
-    first, before = state.resumed(key, net, opt, stateful) if state is not None else (1, [])
+    first, before, inside = (state.resumed(key, net, opt, stateful) if state is not None
+                             else (1, [], None))
     # the paper's weight word (sign and fraction bits): weights kept in its range by
     # clipping after every step; history's clipped_weights = weights that hit the bound
     clip = (lambda: {"clipped_weights": clip_to_format(net, h.bits)}) \
         if h.weight_format == "fraction" else None
     save = (lambda epoch, hist: state.after_epoch(key, epoch, hist, net, opt, stateful)) \
         if state is not None else None
+    save_inside = (lambda epoch, point, hist: state.inside_epoch(
+        key, epoch, point, hist, net, opt, stateful)) if state is not None else None
     history = fit(net, split.x_train, split.y_train, epochs=epochs, batch_size=t.batch_size,
                   optimizer=opt, step=step, generator=ctx.generator, on_epoch=on_epoch,
                   progress=ctx.progress, label=label, after_step=clip, first_epoch=first,
                   history=before, after_epoch=save,
-                  transform=crop_flip if getattr(split, "augment", False) else None)
+                  transform=crop_flip if getattr(split, "augment", False) else None,
+                  inside=inside, after_batch=save_inside)
     for r in history:
         r["phase"] = label
     if state is not None:

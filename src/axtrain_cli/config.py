@@ -112,7 +112,9 @@ class AxConf:
     eval: EvalConf = field(default_factory=EvalConf)
     seed: int = 0
     resume: bool = False  # skip the job if its output dir already holds a results.csv
-    threads: Optional[int] = None  # torch threads (None: all cores, or the job's share)
+    # torch threads: None, the cores this process may use (or the job's share); auto, those
+    # less the ones other processes keep busy at the start; N
+    threads: Any = None
     device: str = "cpu"  # cpu | cuda | auto (cuda when available)
     logger: str = "none"  # none | mlflow | tensorboard (axtrain_cli.tracking)
     tracking: TrackingConf = field(default_factory=lambda: TrackingConf())
@@ -134,7 +136,7 @@ RANGES = {
     "hardware.bits": "an integer in [2, 24]",
     "hardware.nominal_mv": "a voltage > 0 mV",
     "eval.trials": "an integer in [1, 1000000]",
-    "threads": "an integer >= 1 or null",
+    "threads": "an integer >= 1, auto or null",
     "seed": "an integer in [0, 2^32 - 1]",
     "eval.knobs": "a non-empty list of distinct knob names",
 }
@@ -287,8 +289,9 @@ def check_common(cfg: DictConfig) -> None:
             RANGES["eval.knobs"] + (f" ({', '.join(repeated)} repeated)" if repeated else ""))
     choice(cfg, "progress", ("auto", "on", "log", "off"))
     choice(cfg, "device", DEVICES)
-    if cfg.threads is not None:
-        require(cfg, "threads", cfg.threads >= 1)
+    threads = cfg.threads
+    require(cfg, "threads", threads is None or threads == "auto" or (
+        isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1))
     check_knob_names(cfg)
 
 

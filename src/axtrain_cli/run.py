@@ -53,6 +53,57 @@ def _cpu(state: dict) -> dict:
     return {k: v.cpu() for k, v in state.items()}
 
 
+def busy_cores(cores: set[int], seconds: float = 0.1) -> float | None:
+    """How many of `cores` other processes keep busy now (this one sleeps while it is
+    measured): /proc/stat's per-CPU busy time over `seconds`; None where it cannot be read."""
+    def sample() -> dict[int, tuple[int, int]]:
+        out = {}
+        with open("/proc/stat") as f:
+            for line in f:
+                name, *ticks = line.split()
+                if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cores:
+                    t = [int(v) for v in ticks]
+                    out[int(name[3:])] = (sum(t), t[3] + (t[4] if len(t) > 4 else 0))
+        return out
+
+    try:
+        a = sample()
+        time.sleep(seconds)
+        b = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    busy = 0.0
+    for c in a.keys() & b.keys():
+        total, idle = b[c][0] - a[c][0], b[c][1] - a[c][1]
+        busy += (total - idle) / total if total > 0 else 0.0
+    return busy
+
+
+def choose_threads(setting) -> tuple[int, str]:
+    """(torch threads, why) for the `threads` setting: a number as given; null, the cores
+    this process may use (its CPU affinity; the same count whatever else runs, so the same
+    command gives the same bytes: convolutions round differently with another thread
+    count), warning when other processes keep some of them busy; auto, those cores less
+    the ones other processes keep busy when it starts (faster on a loaded machine)."""
+    cores = os.sched_getaffinity(0)
+    if isinstance(setting, int):
+        if setting > len(cores):
+            log.warning("threads=%d is more than the %d cores this process may use: expect it "
+                        "to run slower, not faster", setting, len(cores))
+        return setting, "threads=" + str(setting)
+    busy = busy_cores(cores)
+    if setting == "auto":
+        n = max(1, min(len(cores), round(len(cores) - (busy or 0.0))))
+        return n, (f"threads=auto: {len(cores)} cores, {busy:.1f} kept busy by other "
+                   "processes" if busy is not None else f"threads=auto: {len(cores)} cores")
+    if busy is not None and round(len(cores) - busy) < len(cores):
+        log.warning("other processes keep %.1f of the %d cores this process may use busy: "
+                    "threads=auto (or threads=N) would use fewer threads and run faster (its "
+                    "results may differ in rounding from a run with %d threads)", busy,
+                    len(cores), len(cores))
+    return len(cores), "the cores this process may use"
+
+
 def seed_everything(seed: int) -> torch.Generator:
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
@@ -63,15 +114,11 @@ def run(cfg: DictConfig, out_dir: str | Path, sweep_dir: str | None = None) -> p
     record them with `cfg.logger`; `sweep_dir`: the multirun's dir, grouping its jobs)."""
     validate(cfg, data=False)  # the data is loaded (and checked) below, before training
     out_dir = Path(out_dir)
-    if cfg.threads is not None:
-        cores = len(os.sched_getaffinity(0))
-        if cfg.threads > cores:
-            log.warning("threads=%d is more than the %d cores this process may use: expect it "
-                        "to run slower, not faster", cfg.threads, cores)
-        torch.set_num_threads(int(cfg.threads))
+    threads, why = choose_threads(cfg.threads)
+    torch.set_num_threads(threads)
     start = time.perf_counter()
-    log.info("dataset=%s topology=%s method=%s seed=%s threads=%d", cfg.dataset.name,
-             cfg.topology.get("name", "-"), cfg.method.name, cfg.seed, torch.get_num_threads())
+    log.info("dataset=%s topology=%s method=%s seed=%s threads=%d (%s)", cfg.dataset.name,
+             cfg.topology.get("name", "-"), cfg.method.name, cfg.seed, threads, why)
     log.info("fidelity choices: loss=%s bits=%d weight_format=%s store_biases=%s "
              "calibration=%s trials=%d scaling=%s power_model=%s", cfg.train.loss,
              cfg.hardware.bits, cfg.hardware.weight_format, cfg.hardware.store_biases,

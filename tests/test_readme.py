@@ -3,6 +3,7 @@ override wins in Hydra), so the README cannot go stale silently. The reproductio
 report it shows are run by the regression stage (tests/test_regression.py), the cluster
 sweep up to its submission."""
 
+import os
 import sys
 
 import pandas as pd
@@ -68,7 +69,8 @@ def test_readme_sweep_runs_every_job(args, tmp_path):
 
 
 @pytest.mark.parametrize("args", commands("cluster"), ids=" ".join)
-def test_readme_cluster_sweep_is_checked_and_composes_to_its_launcher(args, monkeypatch):
+def test_readme_cluster_sweep_is_checked_and_composes_to_its_launcher(args, monkeypatch,
+                                                                      tmp_path):
     """Up to the submission: every job passes axtrain's checks (what `axtrain train -m`
     does before launching) and Hydra composes submitit's SLURM launcher with the given
     settings. tests/test_ecosystem.py runs submitit's code path with local processes."""
@@ -79,6 +81,12 @@ def test_readme_cluster_sweep_is_checked_and_composes_to_its_launcher(args, monk
 
     overrides = [a for a in args if a != "-m"]
     monkeypatch.setattr(sys, "argv", ["axtrain"])
+    bin_dir = tmp_path / "bin"  # a cluster's login node: SLURM's commands on the PATH
+    bin_dir.mkdir()
+    for name in ("sbatch", "srun"):
+        (bin_dir / name).write_text("#!/bin/sh\nexit 1\n")
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     jobs, swept = sweep_jobs(overrides)
     assert len(jobs) > 1 and swept
     check_sweep(overrides, (jobs, swept))  # exits 2 on a bad job
@@ -91,3 +99,10 @@ def test_readme_cluster_sweep_is_checked_and_composes_to_its_launcher(args, monk
         if a.startswith("hydra.launcher."):
             key, value = a[len("hydra.launcher."):].split("=", 1)
             assert str(launcher[key]) == value
+
+
+@pytest.mark.parametrize("args", commands("cluster"), ids=" ".join)
+def test_the_cluster_sweep_without_slurm_is_one_line(args, tmp_path):
+    r = run_cli([*args, "train.epochs=1"], cwd=tmp_path, env_extra={"PATH": "/usr/bin:/bin"})
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "hydra/launcher=slurm" in r.stderr and "sbatch and srun" in r.stderr

@@ -263,6 +263,8 @@ def check_job(overrides: list[str], where: str = "", num: int | None = None) -> 
         for key in ("hydra.run.dir", "hydra.sweep.dir"):
             writable_dir(OmegaConf.select(cfg, key), key)
         out_dir = job_dir(cfg, num)
+        if num == 0:  # a multirun: its launcher can launch here
+            check_launcher(cfg)
         with open_dict(cfg):
             del cfg["hydra"]
         complete(cfg, explicit_keys(overrides))
@@ -273,6 +275,32 @@ def check_job(overrides: list[str], where: str = "", num: int | None = None) -> 
         fail(f"{where}{e}")
     except Exception as e:  # unknown keys and options, types, bad override syntax
         fail(f"{where}{_compose_error(e, overrides)}")
+
+
+def check_launcher(cfg) -> None:
+    """The multirun's launcher (hydra/launcher) is installed, and SLURM's submits where
+    SLURM is: else a ConfigError naming the launcher and what it needs."""
+    import importlib.util
+    import shutil
+
+    from omegaconf import OmegaConf
+
+    from .config import ConfigError
+
+    target = str(OmegaConf.select(cfg, "hydra.launcher._target_") or "")
+    name = OmegaConf.select(cfg, "hydra.runtime.choices").get("hydra/launcher", "basic")
+    parts = target.split(".")
+    if parts[0] == "hydra_plugins" and len(parts) > 2 and \
+            importlib.util.find_spec(".".join(parts[:2])) is None:
+        extra = {"hydra_submitit_launcher": "slurm", "hydra_joblib_launcher": "joblib"}
+        how = f"pip install 'axtrain[{extra[parts[1]]}]'" if parts[1] in extra else "pip"
+        raise ConfigError(f"hydra/launcher={name} needs the Hydra plugin {parts[1]}, which is "
+                          f"not installed: allowed after {how}")
+    if target.endswith("SlurmLauncher") and not (shutil.which("sbatch") and shutil.which("srun")):
+        raise ConfigError(f"hydra/launcher={name} submits the jobs with SLURM's sbatch and srun, "
+                          "which are not on this machine's PATH: allowed on a SLURM cluster's "
+                          "login node; here hydra/launcher=local_parallel (joblib) or "
+                          "hydra/launcher=submitit_local")
 
 
 def job_dir(cfg, num: int | None) -> Path:

@@ -273,3 +273,21 @@ def test_the_summary_names_knobs_that_are_not_the_papers_and_no_label_says_none(
     assert RELIABLE.label == "reliable" and "None" not in str(knobs.EXACT.parameters())
     assert without_unset("reliable(voltage_mv=None)") == "reliable"
     assert without_unset("t(k=2, relative_power=None)") == "t(k=2)"
+
+
+def test_a_value_the_shell_split_at_its_braces_is_one_line_with_the_quoted_form(tmp_path):
+    """`+knobs.x={memory:{name:flips,rate:0.05}}` unquoted: bash's brace expansion makes it
+    two overrides; the message says so and shows the quoted form, before any work."""
+    import shlex
+
+    words = subprocess.run(["bash", "-c", "printf '%s\\n' +knobs.x={memory:{name:flips,"
+                            "voltage_mv:500,rate:0.05}}"], capture_output=True,
+                           text=True).stdout.split()
+    assert len(words) == 3  # what bash hands over
+    r = run_cli([*words, "eval.knobs=[exact,x]"], cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "the shell split one value at its braces" in r.stderr
+    quoted = r.stderr.rsplit("quote it: ", 1)[1].strip()
+    assert shlex.split(quoted) == ["+knobs.x={memory:{name:flips,voltage_mv:500,rate:0.05}}"]
+    r = run_cli(["seed=1", "seed=2"], cwd=tmp_path)
+    assert r.returncode == 2 and "seed is given 2 times" in r.stderr and "-m seed=a,b" in r.stderr

@@ -413,11 +413,38 @@ def check_sweep(overrides: list[str], jobs=None) -> None:
                   if len(jobs) > 1 else "", num=i)
 
 
+def split_by_shell(overrides: list[str]) -> str | None:
+    """The one-line error for overrides the shell's brace expansion made of one unquoted
+    value (`+knobs.x={memory:{name:flips,rate:0.05}}` arrives as `+knobs.x={memory:name:
+    flips}` and `+knobs.x={memory:rate:0.05}`): the same key given more than once, with
+    the value it was most likely meant to be, quoted; None if no key repeats."""
+    import os.path
+
+    seen: dict[str, list[str]] = {}
+    for o in overrides:
+        if "=" in o:
+            seen.setdefault(o.split("=", 1)[0], []).append(o)
+    for key, words in seen.items():
+        if len(words) > 1 and not any(c in w for w in words for c in "{[:"):
+            return (f"{key} is given {len(words)} times ({' '.join(words)}): allowed once "
+                    f"(a sweep over values: -m {key.lstrip('+~')}=a,b)")
+        if len(words) > 1:
+            head = os.path.commonprefix(words)
+            tail = os.path.commonprefix([w[len(head):][::-1] for w in words])[::-1]
+            middle = ",".join(w[len(head):len(w) - len(tail)] for w in words)
+            return (f"{key} is given {len(words)} times ({' '.join(words)}): the shell split "
+                    f"one value at its braces; quote it: '{head}{{{middle}}}{tail}'")
+    return None
+
+
 def train(args: list[str]) -> bool:
     """`axtrain train`: checks, then Hydra; True when it was a single run."""
     from hydra._internal.utils import get_args_parser
 
     parsed = get_args_parser().parse_args(args)
+    split = split_by_shell(parsed.overrides)
+    if split:
+        fail(split)
     inspecting = parsed.help or parsed.hydra_help or parsed.info or parsed.cfg or \
         parsed.shell_completion
     if not inspecting:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import AXTRAIN, ROOT, TINY, run_cli
+from conftest import AXTRAIN, ROOT, TINY, run_axtrain, run_cli
 
 from axtrain_cli.results import COLUMNS, load_checkpoint
 
@@ -291,3 +291,19 @@ def test_a_value_the_shell_split_at_its_braces_is_one_line_with_the_quoted_form(
     assert shlex.split(quoted) == ["+knobs.x={memory:{name:flips,voltage_mv:500,rate:0.05}}"]
     r = run_cli(["seed=1", "seed=2"], cwd=tmp_path)
     assert r.returncode == 2 and "seed is given 2 times" in r.stderr and "-m seed=a,b" in r.stderr
+
+
+def test_a_mixed_sweep_with_a_methods_own_setting_says_how_and_that_way_works(tmp_path):
+    """`-m method=bp,axtrain method.finetune_epochs=1`: one line saying how (a multirun
+    per method into one sweep dir), and that way runs and reports as one."""
+    common = ["train.epochs=1", "eval.knobs=[exact,K1]", "progress=off",
+              f"hydra.sweep.dir={tmp_path / 'D'}"]
+    r = run_cli(["-m", "method=bp,axtrain", "method.finetune_epochs=1", *common], tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "applies to method=axtrain, not to method=bp: sweep them apart" in r.stderr
+    assert run_cli(["-m", "method=bp", *common], tmp_path).returncode == 0
+    assert run_cli(["-m", "method=axtrain", "method.finetune_epochs=1", *common],
+                   tmp_path).returncode == 0
+    r = run_axtrain(["report", str(tmp_path / "D"), "--no-plots"], tmp_path)
+    assert r.returncode == 0 and "report: 2 runs" in r.stdout
+    assert "fig6_multiplier_error.csv" in r.stdout

@@ -359,3 +359,21 @@ def test_a_multirun_rerun_checks_every_job_dir_first(tmp_path):
     r = run_cli([*sweep, "train.lr=0.01", "resume=true"], tmp_path)
     assert r.returncode == 2 and "job #0 of 2" in r.stderr and "no job started" in r.stderr
     assert "train.lr: 0.001 -> 0.01" in r.stderr and r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, words", [
+    (["dataset=csv", "dataset.path=somedir"], ["dataset.path='somedir' is a folder"]),
+    (["dataset=csv", "dataset.path=nothere.csv"], ["is not found (", "/nothere.csv)"]),
+    (["dataset=images", "dataset.path=somedir"], ["is a folder", "an .npz file"]),
+    (["hydra.searchpath=[file://myconf]", "knobs=mine"],
+     ["hydra.searchpath: myconf is not found (", "/myconf)"]),
+    (["knobs=library", "knobs.trunc6.multiplier.dorp=3"],
+     ["knobs.trunc6.multiplier.dorp: unknown key", "allowed name, k, relative_power"]),
+    (["+knobs.OT6={multiplier:{name:truncation,k:6}}", "+knobs.OT6.multiplier.dorp=3"],
+     ["dorp=3 is not a parameter of truncation: allowed k, relative_power"]),
+], ids=["folder", "relative", "npz-folder", "searchpath", "parameter", "new-knob-parameter"])
+def test_paths_and_parameters_that_are_not_there_are_one_line(tmp_path, args, words):
+    (tmp_path / "somedir").mkdir()
+    r = run_cli(args, cwd=tmp_path)
+    _one_line_exit_2(r, *words)
+    assert str(tmp_path) in r.stderr or "/" not in words[-1]

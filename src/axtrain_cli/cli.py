@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import threading
+import warnings
 from importlib.resources import files
 from pathlib import Path
 
@@ -242,9 +243,33 @@ def compose(overrides: list[str], hydra: bool = False):
     from .schema import register_configs
 
     register_configs()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=list(overrides),
-                             return_hydra_config=hydra)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        try:
+            with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+                cfg = hydra_compose(config_name="config", overrides=list(overrides),
+                                    return_hydra_config=hydra)
+        finally:  # a search path that is not there first: it explains what follows
+            _check_searchpath(said)
+    for w in said:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return cfg
+
+
+def _check_searchpath(said) -> None:
+    """A hydra.searchpath entry Hydra could not find (it only warns, and then says the
+    configs in it are unknown options) as a ConfigError."""
+    from .config import ConfigError
+
+    for w in said:
+        m = re.search(r"provider=hydra.searchpath in (?:command-line|main), path=(.*) is not "
+                      r"available", str(w.message))
+        if m:
+            path = m.group(1)
+            where = "" if Path(path).is_absolute() else f" ({Path(path).resolve()})"
+            raise ConfigError(f"hydra.searchpath: {path} is not found{where}: allowed folders "
+                              "of configs (file:///ABSOLUTE/PATH or file://RELATIVE/PATH) or "
+                              "pkg://PACKAGE entries")
 
 
 def check_job(overrides: list[str], where: str = "", num: int | None = None) -> None:
@@ -363,7 +388,11 @@ def _compose_error(exc: BaseException, overrides: list[str]) -> str:
             if "not in struct" in str(e) and "Dict[" in str(e):  # a mapping: add with +
                 return (f"{key}: no such entry in {parent}; to add one, prefix it with +: "
                         f"'+{_override_of(key, overrides)}'")
-            known = _keys_of(parent, [o for o in overrides if not o.lstrip("+~").startswith(key)])
+            rest = [o for o in overrides if not o.lstrip("+~").startswith(key)]
+            known = _keys_of(parent, rest)
+            part = re.fullmatch(r"knobs\.[^.]+\.(multiplier|memory)", parent)
+            if part and "name" in known:  # a hardware model: all its parameters
+                known = ["name", *_parameters(part.group(1), parent, rest)]
             return (f"{key}: unknown key{did_you_mean(name, known)}"
                     + (f"; allowed {', '.join(known)}" if known else ""))
     return _one_line(chain[0])
@@ -371,6 +400,22 @@ def _compose_error(exc: BaseException, overrides: list[str]) -> str:
 
 def _override_of(key: str, overrides: list[str]) -> str:
     return next((o.lstrip("+~") for o in overrides if o.lstrip("+~").startswith(key + "=")), key)
+
+
+def _parameters(part: str, node: str, overrides: list[str]) -> list[str]:
+    """The parameters of the multiplier or memory model the config node `node` names."""
+    import dataclasses
+
+    from omegaconf import OmegaConf
+
+    try:
+        from . import hardware
+
+        name = OmegaConf.select(compose(overrides), f"{node}.name")
+        registry = hardware.MULTIPLIERS if part == "multiplier" else hardware.MEMORIES
+        return [f.name for f in dataclasses.fields(registry.get(name))]
+    except Exception:
+        return []
 
 
 def _keys_of(parent: str, overrides: list[str]) -> list[str]:
@@ -403,10 +448,43 @@ def sweep_jobs(overrides: list[str]) -> tuple[list[list[str]], set[str]] | None:
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch], swept
 
 
+def mixed_method_settings(jobs: list[list[str]]) -> str | None:
+    """For a sweep over methods with a `method.KEY=...` that some of them do not have
+    (`-m method=bp,axtrain method.finetune_epochs=2`): one line saying how to run it (one
+    multirun per method, into one sweep dir, which `axtrain report` reads as one); None
+    otherwise."""
+    import dataclasses
+
+    from .methods.settings import SETTINGS
+
+    def method(job):
+        return next((o.split("=", 1)[1] for o in job if o.startswith("method=")), "bp")
+
+    fields = {m: {f.name for f in dataclasses.fields(s)} for m, (s, _) in SETTINGS.items()}
+    swept = sorted({method(j) for j in jobs} & set(fields))
+    for o in jobs[0] if len(swept) > 1 else []:
+        key = o.lstrip("+~").split("=", 1)[0]
+        if not key.startswith("method."):
+            continue
+        name = key.split(".")[1]
+        having = [m for m in swept if name in fields[m]]
+        if having and len(having) < len(swept):
+            others = [m for m in swept if m not in having]
+            return (f"{o} applies to method={','.join(having)}, not to method="
+                    f"{','.join(others)}: sweep them apart into one sweep dir (axtrain report "
+                    f"reads it as one): `axtrain train -m method={','.join(others)} ... "
+                    f"hydra.sweep.dir=DIR`, then `axtrain train -m method={','.join(having)} "
+                    f"{o} ... hydra.sweep.dir=DIR`")
+    return None
+
+
 def check_sweep(overrides: list[str], jobs=None) -> None:
     """Validate every job of a multirun before any is launched (exit 2, one line); `jobs`:
     sweep_jobs(overrides) if already known."""
     jobs, keys = jobs or sweep_jobs(overrides) or ([overrides], set())
+    mixed = mixed_method_settings(jobs)
+    if mixed:
+        fail(mixed)
     for i, job in enumerate(jobs):
         swept = " ".join(o for o in job if o.split("=", 1)[0] in keys)
         check_job(job, f"job #{i} of {len(jobs)} ({swept}), no job started: "

@@ -21,7 +21,7 @@ import torch
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from .datafiles import DataError, read_idx_pair, read_npz, read_table
+from .datafiles import DataError, not_a_file, read_idx_pair, read_npz, read_table
 
 log = logging.getLogger("axtrain")
 
@@ -178,10 +178,7 @@ def load_arrays(ds) -> tuple[np.ndarray, np.ndarray]:
 
 def _require(path: Path, ds) -> None:
     if not path.is_file():
-        what = ("is a directory" if path.is_dir() else "is not a regular file"
-                if path.exists() else "does not exist")
-        raise DataError(f"dataset.path={str(path)!r} {what}: allowed a data file "
-                        f"(dataset {ds.name})")
+        raise not_a_file(path, f"a data file (dataset {ds.name})")
 
 
 def _split(x, y, size, seed, what: str):

@@ -19,6 +19,20 @@ import pandas as pd
 from .config import DataError
 
 
+def not_a_file(path, allowed: str, key: str = "dataset.path") -> DataError:
+    """The one-line error for a data path that is not a file: a folder, something else,
+    or nothing there (then with the absolute path a relative one resolved to)."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        what = "is a folder"
+    elif path.exists():
+        what = "is not a regular file"
+    else:
+        where = "" if path.is_absolute() else f" ({path.resolve()})"
+        what = f"is not found{where}"
+    return DataError(f"{key}={str(path)!r} {what}: allowed {allowed}")
+
+
 def _text(path: Path) -> str:
     """The file's text; DataError for a missing, empty, binary or non-UTF-8 file."""
     try:
@@ -140,6 +154,8 @@ def read_idx_pair(images: Path) -> tuple[np.ndarray, np.ndarray]:
 def load_npz_xy(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The arrays `x` (at least one sample) and `y` of an .npz, loaded without pickle; a
     file that is no readable .npz, holds object arrays or lacks them is one DataError."""
+    if not Path(path).is_file():
+        raise not_a_file(path, "an .npz file with arrays x and y (numpy.savez)")
     try:
         with zipfile.ZipFile(path) as z:  # an .npz is a zip of .npy files
             z.testzip()
@@ -207,8 +223,7 @@ def resolve_user_data(cfg, explicit=()) -> None:
             d.n_classes = d.n_classes if d.n_classes is not None else classes
             return
         if not path.is_file():
-            raise DataError(f"dataset.path={str(d.path)!r} is not found: allowed a data file "
-                            "(comma-separated, the class label last)")
+            raise not_a_file(d.path, "a data file (comma-separated, the class label last)")
         x, raw, _ = read_table(path)
         if d.input_shape is None:
             d.input_shape = [x.shape[1] + (d.insert_zero_column is not None)]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import DataError
-from .datafiles import load_npz_xy
+from .datafiles import load_npz_xy, not_a_file
 
 RECORD = 3073  # label byte + 3 x 32 x 32 bytes
 TRAIN = [f"data_batch_{i}.bin" for i in range(1, 6)]
@@ -59,8 +59,8 @@ def _cifar_files(path: Path) -> dict[str, bytes]:
         _refuse_pickles(path, found)
         return {n: p.read_bytes() for n, p in found.items() if n in TRAIN or n == TEST}
     if not path.is_file():
-        raise DataError(f"dataset.path={str(path)!r} is not found: allowed CIFAR-10's "
-                        "cifar-10-binary.tar.gz or its cifar-10-batches-bin folder")
+        raise not_a_file(path, "CIFAR-10's cifar-10-binary.tar.gz or its cifar-10-batches-bin "
+                         "folder")
     try:
         with tarfile.open(path) as tar:
             members = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}

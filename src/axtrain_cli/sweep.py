@@ -50,3 +50,4 @@ class SweepTable(Callback):
         if frames:
             write_csv(root / TABLE, pd.concat(frames, ignore_index=True))
             log.info("%d jobs' rows in %s", len(frames), root / TABLE)
+

@@ -307,3 +307,15 @@ def test_a_mixed_sweep_with_a_methods_own_setting_says_how_and_that_way_works(tm
     r = run_axtrain(["report", str(tmp_path / "D"), "--no-plots"], tmp_path)
     assert r.returncode == 0 and "report: 2 runs" in r.stdout
     assert "fig6_multiplier_error.csv" in r.stdout
+
+
+def test_long_job_dir_names_keep_the_short_settings_whole():
+    from axtrain_cli.sweep import MAX_NAME, dirname
+
+    long = ("dataset.path=_home_user_data_some_very_long_directory_name_here_and_more.csv,"
+            "eval.knobs=[exact,K1,K2,K3,K4,aggressive,conservative],method=act,seed=2")
+    name = dirname(9, long)
+    assert name.startswith("9_") and len(name) <= MAX_NAME + 2
+    assert ",method=act,seed=2_" in name and "dataset.path=" in name
+    assert dirname(9, long.replace("seed=2", "seed=3")) != name  # the hash keeps them apart
+    assert dirname(3, "dataset=ionosphere,seed=1") == "3_dataset=ionosphere,seed=1"

@@ -17,11 +17,35 @@ MAX_NAME = 80  # longer override lists are cut and given a hash of the whole
 
 def dirname(num, overrides: str) -> str:
     """`N_overrides` for job N (`N` alone without overrides): no '/' (a path value would
-    nest folders), at most MAX_NAME characters of overrides and then a short hash."""
+    nest folders). Past MAX_NAME characters the longest values are cut (to a few characters
+    and `~`) until it fits, so that short settings such as method=act and seed=2 stay
+    whole, and a short hash of the whole is added."""
     name = str(overrides).replace("/", "_")
     if len(name) > MAX_NAME:
-        name = f"{name[:MAX_NAME - 11]}_{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+        digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+        items = _items(name)
+        while len(",".join(items)) > MAX_NAME - 11:
+            i = max(range(len(items)), key=lambda j: len(items[j]))
+            key, _, value = items[i].partition("=")
+            short = f"{key}={value[:max(0, len(value) // 2 - 1)]}~" if len(value) > 2 else None
+            if short is None or len(short) >= len(items[i]):  # values cut: cut the key too
+                short = items[i][:max(1, len(items[i]) // 2)] + "~"
+            if len(short) >= len(items[i]):
+                break
+            items[i] = short
+        name = f"{','.join(items)}_{digest}"
     return f"{num}_{name}" if name else str(num)
+
+
+def _items(name: str) -> list[str]:
+    """Hydra's override_dirname split at its commas, lists and dicts kept whole."""
+    items, depth, start = [], 0, 0
+    for i, c in enumerate(name):
+        depth += (c in "[{") - (c in "]}")
+        if c == "," and depth == 0:
+            items.append(name[start:i])
+            start = i + 1
+    return [*items, name[start:]]
 
 
 def register_resolvers() -> None:

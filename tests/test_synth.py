@@ -239,6 +239,49 @@ def test_synth_command_prints_and_writes_the_table(tmp_path):
     df = pd.read_csv(tmp_path / "drum.csv")
     assert df.loc[df.multiplier == "exact", "area"].item() == 1.0
     assert "Yosys" in df.tool.iloc[0] and "written to drum.csv" in r.stdout
+    assert {"mae_pct", "mre_pct"} <= set(df.columns) and "error on uniform signed" in r.stdout
+
+
+def test_a_cost_reference_of_ones_own_is_what_area_and_switching_are_relative_to(tmp_path):
+    """hardware.cost_reference: a design of the user's (an exact multiplier with a
+    library's port names) is the 1.0 of area and switching; Yosys's `a * b` is the default;
+    the reference needs a circuit model (not proxy) and a design that synthesises."""
+    from axtrain_cli import knobs
+    from axtrain_cli.config import ConfigError
+    from omegaconf import OmegaConf
+
+    ref = tmp_path / "ref.v"
+    ref.write_text("module ref(A, B, O);\n  input signed [7:0] A;\n  input signed [7:0] B;\n"
+                   "  output signed [15:0] O;\n  assign O = A * B;\nendmodule\n")
+    h = OmegaConf.create({"bits": 8, "cost_reference": str(ref)})
+    circuit = knobs.cost_reference(h)
+    assert circuit.top == "ref" and circuit.signed
+    drum = MULTIPLIERS.build({"name": "drum", "k": 3}, 8).circuit(8)
+    base = synth.relative_cost(drum, 8)
+    mine = synth.relative_cost(drum, 8, circuit)
+    ratio = synth.synthesize(exact(8)).transistors / synth.synthesize(circuit).transistors
+    assert mine["area"] == pytest.approx(base["area"] * ratio)
+    assert synth.relative_cost(circuit, 8, circuit)["switching"] == 1.0
+    assert knobs.reference_label(h).startswith(f"{ref} (sha256=")
+    with pytest.raises(ConfigError, match="hardware.cost_reference.file="):
+        knobs.cost_reference(OmegaConf.create({"bits": 8, "cost_reference": "nope.v"}))
+    r = run_cli([*TINY, "hardware=fixed8", f"hardware.cost_reference={ref}"], cwd=tmp_path)
+    assert r.returncode == 2 and "allowed with hardware.power_model=area or switching" in r.stderr
+
+
+def test_synth_states_the_error_on_the_operands_a_layer_gives(tmp_path):
+    """An unsigned design is fed magnitudes of signed words, at most 128: one that errs only
+    on operands above 128 has no error in use, whatever its error over 0..255."""
+    from axtrain_cli.cost import error_in_use
+
+    a = np.arange(256)[:, None]
+    table = np.where(a > 128, 0, a * np.arange(256)[None, :])
+    np.save(tmp_path / "high.npy", table)
+    model = MULTIPLIERS.build({"name": "table", "file": str(tmp_path / "high.npy"),
+                               "signed": False}, 8)
+    assert error_in_use(model, 8) == {"mae_pct": 0.0, "mre_pct": 0.0}
+    drum = error_in_use(MULTIPLIERS.build({"name": "drum", "k": 2}, 8), 8)
+    assert 10 < drum["mre_pct"] < 40 and drum["mae_pct"] > 0
 
 
 def test_power_model_needs_a_circuit_and_a_valid_name(tmp_path):
@@ -264,27 +307,31 @@ def test_the_cost_tables_of_the_docs_are_the_scripts_output():
 
 @pytest.mark.regression  # end to end: a pas run through the design
 def test_the_readme_verilog_example_runs(tmp_path):
-    """The README's EvoApprox command, on a stand-in design of the test's own with the
-    library's port names (A, B, O): a signed product that drops the two lowest bits."""
+    """The README's EvoApprox command, on stand-in designs of the test's own with the
+    library's port names (A, B, O): a signed product that drops the two lowest bits, and an
+    exact one as the cost reference (which the rows name)."""
     import shlex
 
     from conftest import ROOT
 
     text = (ROOT / "README.md").read_text().replace("\\\n", " ")
-    line = next(x for x in text.splitlines() if "mul8s_1KV6.v" in x and "axtrain train" in x)
+    line = next(x for x in text.splitlines() if "mul8s_1KR6.v" in x and "axtrain train" in x)
     argv = shlex.split(line.strip())
     assert argv[:2] == ["axtrain", "train"]
-    (tmp_path / "mul8s_1KV6.v").write_text(
-        "module mul8s_1KV6(A, B, O);\n  input signed [7:0] A;\n  input signed [7:0] B;\n"
-        "  output signed [15:0] O;\n  wire signed [15:0] p = A * B;\n"
-        "  assign O = {p[15:2], 2'b00};\nendmodule\n")
+    for name, body in (("mul8s_1KR6", "{p[15:2], 2'b00}"), ("mul8s_1KV8", "p")):
+        (tmp_path / f"{name}.v").write_text(
+            f"module {name}(A, B, O);\n  input signed [7:0] A;\n  input signed [7:0] B;\n"
+            f"  output signed [15:0] O;\n  wire signed [15:0] p = A * B;\n"
+            f"  assign O = {body};\nendmodule\n")
     r = run_cli([*argv[2:], *TINY[1:], f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     import pandas as pd
 
     df = pd.read_csv(tmp_path / "run" / "results.csv")
     assert list(dict.fromkeys(df.knob)) == ["exact", "evo"]
-    model = MULTIPLIERS.build({"name": "verilog", "file": str(tmp_path / "mul8s_1KV6.v")}, 8)
+    assert df.cost_reference.nunique() == 1
+    assert df.cost_reference.iloc[0].startswith("mul8s_1KV8.v (sha256=")
+    model = MULTIPLIERS.build({"name": "verilog", "file": str(tmp_path / "mul8s_1KR6.v")}, 8)
     w = torch.arange(-128, 128)
     a, b = w[:, None], w[None, :]
     assert torch.equal(model.products(a, b), ((a * b) >> 2) << 2)  # table[a & 255][b & 255]

@@ -83,6 +83,9 @@ class HardwareConf:
     nominal_mv: float = 1100.0  # SRAM supply the storage power is relative to
     weight_format: str = "fraction"  # fraction (sign, bits-1 fraction) | dynamic (per-layer FL)
     power_model: str = "proxy"  # compute power: proxy (typed-in figures) | area | switching
+    # area and switching relative to this Verilog design (a file, or {file, top, signed,
+    # a, b, y}; e.g. your library's exact multiplier); null: Yosys's `a * b`
+    cost_reference: Any = None
 
 
 @dataclass

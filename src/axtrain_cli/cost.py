@@ -25,8 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-COLUMNS = ["knobs", "multiplier", "bits", "gates", "transistors", "area", "switching",
-           "proxy", "tool"]
+COLUMNS = ["knobs", "multiplier", "bits", "mae_pct", "mre_pct", "gates", "transistors",
+           "area", "switching", "proxy", "tool"]
 IMAGES, PAIRS = 8, 20_000
 
 
@@ -36,6 +36,7 @@ def rows(cfg, streams=None) -> list[dict]:
     from . import knobs as kn
 
     bits = cfg.hardware.bits
+    reference = kn.cost_reference(cfg.hardware)
     seen: dict[str, dict] = {}
     exact_toggles: dict[bool, float] = {}  # on the streams, per signedness
     for name, spec in cfg.knobs.items():
@@ -46,27 +47,45 @@ def rows(cfg, streams=None) -> list[dict]:
             continue
         circuit = knob.multiplier.circuit(bits)
         row = {"knobs": name, "multiplier": label, "bits": bits,
+               **error_in_use(knob.multiplier, bits),
                "proxy": round(knob.multiplier.power(), 4)}
         if circuit is None:
             row.update(gates="", transistors="", area="", switching="", tool="(no circuit)")
         else:
             from .hardware import synth
 
-            c = synth.relative_cost(circuit, bits)
+            c = synth.relative_cost(circuit, bits, reference)
             row.update(gates=c["gates"], transistors=c["transistors"],
                        area=round(c["area"], 4), switching=round(c["switching"], 4),
                        tool=c["tool"])
             if streams is not None:  # against the exact multiplier on the same streams
                 from .hardware import circuits
 
-                signed = circuit.signed
-                if signed not in exact_toggles:
-                    exact_toggles[signed] = stream_toggles(
-                        synth.synthesize(circuits.exact(bits, signed)), bits, signed, streams)
-                ours = stream_toggles(synth.synthesize(circuit), bits, signed, streams)
-                row["switching_network"] = round(ours / exact_toggles[signed], 4)
+                base = reference or circuits.exact(bits, circuit.signed)
+                if base not in exact_toggles:
+                    exact_toggles[base] = stream_toggles(synth.synthesize(base), bits,
+                                                         base.signed, streams)
+                ours = stream_toggles(synth.synthesize(circuit), bits, circuit.signed, streams)
+                row["switching_network"] = round(ours / exact_toggles[base], 4)
         seen[label] = row
     return list(seen.values())
+
+
+def error_in_use(multiplier, bits: int, pairs: int = 100_000) -> dict:
+    """The multiplier's error on the operands a layer gives it: uniform signed words
+    (an unsigned design gets their magnitudes, |a| <= 2^(bits-1), half its input range),
+    products as the layer forms them. mae_pct: mean |error| / 2^(2 bits) (EvoApprox's
+    MAE%); mre_pct: mean |error| / |exact product| over pairs whose product is not 0."""
+    import torch
+
+    from .hardware import synth
+
+    a, b = (torch.from_numpy(w) for w in synth.uniform_words(bits, pairs, seed=1))
+    exact = a * b
+    err = (multiplier.products(a, b) - exact).abs().double()
+    nz = exact != 0
+    return {"mae_pct": round(float(err.mean()) / 2 ** (2 * bits) * 100, 4),
+            "mre_pct": round(float((err[nz] / exact[nz].abs()).mean()) * 100, 4)}
 
 
 def stream_toggles(netlist, bits: int, signed: bool, streams) -> float:
@@ -161,6 +180,7 @@ def _recorder():
 
 
 def main(argv: list[str]) -> None:
+    from . import knobs as kn
     from .cli import _compose_error, compose, fail
     from .config import ConfigError
 
@@ -215,9 +235,12 @@ def main(argv: list[str]) -> None:
     _print(table, columns, sys.stdout)
     on = (f", switching_network: on {run}'s operands ({IMAGES} test inputs, {PAIRS:,} pairs "
           "per layer, output-stationary)" if run else "")
+    base = (f"{kn.reference_label(cfg.hardware)}" if cfg.hardware.get("cost_reference")
+            else f"Yosys's exact {cfg.hardware.bits}-bit multiplier (a * b)")
     print(f"{len(table)} multipliers in {time.perf_counter() - started:.1f} s "
-          f"(area: transistors, switching: fan-out-weighted toggles on uniform operands{on}; "
-          f"relative to the exact {cfg.hardware.bits}-bit multiplier); written to {out}")
+          f"(mae_pct, mre_pct: error on uniform signed words as a layer feeds them, an "
+          f"unsigned design their magnitudes; area: transistors, switching: fan-out-weighted "
+          f"toggles on uniform operands{on}; relative to {base}); written to {out}")
 
 
 def _print(table: list[dict], columns: list[str], stream) -> None:

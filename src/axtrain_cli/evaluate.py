@@ -182,7 +182,8 @@ def network_power(net: Net, knob: Knob, h) -> dict:
     sram = knob.storage_power(h.nominal_mv)
     per_layer = [(n * sram + (a - n)) / a for n, a in zip(net.word_counts(h.store_biases), words)]
     return hw.network_power(net.mult_counts(), words,
-                            knob.compute_power(h.bits, h.power_model), per_layer)
+                            knob.compute_power(h.bits, h.power_model,
+                                                       knobs.cost_reference(h)), per_layer)
 
 
 def _knob_seed(seed: int, name: str) -> int:

@@ -50,7 +50,8 @@ def flat(node: Any, prefix: str = "") -> dict[str, Any]:
 
 # Keys added to the config after the settings hash was defined count only when set away
 # from their default, so that the runs before them keep their hash.
-LATER_KEYS = {"dataset.augment": False, "hardware.power_model": "proxy"}
+LATER_KEYS = {"dataset.augment": False, "hardware.power_model": "proxy",
+              "hardware.cost_reference": None}
 
 
 def settings(cfg) -> dict[str, Any]:

@@ -42,12 +42,14 @@ class Knob:
                                     ("storage", self.memory.nominal)) if not plain]
         return "+".join(parts) or "exact"
 
-    def compute_power(self, bits: int = 16, power_model: str = "proxy") -> float:
+    def compute_power(self, bits: int = 16, power_model: str = "proxy",
+                      reference=None) -> float:
         """Multiplier power relative to an exact multiplier of `bits`-bit words under
-        `power_model` (hardware.power_model)."""
+        `power_model` (hardware.power_model), or relative to `reference`, a circuit
+        (hardware.cost_reference, `cost_reference`)."""
         if self.multiplier is None:
             return 1.0
-        return self.multiplier.power_as(power_model, bits)
+        return self.multiplier.power_as(power_model, bits, reference)
 
     def storage_power(self, nominal_mv: float) -> float:
         """SRAM power relative to nominal voltage."""
@@ -127,16 +129,59 @@ def resolve(name: str, cfg) -> Knob:
     return build(target, cfg.knobs[target], cfg.hardware.bits)
 
 
+def cost_reference(h):
+    """The circuit `hardware.cost_reference` names (see `reference_circuit`), or None."""
+    return reference_circuit(h.get("cost_reference"), h.bits)
+
+
+def reference_circuit(spec, bits: int):
+    """The circuit of a cost reference ({file, top, signed, a, b, y} of a Verilog design,
+    or its file alone), or None for None; ConfigError (one line) if it is not a design
+    axtrain can synthesise at `bits`-bit words."""
+    if spec is None:
+        return None
+    spec = {"file": spec} if isinstance(spec, str) else _plain(spec)
+    key = tuple(sorted((str(k), str(v)) for k, v in dict(spec).items())) + (bits,)
+    if key not in _REFERENCES:
+        if not isinstance(spec, dict) or "name" in spec:
+            raise ConfigError(f"hardware.cost_reference={spec!r} is out of range: allowed a "
+                              "Verilog file, or {file: F, top: ..., signed: ...} as a "
+                              "verilog knob takes them")
+        try:
+            _REFERENCES[key] = hw.MULTIPLIERS.build({"name": "verilog", **spec}, bits).design
+        except (ValueError, hw.SynthesisError) as e:
+            raise ConfigError(f"hardware.cost_reference.{e}") from None
+    return _REFERENCES[key]
+
+
+_REFERENCES: dict = {}
+
+
+def reference_label(h) -> str:
+    """hardware.cost_reference as results.csv names it: its file and SHA-256 (12 digits)."""
+    import hashlib
+
+    ref = cost_reference(h)
+    if ref is None:
+        return ""
+    return f"{ref.file} (sha256={hashlib.sha256(ref.verilog.encode()).hexdigest()[:12]})"
+
+
 def check(cfg) -> None:
     """Every knob builds (its models and their parameters) and `exact` is exact. (The knob
     names, in `knobs`, eval.knobs, method.knob and the levels, are checked with the rest of
     the config: `config.check_knob_names`.)"""
+    power_model = cfg.hardware.get("power_model", "proxy")
+    if cfg.hardware.get("cost_reference") is not None and power_model == "proxy":
+        raise ConfigError(f"hardware.cost_reference={_plain(cfg.hardware.cost_reference)!r} "
+                          "costs circuits: allowed with hardware.power_model=area or "
+                          "switching (proxy uses typed-in figures)")
+    reference = cost_reference(cfg.hardware)
     for name, spec in cfg.knobs.items():
         knob = build(name, spec, cfg.hardware.bits)
-        power_model = cfg.hardware.get("power_model", "proxy")
         if power_model != "proxy":  # synthesised (cached) before any work
             try:
-                knob.compute_power(cfg.hardware.bits, power_model)
+                knob.compute_power(cfg.hardware.bits, power_model, reference)
             except hw.SynthesisError as e:
                 raise ConfigError(f"hardware.power_model={power_model}: knob {name}: {e}") from None
             except ValueError as e:

@@ -235,6 +235,8 @@ def evaluate_trained(trained: Trained, split, cfg, progress=None, facts=None) ->
                 "train_memory": knob.memory.label if knob else ""}
 
     figures = trained.figures
+    if cfg.hardware.get("cost_reference") is not None:  # what compute_power is relative to
+        figures = {**figures, "cost_reference": knobs.reference_label(cfg.hardware)}
     jobs = [(trained.net, trained.train_knob,
              [k for k in cfg.eval.knobs if k not in trained.per_knob]),
             *((model, knob, [knob]) for knob, model in trained.per_knob.items())]

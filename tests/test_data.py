@@ -96,7 +96,7 @@ def test_user_mnist_idx(compose_cfg, tmp_path):
 
 def test_missing_user_file_is_one_line(compose_cfg):
     cfg = compose_cfg(["dataset.path=/nonexistent/file.csv"])
-    with pytest.raises(DataError, match="dataset.path='/nonexistent/file.csv' does not exist"):
+    with pytest.raises(DataError, match="dataset.path='/nonexistent/file.csv' is not found"):
         load_split(cfg.dataset, 0)
 
 

@@ -75,8 +75,8 @@ def test_a_long_epoch_is_saved_and_resumed_part_way(tmp_path):
     """With train.save_every shorter than an epoch, the state is saved inside the epoch;
     Ctrl-C then loses only the work since that save, says so, and the rerun continues
     after the saved batch to byte-identical results."""
-    args = ["dataset=breast_cancer", "method=act", "train.epochs=2", "train.batch_size=1",
-            "train.save_every=0.005", "eval.knobs=[exact,K1]", "progress=off"]
+    args = ["dataset=breast_cancer", "method=act", "train.epochs=2", "train.batch_size=4",
+            "train.save_every=0.002", "eval.knobs=[exact,K1]", "progress=off"]
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     assert run_cli([*args, f"hydra.run.dir={whole}"], cwd=tmp_path).returncode == 0
     p = subprocess.Popen([*AXTRAIN, *args, f"hydra.run.dir={cut}"], cwd=tmp_path,

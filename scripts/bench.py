@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from axtrain_cli.evaluate import evaluate, make_plan
+from axtrain_cli.evaluate import evaluate
 from axtrain_cli.hardware import kernels
 from axtrain_cli.hardware.fixed_point import quantize
 from axtrain_cli.hardware.layer import LayerCall
@@ -46,7 +46,8 @@ from axtrain_cli.hardware.memories.flips import Flips
 from axtrain_cli.hardware.multipliers.base import Exact
 from axtrain_cli.hardware.multipliers.drum import Drum, drum_multiply
 from axtrain_cli.knobs import Knob
-from axtrain_cli.models import build_model, calibrate, weight_words
+from axtrain_cli.networks import build_network, calibrate, make_plan
+from axtrain_cli.networks.plan import weight_words
 
 FLOAT = Knob("float", None)
 EXACT = Knob("exact", Exact())
@@ -163,7 +164,7 @@ def net_for(kind: str):
     topo = OmegaConf.create({"kind": kind, "hidden": [128, 128], "output_activation": "sigmoid"})
     shape = [784] if kind == "mlp" else [1, 28, 28]
     torch.manual_seed(0)
-    return build_model(topo, shape, 10), shape
+    return build_network(topo, shape, 10), shape
 
 
 def inference(args, table: Table, data) -> None:
@@ -227,9 +228,10 @@ def lut_side_by_side(args, table: Table, data) -> None:
     layers = []  # (module, activation FL, weight FL, weight words, layer input)
     with torch.no_grad():
         a = x[:n]
-        for i, (mod, (w_fl, qw, _, _)) in enumerate(zip(net.compute, weight_words(net, bits))):
-            layers.append((mod, act_fl[i], w_fl, qw, a))
-            a = torch.relu(mod(a)) if i < len(net.compute) - 1 else mod(a)
+        mods = [m for m in net.model if isinstance(m, torch.nn.Linear)]
+        for i, (mod, (w_fl, qw, _, _)) in enumerate(zip(mods, weight_words(net, bits))):
+            layers.append((mod, act_fl.units[i], w_fl, qw, a))
+            a = torch.relu(mod(a)) if i < len(mods) - 1 else mod(a)
     drum = Drum(k)
 
     def ours():  # per evaluation: the weights transformed once, then every layer
@@ -391,7 +393,7 @@ def bp_limit(args, table: Table, data) -> None:
     x = x_train[:n] if len(x_train) >= n else x_train.repeat(-(-n // len(x_train)), 1)[:n]
     y = y_train[:n] if len(y_train) >= n else y_train.repeat(-(-n // len(y_train)))[:n]
     net, _ = net_for("mlp")
-    macs = 3 * n * sum(m.weight.numel() for m in net.compute)
+    macs = 3 * n * sum(u.weight.numel() for u in net.units)
     big = torch.randn(2048, 2048)
     gemm = statistics.median(timed(lambda: big @ big) for _ in range(5))
     rate = 2 * 2048**3 / gemm  # flop/s of one large sgemm
@@ -417,8 +419,7 @@ def networks(args, table: Table) -> None:
     from axtrain_cli.training import bp_step, fit, make_optimizer
 
     torch.manual_seed(0)
-    net = build_model(OmegaConf.create({"_target_": "axtrain_cli.zoo.ResNet20"}), [3, 32, 32],
-                      10)
+    net = build_network({"_target_": "axtrain_cli.networks.zoo.ResNet20"}, [3, 32, 32], 10)
     g = torch.Generator().manual_seed(0)
     n = 1000 if not args.quick else 256
     x, y = torch.randn(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g)

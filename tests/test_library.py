@@ -422,9 +422,8 @@ def test_lookup_rows_equal_per_product_in_layers(monkeypatch, trials, shared):
         stored = words if trials is None else words.expand(trials, *words.shape)
         b = mod.bias.detach() if trials is None else mod.bias.detach().expand(trials, -1)
         x = torch.randn(shape)
-        if not shared:
-            x = torch.randn(trials, *shape) if kind == "fc" else torch.randn(
-                shape[0], trials * shape[1], *shape[2:])
+        if not shared:  # each trial its own input, the trials folded into the batch
+            x = torch.randn(trials * shape[0], *shape[1:])
         call = LayerCall(kind, mod, trials, shared)
 
         def out():

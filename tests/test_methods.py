@@ -126,10 +126,10 @@ def test_pas_unknown_knob_lists_options(tmp_path):
 def test_network_power_weights_layers_by_their_counts(compose_cfg):
     from axtrain_cli import knobs
     from axtrain_cli.evaluate import network_power
-    from axtrain_cli.models import build_model
+    from axtrain_cli.networks import build_network
 
     cfg = compose_cfg(["hardware.store_biases=false"])  # breast cancer: 30-64-64-2
-    net = build_model(cfg.topology, [30], 2)
+    net = build_network(cfg.topology, [30], 2)
     w, b = 30 * 64 + 64 * 64 + 64 * 2, 64 + 64 + 2
     p = network_power(net, knobs.resolve("aggressive", cfg), cfg.hardware)  # 400 mV
     assert p["compute"] == 1.0

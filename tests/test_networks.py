@@ -18,10 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from axtrain_cli import hardware as hw
-from axtrain_cli.evaluate import make_plan
-from axtrain_cli.graph import GraphNet
 from axtrain_cli.knobs import Knob
-from axtrain_cli.models import calibrate
+from axtrain_cli.networks import Network, calibrate, make_plan
 from axtrain_cli.sensitivity import network_sensitivity
 from conftest import ROOT, make_cifar, run_cli
 
@@ -144,7 +142,7 @@ class Residual(nn.Module):
         return self.fc(F.relu(self.b2(self.c2(x))).flatten(1))
 
 
-def residual_net(dtype=torch.float32) -> GraphNet:
+def residual_net(dtype=torch.float32) -> Network:
     torch.manual_seed(3)
     model = Residual()
     for bn in (model.b1, model.b2):  # running statistics of a trained network
@@ -152,33 +150,34 @@ def residual_net(dtype=torch.float32) -> GraphNet:
         bn.running_var.uniform_(0.5, 2.0)
         bn.weight.data.uniform_(0.5, 1.5)
         bn.bias.data.uniform_(-0.2, 0.2)
-    return GraphNet(model.to(dtype), [3, 12, 12], 5).eval()
+    return Network(model.to(dtype), [3, 12, 12], 5).eval()
 
 
 def _op(u, a, w):
     """The layer's multiply-adds on a and w (no bias)."""
     if u.kind == "fc":
         return F.linear(a, w)
-    return F.conv2d(a, w, None, u.stride, u.padding, u.dilation, u.groups)
+    return F.conv2d(a, w, None, *u.conv)
 
 
 def test_batchnorm_is_folded_and_the_fixed_point_layer_stays_within_its_step():
     """Each folded conv-BatchNorm on exact fixed point (16 bits) matches the float conv and
     BatchNorm within the quantisation steps of its operands."""
     net = residual_net()
-    assert [u.folded for u in net.compute] == [True, False, True, False]
+    assert [u.folded for u in net.units] == [True, False, True, False]
     x = torch.randn(8, 3, 12, 12)
     bits = 16
-    act_fl = calibrate(net, x, bits)
-    plan = make_plan(net, Knob("exact", hw.Exact()), bits, act_fl)
+    ranges = calibrate(net, x, bits)
+    act_fl = ranges.units
+    plan = make_plan(net, Knob("exact", hw.Exact()), bits, ranges)
     seen = {}
     net.logits(x, observe=lambda i, a, z: seen.setdefault(i, (a, z)))
-    for i, u in enumerate(net.compute):
+    for i, u in enumerate(net.units):
         a, z = seen[i]
-        call = hw.LayerCall(u.kind, u.module)
+        call = hw.LayerCall(u.kind, conv=u.conv or None)
         y = plan.layer(i, call, a)
         fw = plan.weight_fl[i]
-        w = u.weight.detach()
+        w = u.stored_weight.detach()
         # each product's error: a half step of the activation times |w|, plus |a| times a
         # half step of the weight (rounding to nearest); the bias's half step
         err = (_op(u, torch.full_like(a, 2.0 ** -(act_fl[i] + 1)), w.abs())
@@ -191,9 +190,9 @@ def test_batchnorm_is_folded_and_the_fixed_point_layer_stays_within_its_step():
 def test_the_trials_of_a_memory_run_in_one_pass_and_match_one_at_a_time():
     net = residual_net()
     x = torch.randn(6, 3, 12, 12)
-    act_fl = calibrate(net, x, 16)
+    ranges = calibrate(net, x, 16)
     knob = Knob("ntv", hw.Exact(), hw.Flips(voltage_mv=660.0, rate=0.02))
-    plan = make_plan(net, knob, 16, act_fl, trials=4, generator=torch.Generator().manual_seed(1))
+    plan = make_plan(net, knob, 16, ranges, trials=4, generator=torch.Generator().manual_seed(1))
     z = net.logits(x, plan)
     assert z.shape == (4, 6, 5)
     for t in range(4):
@@ -264,17 +263,6 @@ class NoCompute(nn.Module):
         return x.flatten(1)[:, :self.n]
 
 
-class Branchy(nn.Module):
-    def __init__(self, input_shape, n_classes):
-        super().__init__()
-        self.fc = nn.Linear(30, n_classes)
-
-    def forward(self, x):
-        if x.sum() > 0:  # control flow on the data: cannot be traced
-            return self.fc(x)
-        return -self.fc(x)
-
-
 class Wide(nn.Module):
     def __init__(self, input_shape, n_classes):
         super().__init__()
@@ -302,8 +290,7 @@ class NotAModule:
     ("no_such_module.Net", [], ["cannot import no_such_module"]),
     ("test_networks.NotAModule", [], ["is not a torch.nn.Module class"]),
     ("test_networks.Wide", ["+topology.depth=3"], ["takes no argument 'depth'"]),
-    ("test_networks.NoCompute", [], ["has no compute layer"]),
-    ("test_networks.Branchy", [], ["cannot be traced", "control flow"]),
+    ("test_networks.NoCompute", [], ["has no product with a stored weight"]),
     ("test_networks.Wide", [], ["gives 3 outputs", "2 classes"]),
     ("test_networks.Wrong", [], ["does not run on inputs of shape [30]"]),
 ])

@@ -132,8 +132,8 @@ def test_general_path_equals_gemm_path_with_trials(kind, shared):
     t = 3
     stack = torch.stack([words, -words, words // 3])
     bias = torch.randn(t, mod.weight.shape[0], generator=_gen(4), dtype=torch.float64)
-    if not shared:  # a trial-dependent input: fc (T, N, I), conv (N, T*C, H, W)
-        x = torch.stack([x, 2 * x, -x]) if kind == "fc" else torch.cat([x, 2 * x, -x], 1)
+    if not shared:  # a trial-dependent input, the trials folded into the batch (T*N, ...)
+        x = torch.cat([x, 2 * x, -x])
         fx -= 1
     call = LayerCall(kind, mod, trials=t, shared=shared)
     drum = hw.Drum(4)

@@ -315,11 +315,11 @@ def test_trials_run_in_chunks_that_fit(compose_cfg, monkeypatch):
     """Above TRIAL_WORDS stored words the trials run in chunks: every trial is there once,
     numbered in order, with draws that differ between trials."""
     from axtrain_cli.data import load_split
-    from axtrain_cli.models import build_model
+    from axtrain_cli.networks import build_network
 
     cfg = compose_cfg(["eval.trials=7"])
     torch.manual_seed(0)
-    net = build_model(cfg.topology, [30], 2)
+    net = build_network(cfg.topology, [30], 2)
     split = load_split(cfg.dataset, 0)
     words = sum(net.word_counts())
     monkeypatch.setattr(ev, "TRIAL_WORDS", 3 * words)

@@ -1,32 +1,36 @@
 """network_sensitivity / sensitivity_map against brute-force per-sample jacobians
 (torch.func, float64), and the gradient of S against Eq. 6 and finite differences."""
 
-from types import SimpleNamespace as NS
-
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, jacrev, jvp, vmap
 
-from axtrain_cli.models import Net, build_model
+from axtrain_cli.networks import Network, build_network
 from axtrain_cli.sensitivity import _apply, _layer_terms, network_sensitivity, sensitivity_map
 
 
 def tiny_mlp(sizes=(5, 4, 3, 2), output_activation="sigmoid", seed=0):
     torch.manual_seed(seed)
-    topo = NS(kind="mlp", hidden=list(sizes[1:-1]), output_activation=output_activation)
-    return build_model(topo, [sizes[0]], sizes[-1]).double()
+    topo = {"kind": "mlp", "hidden": list(sizes[1:-1]), "output_activation": output_activation}
+    return build_network(topo, [sizes[0]], sizes[-1]).double()
 
 
 def tiny_conv(n_out=2, seed=0):
-    """conv(pad 1), relu, pool, conv(stride 2, pad 1), relu, flatten, fc, relu, fc (1x8x8 in)."""
+    """conv(pad 1), relu, pool, conv(stride 2, pad 1), relu, flatten, fc, relu, fc (1x8x8 in):
+    a chain, as the sensitivity's explicit backward runs it."""
     torch.manual_seed(seed)
-    compute = [nn.Conv2d(1, 2, 3, padding=1), nn.Conv2d(2, 3, 3, stride=2, padding=1),
-               nn.Linear(12, 4), nn.Linear(4, n_out)]
-    ops = [("conv", 0), ("relu",), ("pool",), ("conv", 1), ("relu",), ("flatten",),
-           ("fc", 2), ("relu",), ("fc", 3)]
-    return Net(compute, ops, "sigmoid", [1, 8, 8]).double()
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(2, 3, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(12, 4), nn.ReLU(), nn.Linear(4, n_out))
+    net = Network(model, [1, 8, 8], n_out).double()
+    assert net.chain
+    return net
+
+
+def weight_name(net, i):
+    return f"model.{net.units[i].name}.weight"
 
 
 def split(net):
@@ -49,15 +53,16 @@ def per_sample_jacobians(net, x):
 def untied_outputs(net, untied, x):
     """The net's outputs with every conv weight untied per output position:
     untied[i] has shape (L, O, C, kh, kw), L the number of output positions of conv i."""
-    for op in net.ops:
+    for op in net.program:
         if op[0] == "conv":
-            m = net.compute[op[1]]
-            cols = F.unfold(x, m.kernel_size, padding=m.padding, stride=m.stride)  # (N, CKK, L)
-            z = torch.einsum("ncl,loc->nol", cols, untied[op[1]].flatten(2)) + m.bias[:, None]
+            u = net.units[op[1]]
+            stride, padding = u.conv[:2]
+            cols = F.unfold(x, u.weight.shape[2:], padding=padding, stride=stride)  # (N, CKK, L)
+            z = torch.einsum("ncl,loc->nol", cols, untied[op[1]].flatten(2)) + u.bias[:, None]
             side = int(cols.shape[-1] ** 0.5)
             x = z.view(len(x), -1, side, side)
         elif op[0] == "fc":
-            x = net.compute[op[1]](x)
+            x = F.linear(x, net.units[op[1]].weight, net.units[op[1]].bias)
         elif op[0] == "relu":
             x = torch.relu(x)
         elif op[0] == "pool":
@@ -73,8 +78,8 @@ def assert_smooth(net, x, margin=1e-4):
     net.logits(x, observe=lambda i, a, z: zs.append(z.detach()))
     for z in zs[:-1]:
         assert z.abs().min() > margin
-    for op, z in zip([o for o in net.ops if o[0] in ("fc", "conv")], zs):
-        nxt = net.ops[net.ops.index(op) + 1:]
+    for op, z in zip([o for o in net.program if o[0] in ("fc", "conv")], zs):
+        nxt = net.program[net.program.index(op) + 1:]
         if len(nxt) > 1 and nxt[:2] == [("relu",), ("pool",)]:
             win = F.unfold(torch.relu(z), 2, stride=2).view(len(x), z.shape[1], 4, -1)
             top = win.sort(2, descending=True).values
@@ -103,13 +108,13 @@ def test_conv_is_the_untied_upper_bound():
 
     # brute force of the documented bound: conv weights untied per output position
     positions = {0: 64, 1: 4}
-    untied = {i: net.compute[i].weight.detach().expand(n, *net.compute[i].weight.shape)
+    untied = {i: net.units[i].weight.detach().expand(n, *net.units[i].weight.shape)
               for i, n in positions.items()}
     assert torch.allclose(untied_outputs(net, untied, x), net(x), rtol=1e-12)
     ujac = vmap(jacrev(lambda u, xi: untied_outputs(net, u, xi[None])[0]),
                 in_dims=(None, 0))(untied, x)  # (N, K, L, O, C, kh, kw)
     bound = sum((untied[i].abs() * ujac[i].abs()).sum() for i in positions)
-    bound = bound + sum((weights[f"compute.{i}.weight"].abs() * jac[f"compute.{i}.weight"].abs()
+    bound = bound + sum((weights[weight_name(net, i)].abs() * jac[weight_name(net, i)].abs()
                          ).sum() for i in (2, 3))
     bound = bound / len(x)
 
@@ -121,14 +126,16 @@ def test_conv_is_the_untied_upper_bound():
 
 def test_lenet5_deltas_match_autograd():
     torch.manual_seed(0)
-    net = build_model(NS(kind="lenet5", output_activation="sigmoid"), [1, 28, 28], 10).double()
+    net = build_network({"kind": "lenet5"}, [1, 28, 28], 10).double()
     x = torch.rand(3, 1, 28, 28, dtype=torch.float64)
     zs = []
     out = torch.sigmoid(net.logits(x, observe=lambda i, a, z: zs.append(z)))
     eye = torch.eye(10, dtype=x.dtype)[:, None, :].expand(10, *out.shape)
     expect = torch.autograd.grad(out, zs, eye, is_grads_batched=True)
-    for (layer, a, delta, tail), e, m in zip(_layer_terms(net, x), expect, net.compute):
-        assert layer is m and torch.allclose(_apply(tail, delta), e, rtol=1e-10, atol=1e-14)
+    assert net.chain
+    for (layer, a, delta, tail), e, u in zip(_layer_terms(net, x), expect, net.units):
+        assert layer.weight is u.weight
+        assert torch.allclose(_apply(tail, delta), e, rtol=1e-10, atol=1e-14)
 
 
 # torch.func.jvp loads torch's own jit-scripted decompositions, which warn on this torch
@@ -186,12 +193,12 @@ def test_gradient_matches_finite_differences(kind, per_sample):
 def test_map_sums_to_sensitivity(kind):
     if kind == "mlp":
         torch.manual_seed(0)
-        net = build_model(NS(kind="mlp", hidden=[16, 8], output_activation="sigmoid"), [20], 3)
+        net = build_network({"kind": "mlp", "hidden": [16, 8]}, [20], 3)
         x = torch.randn(10, 20)
     else:
         net, x = tiny_conv(), torch.randn(4, 1, 8, 8, dtype=torch.float64)
-    maps = [sensitivity_map(net, x, i) for i in range(len(net.compute))]
-    for m, layer in zip(maps, net.compute):
+    maps = [sensitivity_map(net, x, i) for i in range(len(net.units))]
+    for m, layer in zip(maps, net.units):
         assert m.shape == layer.weight.shape and not m.requires_grad and (m >= 0).all()
     assert torch.equal(sensitivity_map(net, x), maps[-1])
     s = network_sensitivity(net, x)

@@ -11,8 +11,8 @@ import torch
 
 from axtrain_cli import hardware as hw
 from axtrain_cli.hardware import reference
-from axtrain_cli.models import (build_model, clip_to_format, saturated_weights, weight_fl,
-                                weight_words)
+from axtrain_cli.networks import build_network
+from axtrain_cli.networks.plan import clip_to_format, saturated_weights, weight_fl, weight_words
 from axtrain_cli.results import load_checkpoint
 from axtrain_cli.run import run
 from conftest import TINY, run_cli
@@ -22,13 +22,13 @@ from omegaconf import OmegaConf
 def _net():
     topo = OmegaConf.create({"kind": "mlp", "hidden": [8, 6], "output_activation": "sigmoid"})
     torch.manual_seed(0)
-    return build_model(topo, [5], 3)
+    return build_network(topo, [5], 3)
 
 
 def test_the_fraction_format_is_sign_and_fraction_bits_in_every_layer():
     net = _net()
     with torch.no_grad():
-        net.compute[0].weight.mul_(0.1)  # max|w| well below 0.5: dynamic adds fraction bits
+        net.units[0].weight.mul_(0.1)  # max|w| well below 0.5: dynamic adds fraction bits
     dynamic = [fw for fw, *_ in weight_words(net, 16)]
     fraction = [fw for fw, *_ in weight_words(net, 16, "fraction")]
     assert fraction == [15, 15, 15] and dynamic[0] > 15
@@ -56,14 +56,14 @@ def test_a_sign_bit_flip_moves_a_weight_by_the_formats_reach(fmt, shift):
 def test_saturation_is_counted_and_clipping_keeps_weights_in_range():
     net = _net()
     with torch.no_grad():
-        net.compute[1].weight[0, :3] = torch.tensor([1.5, -1.2, 0.999])
-        net.compute[2].weight[1, 0] = 1.0
+        net.units[1].weight[0, :3] = torch.tensor([1.5, -1.2, 0.999])
+        net.units[2].weight[1, 0] = 1.0
     assert saturated_weights(net, 16, "fraction") == 3  # 1.5, -1.2 and 1.0 (rounds to 2^15)
     # dynamic: only the documented one-LSB case, a maximum that is a power of two (1.0)
     assert saturated_weights(net, 16, "dynamic") == 1
     assert clip_to_format(net, 16) == 3
     top = 1 - 2.0**-15
-    assert all(float(m.weight.max()) <= top and float(m.weight.min()) >= -1 for m in net.compute)
+    assert all(float(m.weight.max()) <= top and float(m.weight.min()) >= -1 for m in net.units)
     assert saturated_weights(net, 16, "fraction") == 0 and clip_to_format(net, 16) == 0
 
 
@@ -85,9 +85,9 @@ def test_evaluation_in_the_fraction_format_warns_with_the_saturated_count(compos
     from axtrain_cli.evaluate import sweep
 
     cfg = compose_cfg([*TINY, "hardware.weight_format=fraction", "eval.knobs=[exact]"])
-    net = build_model(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes)
+    net = build_network(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes)
     with torch.no_grad():
-        net.compute[0].weight[0, :4] = 2.0  # as if trained without the clip
+        net.units[0].weight[0, :4] = 2.0  # as if trained without the clip
     with caplog.at_level(logging.WARNING, logger="axtrain"):
         rows = sweep(net, load_split(cfg.dataset, 0), cfg, ["exact"], seed=0)
     assert len(rows) == 1

@@ -29,8 +29,8 @@ def compose(overrides=(), check: bool = True):
 
 
 def on_hardware(model, knob, calibration_data, **kwargs):
-    """Your own nn.Module as the accelerator runs it for a knob (graph.on_hardware)."""
-    from .graph import on_hardware as build
+    """Your own nn.Module as the accelerator runs it for a knob (networks.on_hardware)."""
+    from .networks import on_hardware as build
 
     return build(model, knob, calibration_data, **kwargs)
 

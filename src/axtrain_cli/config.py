@@ -86,6 +86,12 @@ class HardwareConf:
     # area and switching relative to this Verilog design (a file, or {file, top, signed,
     # a, b, y}; e.g. your library's exact multiplier); null: Yosys's `a * b`
     cost_reference: Any = None
+    # a product axtrain does not model (conv3d, transposed convolutions, recurrent layers):
+    # refuse (one line, before any work) | float (run in float, counted in the coverage)
+    unsupported: str = "refuse"
+    # the least share of the network's multiply-accumulates on the hardware models (0..1):
+    # below it, one line before any work; null: a warning below 99 %
+    min_coverage: Optional[float] = None
 
 
 @dataclass
@@ -285,6 +291,10 @@ def check_common(cfg: DictConfig) -> None:
     require(cfg, "hardware.nominal_mv", h.nominal_mv > 0)
     choice(cfg, "hardware.weight_format", WEIGHT_FORMATS)
     choice(cfg, "hardware.power_model", POWER_MODELS)
+    choice(cfg, "hardware.unsupported", ("refuse", "float"))
+    least = h.get("min_coverage")
+    require(cfg, "hardware.min_coverage", least is None or 0 <= least <= 1,
+            "a share in [0, 1] or null")
     require(cfg, "eval.trials", 1 <= cfg.eval.trials <= 10**6)
     knobs = list(cfg.eval.knobs)
     repeated = sorted({k for k in knobs if knobs.count(k) > 1})

@@ -104,9 +104,9 @@ def network_streams(path: str, images: int = IMAGES, pairs: int = PAIRS, seed: i
 
     from .cli import compose, eval_overrides, explicit_keys
     from .data import load_split
-    from .evaluate import make_plan
     from .knobs import Knob
-    from .models import build_model, calibrate
+    from .methods.base import network_of, upgrade_state_dict
+    from .networks import calibrate, make_plan
     from .results import load_checkpoint
     from .schema import complete
 
@@ -115,8 +115,8 @@ def network_streams(path: str, images: int = IMAGES, pairs: int = PAIRS, seed: i
     cfg = compose(overrides)
     complete(cfg, explicit_keys(overrides))
     split = load_split(cfg.dataset, cfg.seed)
-    net = build_model(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes)
-    net.load_state_dict(load_checkpoint(file)["state_dict"])
+    net = network_of(cfg)
+    net.load_state_dict(upgrade_state_dict(net, load_checkpoint(file)["state_dict"]))
     net.eval()
     bits = cfg.hardware.bits
     recorder = _recorder()
@@ -134,15 +134,19 @@ def windows(qx, qw, call):
     the products of cols[n, g W:(g + 1) W, p] with weights[o], g = o // (O / groups)."""
     import torch.nn.functional as F
 
-    from .hardware.layer import _padding
+    from .hardware.layer import _pair, _padding2d
 
-    if call.kind == "fc":  # (N, I) inputs, (O, I) weights
-        return qx[:, :, None], qw, 1
-    m = call.module
+    if call.kind == "fc":  # (N, ..., I) inputs (tokens as rows), (O, I) weights
+        return qx.reshape(-1, qx.shape[-1])[:, :, None], qw, 1
+    stride, padding, dilation, groups = call.conv_args
+    first = 1 if qw.dim() == 3 else None  # a 1-D convolution: height 1
+    pad = _padding2d(padding, qw, dilation)
+    if qw.dim() == 3:
+        qx, qw = qx[:, :, None], qw[:, :, None]
     kh, kw = qw.shape[2:]
-    cols = F.unfold(qx.double(), (kh, kw), dilation=m.dilation, padding=_padding(m, (kh, kw)),
-                    stride=m.stride)  # (N, C kh kw, L): the window channel by channel
-    return cols, qw.reshape(qw.shape[0], -1), m.groups
+    cols = F.unfold(qx.double(), (kh, kw), dilation=_pair(dilation, first), padding=pad,
+                    stride=_pair(stride, first))  # (N, C kh kw, L): window channel by channel
+    return cols, qw.reshape(qw.shape[0], -1), groups
 
 
 def _stream(qx, qw, call, pairs: int, gen):

@@ -11,42 +11,12 @@ import torch
 from . import hardware as hw
 from . import knobs
 from .knobs import EXACT, Knob
-from .models import HwPlan, Net, calibrate, saturated_weights, weight_words
+from .networks import HwPlan, Network, calibrate, make_plan
+from .networks.plan import saturated_weights
 from .results import Measurement
 from .training import loss_per_sample
 
 log = logging.getLogger("axtrain")
-
-
-def make_plan(net: Net, knob: Knob, bits: int, act_fl: list[int | None], *,
-              trials: int | None = None, generator: torch.Generator | None = None,
-              store_biases: bool = True, ste_clip: float | None = 1.0,
-              first_trial: int = 0, weight_format: str = "dynamic") -> HwPlan | None:
-    """The network as the accelerator holds it for `knob` (None for the float network):
-    every weight and bias word read through the knob's memory (`trials` reads at once when
-    set, numbered from `first_trial`; biases from reliable storage unless `store_biases`),
-    the weights prepared once for its multiplier. The words sit in the SRAM layer by layer,
-    weights then biases, from address 0 (what models of persistent cell faults see)."""
-    if knob.multiplier is None:
-        return None
-    mult, memory = knob.multiplier, knob.memory
-    bias_memory = memory if store_biases else hw.RELIABLE
-    weights, weight_fl, biases, address = [], [], [], 0
-    for layer, (fw, ww, fb, bw) in zip(net.compute, weight_words(net, bits, weight_format)):
-        read = memory.read_at(ww, bits, trials, generator, address=address,
-                              first_trial=first_trial)
-        weights.append(mult.weights(read, fw, bits))
-        weight_fl.append(fw)
-        address += ww.numel()
-        if not getattr(layer, "has_bias", True):  # a layer without a bias stores none
-            biases.append(hw.from_words(hw.RELIABLE.read(bw, bits, trials, None), fb) * 0)
-            continue
-        read = bias_memory.read_at(bw, bits, trials, generator, address=address,
-                                   first_trial=first_trial)
-        biases.append(hw.from_words(read, fb))
-        address += bw.numel() if store_biases else 0
-    return HwPlan(bits=bits, multiplier=mult, weights=weights, weight_fl=weight_fl,
-                  biases=biases, act_fl=list(act_fl), trials=trials, ste_clip=ste_clip)
 
 
 @dataclass
@@ -63,7 +33,7 @@ class Metrics:
 
 
 @torch.no_grad()
-def evaluate(net: Net, x: torch.Tensor, y: torch.Tensor, plan: HwPlan | None, loss: str,
+def evaluate(net: Network, x: torch.Tensor, y: torch.Tensor, plan: HwPlan | None, loss: str,
              n_classes: int, *, reference: torch.Tensor | None = None,
              keep_outputs: bool = False, budget: int = 1 << 22) -> Metrics:
     """Test loss, accuracy (and deviation from `reference`) per trial.
@@ -101,7 +71,7 @@ def evaluate(net: Net, x: torch.Tensor, y: torch.Tensor, plan: HwPlan | None, lo
 TRIAL_WORDS = 1 << 24
 
 
-def sweep(net: Net, split, cfg, names: list[str], *, seed: int, progress=None,
+def sweep(net: Network, split, cfg, names: list[str], *, seed: int, progress=None,
           task=None) -> list[Measurement]:
     """Evaluate `net` on every knob of `names`: one Measurement per knob and trial
     (eval.trials reads for a knob with a stochastic memory, one otherwise).
@@ -112,14 +82,14 @@ def sweep(net: Net, split, cfg, names: list[str], *, seed: int, progress=None,
     on the machine). Each Measurement carries the network's own exact-hardware loss and
     accuracy. `progress` advances `task` (or a new one) once per knob."""
     bits, fmt = cfg.hardware.bits, cfg.hardware.weight_format
-    act_fl = calibrate(net, split.x_train, bits)
+    ranges = calibrate(net, split.x_train, bits)
     x, y, n_classes = split.x_test, split.y_test, split.n_classes
     saturated = saturated_weights(net, bits, fmt) if fmt == "fraction" else 0
     if saturated:
         log.warning("%d weights lie outside the fraction weight format's range [-1, 1) and "
                     "saturate when stored (training with hardware.weight_format=fraction "
                     "keeps them inside)", saturated)
-    exact = make_plan(net, EXACT, bits, act_fl, weight_format=fmt)
+    exact = make_plan(net, EXACT, bits, ranges, weight_format=fmt)
     ref = evaluate(net, x, y, exact, cfg.train.loss, n_classes, keep_outputs=True)
     reference, on_exact = ref.outputs, (float(ref.loss[0]), float(ref.accuracy[0]))
     out = []
@@ -132,7 +102,7 @@ def sweep(net: Net, split, cfg, names: list[str], *, seed: int, progress=None,
         done = []
         for first, trials in trial_chunks(cfg.eval.trials if knob.memory.stochastic else None,
                                           sum(net.word_counts())):
-            plan = make_plan(net, knob, bits, act_fl, trials=trials, generator=gen,
+            plan = make_plan(net, knob, bits, ranges, trials=trials, generator=gen,
                              store_biases=cfg.hardware.store_biases, first_trial=first,
                              weight_format=fmt)
             m = evaluate(net, x, y, plan, cfg.train.loss, n_classes, reference=reference)
@@ -174,16 +144,18 @@ def measurement(name: str, knob: Knob, power: dict, trial: int, loss: float, acc
                        figures=figures, parameters=knob.parameters())
 
 
-def network_power(net: Net, knob: Knob, h) -> dict:
+def network_power(net: Network, knob: Knob, h) -> dict:
     """The network's compute and storage power relative to exact multipliers and 1.1 V
-    SRAM, weighting each layer by its multiplications and stored words (from the
-    topology); biases not kept in the SRAM (`store_biases=false`) stay at nominal."""
-    words = net.word_counts(True)
+    SRAM, weighting each unit by its multiplications and stored words (from the
+    topology), the products of two activations (attention) by theirs; biases not kept in
+    the SRAM (`store_biases=false`) stay at nominal."""
+    words, mults = net.word_counts(True), net.mult_counts()
     sram = knob.storage_power(h.nominal_mv)
     per_layer = [(n * sram + (a - n)) / a for n, a in zip(net.word_counts(h.store_biases), words)]
-    return hw.network_power(net.mult_counts(), words,
-                            knob.compute_power(h.bits, h.power_model,
-                                                       knobs.cost_reference(h)), per_layer)
+    if net.pairs:  # on the same multipliers; nothing stored
+        words, mults, per_layer = words + [0], mults + [net.pair_mults()], per_layer + [1.0]
+    return hw.network_power(mults, words, knob.compute_power(
+        h.bits, h.power_model, knobs.cost_reference(h)), per_layer)
 
 
 def _knob_seed(seed: int, name: str) -> int:

@@ -16,13 +16,14 @@ from typing import Any
 # the start network's own setting, `start`).
 NOT_SETTINGS = ("seed", "resume", "threads", "device", "logger", "tracking", "progress",
                 "checkpoint", "eval", "knobs", "profile", "hydra", "method.checkpoint",
-                "method.knob", "dataset.description", "topology.name", "train.save_every")
+                "method.knob", "dataset.description", "topology.name", "train.save_every",
+                "hardware.min_coverage")
 
 
 # Config keys that change neither the training nor what a run writes (how it is shown,
 # scheduled, logged): a complete run with other values of these is the same run.
 NOT_RESULTS = ("resume", "threads", "logger", "tracking", "progress", "train.save_every",
-               "hydra")
+               "hydra", "hardware.min_coverage")
 
 
 def short_hash(text: str) -> str:
@@ -51,7 +52,8 @@ def flat(node: Any, prefix: str = "") -> dict[str, Any]:
 # Keys added to the config after the settings hash was defined count only when set away
 # from their default, so that the runs before them keep their hash.
 LATER_KEYS = {"dataset.augment": False, "hardware.power_model": "proxy",
-              "hardware.cost_reference": None}
+              "hardware.cost_reference": None, "hardware.unsupported": "refuse",
+              "hardware.min_coverage": None}
 
 
 def settings(cfg) -> dict[str, Any]:
@@ -88,10 +90,23 @@ def differences(old, new) -> list[str]:
 
 
 def architecture(net) -> str:
-    """The network's architecture as text: its modules with their shapes and the program
-    that runs them (no weights)."""
-    return "\n".join([repr(net), repr(getattr(net, "ops", "")),
-                      str(getattr(net, "output_activation", ""))])
+    """The network's architecture as text: its modules with their shapes and what its
+    forward runs (no weights). A chain (the paper's networks) is written as its compute
+    layers and its program of ops, in the form results.csv has always hashed, so that its
+    runs of every version share their `arch`."""
+    activation = str(getattr(net, "output_activation", ""))
+    if getattr(net, "program", None):
+        from torch import nn
+
+        modules = {id(getattr(m, "weight", None)): m for m in net.model.modules()}
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.compute = nn.ModuleList(modules[id(u.weight)] for u in net.units)
+
+        return "\n".join([repr(Net()), repr(net.program), activation])
+    return "\n".join([repr(net), repr(getattr(net, "ops", "")), activation])
 
 
 def arch_hash(net) -> str:

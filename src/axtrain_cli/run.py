@@ -19,10 +19,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from . import identity, knobs, methods, tracking, ui
 from .config import torch_device
-from .methods.base import Context, Trained, checkpoint_facts
+from .methods.base import Context, Trained, checkpoint_facts, network_of
 from .data import load_split
 from .evaluate import sweep
-from .models import build_model
 from .resume import TrainingState
 from .results import SCHEMA_VERSION, Row, checkpoint_bytes, commit_run, csv_bytes, frame
 from .schema import validate
@@ -32,6 +31,7 @@ log = logging.getLogger("axtrain")
 
 
 SENSITIVITY_SAMPLES = 2048  # test samples the reported S(w) and the map average over
+COVERAGE_WARNING = 0.99  # below this share of products on the hardware, a warning
 
 
 def _sensitivity(net, x) -> float:
@@ -133,11 +133,16 @@ def run(cfg: DictConfig, out_dir: str | Path, sweep_dir: str | None = None) -> p
     log.info("data: %r on %s", split, device)
     gen = seed_everything(cfg.seed)
     draws = None if device.type == "cpu" else torch.Generator(device).manual_seed(cfg.seed)
-    net = build_model(cfg.topology, list(cfg.dataset.input_shape),
-                      cfg.dataset.n_classes).to(device)
+    net = network_of(cfg).to(device)
     facts = run_facts(cfg, net)
     log.info("network %s (architecture %s), %s", facts["topology"], facts["arch"],
              f"from {facts['checkpoint']}" if facts["checkpoint"] else "trained here")
+    log.info("on the hardware models: %s", net.coverage.describe())
+    if net.coverage.share < COVERAGE_WARNING:
+        log.warning("only %.2f %% of the network's multiply-accumulates run on the hardware "
+                    "models; the largest parts in float: %s (hardware.min_coverage turns "
+                    "this into an error)", 100 * net.coverage.share, ", ".join(
+                        f"{p.name} ({p.op})" for p in net.coverage.in_float()))
     state = TrainingState(out_dir, cfg, [gen, draws])
     estimate = ui.RunEstimate(
         methods.planned_epochs(cfg) * -(-len(split.x_train) // cfg.train.batch_size),
@@ -234,7 +239,8 @@ def evaluate_trained(trained: Trained, split, cfg, progress=None, facts=None) ->
                 "train_multiplier": knob.multiplier.label if knob else "",
                 "train_memory": knob.memory.label if knob else ""}
 
-    figures = trained.figures
+    # the share of the network's multiply-accumulates that ran on the hardware models
+    figures = {**trained.figures, "hw_mac_share": round(trained.net.coverage.share, 6)}
     if cfg.hardware.get("cost_reference") is not None:  # what compute_power is relative to
         figures = {**figures, "cost_reference": knobs.reference_label(cfg.hardware)}
     jobs = [(trained.net, trained.train_knob,

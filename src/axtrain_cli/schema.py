@@ -40,17 +40,22 @@ def check_settings(cfg: DictConfig) -> None:
 
 def check_network(cfg: DictConfig) -> None:
     """A network of your own (topology._target_) imports, builds from its arguments and the
-    dataset's input shape, traces, has a compute layer and gives n_classes outputs."""
-    if "_target_" not in cfg.topology:
+    dataset's input shape, runs, has a product on the hardware and gives n_classes
+    outputs; the share of its products on the hardware is at least hardware.min_coverage."""
+    if "_target_" not in cfg.topology and cfg.hardware.get("min_coverage") is None:
         return
     from .config import ConfigError
-    from .graph import GraphError
-    from .models import build_model
+    from .methods.base import network_of
+    from .networks import NetworkError
 
     try:
-        build_model(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes)
-    except GraphError as e:
+        net = network_of(cfg)
+    except NetworkError as e:
         raise ConfigError(str(e)) from None
+    least = cfg.hardware.get("min_coverage")
+    if least is not None and net.coverage.share < least:
+        raise ConfigError(f"hardware.min_coverage={least}: {net.coverage.describe()} (allowed "
+                          "a network whose share on the hardware is at least that)")
 
 
 def validate(cfg: DictConfig, data: bool = True) -> None:

@@ -45,14 +45,20 @@ paper's Eq. 6, sign(w)|g| + H V with V = |w| * sign(g) (g = dO_k/dw, H the Hessi
 summed over k and averaged over samples), which the paper gets with Pearlmutter's
 R-operator. Only the plain float network is covered (no hardware plan).
 
-Any network (`graph.GraphNet`): its tape holds each compute layer's input a, output z and
-effective weight (folded with its BatchNorm, the statistics held constant), and the deltas
-of output k at every layer come from one autograd backward pass (K passes for all
-outputs, one for the sampled reading), through whatever the graph does between the layers
-(residual branches, pooling, BatchNorm). With BatchNorm in training
-mode the deltas of one backward pass carry its batch statistics' coupling of the samples
-(terms of order 1/N); with its running statistics (evaluation, `sensitivity_map`) they are
-exactly per sample.
+Two strategies, the same numbers. A chain network (`Network.program`: each layer reads
+only the one before it, and every layer is a Linear, a Conv2d, a ReLU, a 2x2 max pooling
+or a flatten, as the paper's MLPs and LeNet-5 are) records on its tape the ops of its own
+forward with what their explicit K-batched backward needs. Any other network records per
+unit its input a, output z and effective weight (folded with its BatchNorm, the
+statistics held constant), and the deltas of output k at every unit come from one
+autograd backward pass (K passes for all outputs, one for the sampled reading), through
+whatever the forward does between the units (residual branches, attention, pooling,
+BatchNorm, in-place activations). A Linear on tokens (inputs with more leading dimensions
+than the batch) shares its weight across them as a convolution does across positions:
+the same untied upper bound. Units of an einsum with a weight are left out of S. With
+BatchNorm in training mode the deltas of one backward pass carry its batch statistics'
+coupling of the samples (terms of order 1/N); with its running statistics (evaluation,
+`sensitivity_map`) they are exactly per sample.
 """
 
 from __future__ import annotations
@@ -60,38 +66,131 @@ from __future__ import annotations
 from functools import partial
 
 import torch
-from torch.nn.grad import conv2d_weight
+import torch.nn.functional as F
+from torch.nn.grad import conv1d_weight, conv2d_input, conv2d_weight
 
-from .models import Net
+from .hardware.layer import conv_padding
 
 CHUNK = 256  # samples per pass for a measured S of any network (bounds the deltas' memory)
 
 
-def network_sensitivity(model: Net, inputs: torch.Tensor, per_sample: bool = True,
-                        forward: tuple[torch.Tensor, list] | None = None,
+# ------------------------------------------------------------------------------ the tape
+class Compute:
+    """A chain's Linear ("fc") or Conv2d ("conv") unit; saved: (its _Layer, its input)."""
+
+    def __init__(self, kind: str, layer: int):
+        self.kind, self.layer = kind, layer
+
+    def backward(self, d, saved):
+        layer, a = saved
+        if self.kind == "fc":
+            return d @ layer.weight
+        k, n = d.shape[:2]
+        flat = d.reshape(k * n, *d.shape[2:])
+        stride, padding, dilation, groups = _conv(layer)
+        return conv2d_input((k * n, *a.shape[1:]), layer.weight, flat, stride, padding,
+                            dilation, groups).view(k, *a.shape)
+
+
+class ReLU:
+    layer = None
+
+    def backward(self, d, saved):
+        return d * saved  # the mask x > 0
+
+
+class MaxPool2:
+    """2x2 max pooling."""
+
+    layer = None
+
+    def backward(self, d, saved):
+        shape, idx = saved
+        k = d.shape[0]
+        flat = d.reshape(k * shape[0], *d.shape[2:])
+        idx = idx.expand(k, *idx.shape).reshape(flat.shape)
+        return F.max_unpool2d(flat, idx, 2, output_size=shape[-2:]).view(k, *shape)
+
+
+class Flatten:
+    layer = None
+
+    def backward(self, d, saved):
+        return d.reshape(d.shape[0], *saved)  # the input shape
+
+
+class Tape:
+    """What a float forward of `net` records for S (runtime.Run calls it): a chain's ops
+    with their explicit backward's needs (`ops`), or per unit (i, input a, output y,
+    effective weight) (`units`)."""
+
+    def __init__(self, net):
+        self.chain = net.chain
+        self.ops: list[tuple] = []
+        self.units: list[tuple] = []
+
+    def unit(self, i, a, y, unit, z=None):
+        """Unit i read a and gave y (z: before its folded BatchNorm); returns the tensor the
+        forward goes on with (a copy for the autograd strategy: the tape keeps y as it was,
+        whatever in-place operations do to the forward's)."""
+        if unit.kind == "einsum":
+            return y
+        if self.chain:
+            self.ops.append((Compute(unit.kind, i), (_Layer(unit, unit.weight, i), a)))
+            return y
+        self.units.append((i, a, y, unit.sensitivity_weight(y if z is None else z)))
+        return y.clone()
+
+    def relu(self, func, args, kwargs):
+        self.ops.append((ReLU(), args[0] > 0))
+        return func(*args, **kwargs)
+
+    def max_pool(self, func, args, kwargs):
+        x = args[0]
+        y, idx = F.max_pool2d(x, 2, return_indices=True)
+        self.ops.append((MaxPool2(), (x.shape, idx)))
+        return y
+
+    def flatten(self, func, args, kwargs):
+        self.ops.append((Flatten(), args[0].shape))
+        return func(*args, **kwargs)
+
+
+def _forward(model, x, forward):
+    """(logits, tape) of the float forward on x, or `forward` if the caller has it."""
+    if forward is not None:
+        return forward
+    tape = Tape(model)
+    return model.logits(x, tape=tape), tape
+
+
+# -------------------------------------------------------------------------------- S(w)
+def network_sensitivity(model, inputs: torch.Tensor, per_sample: bool = True,
+                        forward: tuple[torch.Tensor, Tape] | None = None,
                         outputs: torch.Generator | None = None) -> torch.Tensor:
     """S(w) of Eq. 5 on the batch `inputs`, a 0-d tensor differentiable (to second order)
     with respect to the model's parameters.
 
-    `forward`: (logits, tape) of a `model.logits(inputs, tape=tape)` call the caller has
-    made already (a training step needs the logits for its loss too): the forward pass is
-    then not run twice.
+    `forward`: (logits, tape) of a `model.logits(inputs, tape=Tape(model))` call the
+    caller has made already (a training step needs the logits for its loss too): the
+    forward pass is then not run twice.
 
-    Sums |w| |dO_k/dw| over the weights (not the biases: Eq. 5 sums w_ij) of every compute
-    layer and every output k. per_sample=True: mean over samples of the per-sample value
-    (conv layers: the untied-position upper bound, see the module docstring);
+    Sums |w| |dO_k/dw| over the weights (not the biases: Eq. 5 sums w_ij) of every unit and
+    every output k. per_sample=True: mean over samples of the per-sample value (conv units
+    and units on tokens: the untied-position upper bound, see the module docstring);
     per_sample=False: derivatives of the batch-mean outputs, then absolute values.
 
     `outputs`: a generator to draw one output per sample from (the module docstring's
     sampled reading, an unbiased estimate of the per-sample S); None: all K outputs."""
     if outputs is not None and not per_sample:
         raise ValueError("sampled outputs estimate the per-sample S only (per_sample=True)")
-    if forward is None and not isinstance(model, Net) and len(inputs) > CHUNK:
-        # any network, measured (not trained): in chunks of samples, which bound the
-        # memory of the deltas (the mean over samples is the chunks' weighted mean)
+    if forward is None and not model.chain and len(inputs) > CHUNK:
+        # measured (not trained): in chunks of samples, which bound the memory of the
+        # deltas (the mean over samples is the chunks' weighted mean)
         return sum(network_sensitivity(model, c, per_sample, None, outputs) * len(c)
                    for c in inputs.split(CHUNK)) / len(inputs)
-    total = inputs.new_zeros(())
+    total = inputs.new_zeros((), dtype=torch.get_default_dtype()) \
+        if not inputs.is_floating_point() else inputs.new_zeros(())
     for layer, a, delta, tail in _layer_terms(model, inputs, forward, outputs,
                                               summed=per_sample):
         if per_sample:
@@ -103,49 +202,57 @@ def network_sensitivity(model: Net, inputs: torch.Tensor, per_sample: bool = Tru
 
 
 @torch.no_grad()
-def sensitivity_map(model: Net, inputs: torch.Tensor, layer: int = -1) -> torch.Tensor:
-    """Per-weight sensitivity |w| * mean_n sum_k |dO_k(n)/dw| of compute layer `layer`
-    (default the last), shaped like that layer's weight; no autograd graph. For a conv layer
-    it is the untied-position upper bound used by `network_sensitivity`. Summed over all
-    layers it equals network_sensitivity(model, inputs, per_sample=True)."""
-    if not isinstance(model, Net) and len(inputs) > CHUNK:  # see network_sensitivity
+def sensitivity_map(model, inputs: torch.Tensor, layer: int = -1) -> torch.Tensor:
+    """Per-weight sensitivity |w| * mean_n sum_k |dO_k(n)/dw| of unit `layer` (default the
+    last), shaped like the weight as the layer multiplies by it; no autograd graph. For a
+    conv unit it is the untied-position upper bound used by `network_sensitivity`. Summed
+    over all units it equals network_sensitivity(model, inputs, per_sample=True)."""
+    if not model.chain and len(inputs) > CHUNK:  # see network_sensitivity
         return sum(sensitivity_map(model, c, layer) * len(c)
                    for c in inputs.split(CHUNK)) / len(inputs)
-    mod, a, delta, tail = _layer_terms(model, inputs, summed=True)[
-        range(len(model.compute))[layer]]
+    terms = {t[0].index: t for t in _layer_terms(model, inputs, summed=True)}
+    mod, a, delta, tail = terms[range(len(model.units))[layer]]
     return mod.weight.abs() * _abs_weight_grad(mod, a, delta, tail) / inputs.shape[0]
 
 
+def _tokens(a, d):
+    """A Linear's input and deltas with its leading dimensions (tokens) as rows."""
+    return a.reshape(-1, a.shape[-1]), d.reshape(-1, d.shape[-1])
+
+
 def _abs_weight_grad(layer, a, delta, tail):
-    """sum_n sum_k |delta_k(n)| (x) |a(n)| in the weight's shape (conv: summed over positions)."""
+    """sum_n sum_k |delta_k(n)| (x) |a(n)| in the weight's shape (conv and tokens: summed
+    over positions)."""
     d = _apply(tail, delta.abs().sum(0, keepdim=True))[0]  # D(n, ...) = sum_k |delta_k(n, ...)|
-    if d.dim() == 2:
-        return d.T @ a.abs()
-    return conv2d_weight(a.abs(), layer.weight.shape, d, *_conv(layer))
+    if layer.kind == "fc":
+        a2, d2 = _tokens(a, d)
+        return d2.T @ a2.abs()
+    return _weight_grad(layer)(a.abs(), layer.weight.shape, d, *_conv(layer))
+
+
+def _weight_grad(layer):
+    return conv1d_weight if layer.weight.dim() == 3 else conv2d_weight
 
 
 def _conv(layer) -> tuple:
-    """stride, padding, dilation, groups of a conv layer (numeric padding)."""
-    from .hardware.layer import _padding
-
-    return (layer.stride, _padding(layer, layer.weight.shape[2:]),
-            getattr(layer, "dilation", 1), getattr(layer, "groups", 1))
+    """stride, padding (numbers), dilation, groups of a conv unit."""
+    stride, padding, dilation, groups = layer.conv
+    return stride, conv_padding(padding, layer.weight, dilation), dilation, groups
 
 
 def _signed_weight_grad(layer, a, delta):
     """sum_n delta_k(n) (x) a(n) for every k: shape (K, *weight.shape), one GEMM / conv."""
     k, shape = delta.shape[0], layer.weight.shape
+    if layer.kind == "fc":
+        a2 = a.reshape(-1, a.shape[-1])
+        d = delta.reshape(k, -1, shape[0]).movedim(0, 1).reshape(-1, k * shape[0])
+        return (d.T @ a2).view(k, *shape)
     d = delta.movedim(0, 1).reshape(delta.shape[1], k * shape[0], *delta.shape[3:])
-    if d.dim() == 2:
-        g = d.T @ a
-    else:  # K output-channel groups stacked: one weight-gradient call
-        stride, padding, dilation, groups = _conv(layer)
-        if groups == 1:
-            g = conv2d_weight(a, (k * shape[0], *shape[1:]), d, stride, padding, dilation)
-        else:  # grouped: one weight-gradient call per output k
-            return torch.stack([conv2d_weight(a, shape, dk, stride, padding, dilation, groups)
-                                for dk in delta])
-    return g.view(k, *shape)
+    stride, padding, dilation, groups = _conv(layer)
+    grad = _weight_grad(layer)
+    if groups == 1:  # K output-channel groups stacked: one weight-gradient call
+        return grad(a, (k * shape[0], *shape[1:]), d, stride, padding, dilation).view(k, *shape)
+    return torch.stack([grad(a, shape, dk, stride, padding, dilation, groups) for dk in delta])
 
 
 def _apply(tail, d):
@@ -154,28 +261,24 @@ def _apply(tail, d):
     return d
 
 
-def _layer_terms(model: Net, x: torch.Tensor, forward=None, outputs=None,
-                 summed: bool = False):
-    """Per compute layer, in index order: (layer, input a_l, delta, tail), where the deltas
-    dO_k/dz_l (K, N, *z_l.shape[1:]) are `_apply(tail, delta)`.
+def _layer_terms(model, x: torch.Tensor, forward=None, outputs=None, summed: bool = False):
+    """Per unit, in index order: (layer, input a_l, delta, tail), where the deltas dO_k/dz_l
+    (K, N, *z_l.shape[1:]) are `_apply(tail, delta)`.
 
-    The deltas of all K outputs come from one explicit K-batched backprop through the
-    network's ops (`Net.logits` records them on a tape; each op's `backward` maps the K
-    gradients at once: one GEMM / transposed conv per layer), built from differentiable
-    ops so that S can be differentiated again. (Measured faster than one
-    autograd.grad(..., is_grads_batched=True, create_graph=True) over the z_l, and it needs
-    no autograd for `sensitivity_map`.) `tail` holds the ReLU masks, max-unpoolings and
-    reshapes met since the layer above: they commute with |.| and with the sum over k, so
-    D = sum_k |delta_k| can be formed before them (one unpooling instead of K)."""
-    if not isinstance(model, Net):
+    A chain's deltas of all K outputs come from one explicit K-batched backprop through its
+    ops (each op's `backward` maps the K gradients at once: one GEMM / transposed conv per
+    layer), built from differentiable ops so that S can be differentiated again. (Measured
+    faster than one autograd.grad(..., is_grads_batched=True, create_graph=True) over the
+    z_l, and it needs no autograd for `sensitivity_map`.) `tail` holds the ReLU masks,
+    max-unpoolings and reshapes met since the layer above: they commute with |.| and with
+    the sum over k, so D = sum_k |delta_k| can be formed before them (one unpooling instead
+    of K)."""
+    if not model.chain:
         return _graph_terms(model, x, forward, outputs, summed)
-    if forward is None:
-        tape: list = []
-        forward = model.logits(x, tape=tape), tape
-    z, tape = forward
+    z, tape = _forward(model, x, forward)
     delta, tail, terms = _output_jacobian(model, z, outputs), [], {}
-    left = len(model.compute)
-    for op, saved in reversed(tape):  # backward, K-batched
+    left = len({op.layer for op, _ in tape.ops if op.layer is not None})
+    for op, saved in reversed(tape.ops):  # backward, K-batched
         if op.layer is None:
             tail.append(partial(op.backward, saved=saved))
             continue
@@ -187,7 +290,7 @@ def _layer_terms(model: Net, x: torch.Tensor, forward=None, outputs=None,
     return [terms[i] for i in sorted(terms)]
 
 
-def _output_jacobian(model: Net, z: torch.Tensor,
+def _output_jacobian(model, z: torch.Tensor,
                      outputs: torch.Generator | None = None) -> torch.Tensor:
     """dO_k/dz_L(n) for all k: (K, N, K); with a generator `outputs`, K dO_k(n)/dz_L(n) for
     one output k(n) drawn uniformly per sample: (1, N, K)."""
@@ -205,34 +308,31 @@ def _output_jacobian(model: Net, z: torch.Tensor,
 
 
 class _Layer:
-    """What the weight-gradient helpers read of a compute layer: its (effective) weight and
-    its convolution's geometry."""
+    """What the weight-gradient helpers read of a unit: the weight as the layer multiplies
+    by it (effective: folded with a BatchNorm), its kind and convolution geometry."""
 
-    def __init__(self, unit, weight):
-        self.weight = weight
-        for key in ("stride", "padding", "dilation", "groups"):
-            setattr(self, key, getattr(unit.module, key, None))
+    def __init__(self, unit, weight, index: int = -1):
+        self.weight, self.kind, self.conv, self.index = weight, unit.kind, unit.conv, index
 
 
 def _graph_terms(model, x: torch.Tensor, forward=None, outputs=None, summed: bool = False):
-    """`_layer_terms` of a graph.GraphNet: the deltas dO_k/dz_l of all its compute layers, one
-    backward pass per output over its tape (see the module docstring). `summed`: each
-    layer's delta as sum_k |dO_k/dz_l| (1, N, ...), all the per-sample S needs, without
-    the K deltas side by side."""
+    """`_layer_terms` of any network: the deltas dO_k/dz_l of all its units, one backward
+    pass per output over its tape (see the module docstring). `summed`: each unit's delta
+    as sum_k |dO_k/dz_l| (1, N, ...), all the per-sample S needs, without the K deltas
+    side by side. A unit run more than once (a shared layer) has a term per run."""
     create = torch.is_grad_enabled()
     with torch.enable_grad():
-        if forward is None:
-            tape: list = []
-            forward = model.logits(x, tape=tape), tape
-        z, tape = forward
+        z, tape = _forward(model, x, forward)
         jac = _output_jacobian(model, z, outputs)  # (K', N, K)
-        ys = [y for _, _, y, _ in tape]
+        ys = [y for _, _, y, _ in tape.units]
         # one backward pass per output k (on ResNet-20 with BatchNorm, measured faster than
         # one K-batched autograd.grad(..., is_grads_batched=True): 8.1 s against 12.4 s
         # for a batch of 64 with the graph kept for the second derivative)
         deltas = None
         for j in jac:
-            d = torch.autograd.grad(z, ys, j, retain_graph=True, create_graph=create)
+            d = torch.autograd.grad(z, ys, j, retain_graph=True, create_graph=create,
+                                    allow_unused=True)
+            d = [torch.zeros_like(y) if g is None else g for g, y in zip(d, ys)]
             if summed:
                 d = [g.abs()[None] for g in d]
                 deltas = d if deltas is None else [a + b for a, b in zip(deltas, d)]
@@ -241,5 +341,5 @@ def _graph_terms(model, x: torch.Tensor, forward=None, outputs=None, summed: boo
                     a + [g] for a, g in zip(deltas, d)]
         if not summed:
             deltas = [torch.stack(d) for d in deltas]
-    return [(_Layer(model.compute[i], w), a, d, ())
-            for (i, a, _, w), d in sorted(zip(tape, deltas), key=lambda t: t[0][0])]
+    return [(_Layer(model.units[i], w, i), a, d, ())
+            for (i, a, _, w), d in sorted(zip(tape.units, deltas), key=lambda t: t[0][0])]

@@ -10,8 +10,6 @@ import torch.nn.functional as F
 from torch.optim.adam import adam
 from torch.optim.sgd import sgd
 
-from .models import Net
-
 
 def loss_per_sample(z: torch.Tensor, y: torch.Tensor, kind: str, n_classes: int):
     """Per-sample output error from logits z (..., N, K) and labels y (N,).
@@ -86,10 +84,10 @@ def make_optimizer(params, name: str, lr: float, weight_decay: float = 0.0,
 
 
 # A step computes the batch objective; it returns (loss to minimise, dict of figures to log).
-Step = Callable[[Net, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict]]
+Step = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict]]
 
 
-def fit(net: Net, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: int,
+def fit(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: int,
         optimizer: Optimizer, step: Step, generator: torch.Generator,
         on_epoch: Callable[[int, dict], None] | None = None, progress=None,
         label: str = "train", after_step: Callable[[], dict] | None = None,

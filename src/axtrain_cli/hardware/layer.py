@@ -53,76 +53,75 @@ _compiled: dict = {}  # (model, function) -> compiled kernel, or False after a f
 
 @dataclass(frozen=True)
 class LayerCall:
-    """How to run compute layer `module` (kind "fc" or "conv": any stride, padding,
-    dilation and groups).
+    """How to run one compute layer: kind "fc" (y = x W^T + b on the last dimension of an
+    input of any number of leading dimensions, tokens included) or "conv" (1-D or 2-D,
+    by the weight's dimensions: any stride, padding, dilation and groups).
 
-    trials: weights and biases carry a leading trial dimension T (None: one copy).
-    shared: the input has no trial dimension yet (the same input for all trials).
-    The trial layout of inputs and outputs: with `folded` (general networks) the trials
-    are folded into the batch, (T*N, ...) in and out (so every other operation of the
-    network runs on them unchanged); else (the paper's networks) fc inputs are (T, N, I)
-    and conv inputs (N, T*C, H, W) after the first trial-dependent layer.
+    conv: (stride, padding, dilation, groups) as F.conv1d/F.conv2d take them (None: those
+    of `module`, an nn.Conv1d/nn.Conv2d).
+    trials: weights and biases carry a leading trial dimension T (None: one copy). The
+    trials are folded into the batch, (T*N, ...) in and out, so that every other operation
+    of the network runs on them unchanged; trial t's rows are t*N..(t+1)*N-1.
+    shared: the input has no trial dimension yet (N rows, the same for all trials).
     """
 
     kind: str
-    module: nn.Module
+    module: nn.Module | None = None
     trials: int | None = None
     shared: bool = True
-    folded: bool = False
+    conv: tuple | None = None
 
     @property
     def conv_args(self) -> tuple:
+        if self.conv is not None:
+            return self.conv
         m = self.module
         return m.stride, m.padding, m.dilation, m.groups
 
     def __call__(self, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
-        """The ordinary layer: F.linear / F.conv2d (one GEMM over all trials)."""
+        """The ordinary layer: F.linear / F.conv (one GEMM or convolution over all trials)."""
         t = self.trials
-        if not t:
-            return F.linear(x, w, b) if self.kind == "fc" else F.conv2d(x, w, b,
-                                                                         *self.conv_args)
-        if self.folded:
-            return self._folded(x, w, b)
-        m = self.module
         if self.kind == "fc":
+            if not t:
+                return F.linear(x, w, b)
+            o, i = w.shape[1], w.shape[2]
             if self.shared:  # one GEMM against all trials' weights side by side
-                y = x @ w.reshape(t * w.shape[1], w.shape[2]).T
-                return y.view(x.shape[0], t, -1).transpose(0, 1) + b[:, None, :]
-            return torch.baddbmm(b[:, None, :], x, w.transpose(1, 2))
-        weight = w.reshape(-1, *w.shape[2:])
-        return F.conv2d(x, weight, b.reshape(-1), m.stride, m.padding, m.dilation,
-                        m.groups * (1 if self.shared else t))
-
-    def _folded(self, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
-        """Trials folded into the batch: x (N, ...) shared or (T*N, ...); out (T*N, ...)."""
-        t = self.trials
-        if self.kind == "fc":
-            if self.shared:
-                y = (x @ w.reshape(t * w.shape[1], w.shape[2]).T).view(x.shape[0], t, -1)
-                return (y.transpose(0, 1) + b[:, None, :]).reshape(-1, w.shape[1])
-            y = torch.baddbmm(b[:, None, :], x.view(t, -1, x.shape[-1]), w.transpose(1, 2))
-            return y.view(-1, w.shape[1])
+                y = (x @ w.reshape(t * o, i).T).view(*x.shape[:-1], t, o).movedim(-2, 0)
+                return (y + b.view(t, *([1] * (x.dim() - 1)), o)).reshape(-1, *x.shape[1:-1], o)
+            y = torch.baddbmm(b[:, None, :], x.reshape(t, -1, i), w.transpose(1, 2))
+            return y.view(-1, *x.shape[1:-1], o)
+        conv = _CONV[w.dim() - (3 if t else 2)]
         stride, padding, dilation, groups = self.conv_args
-        if not self.shared:  # (T*N, C, H, W) -> (N, T*C, H, W): one grouped conv
-            n = x.shape[0] // t
-            x = x.view(t, n, *x.shape[1:]).transpose(0, 1).reshape(n, -1, *x.shape[2:])
-        y = F.conv2d(x, w.reshape(-1, *w.shape[2:]), b.reshape(-1), stride, padding, dilation,
-                     groups * (1 if self.shared else t))
+        if not t:
+            return conv(x, w, b, stride, padding, dilation, groups)
+        x = self._trials_in_channels(x, groups)
+        y = conv(x, w.reshape(-1, *w.shape[2:]), b.reshape(-1), stride, padding, dilation,
+                 groups * t)
         return self.unfold_trials(y)
 
+    def _trials_in_channels(self, x: Tensor, groups: int) -> Tensor:
+        """A conv input with the trials side by side in its channels, (N, T*C, ...): from
+        (T*N, C, ...), or from a shared (N, C, ...) repeated T times."""
+        t = self.trials
+        if self.shared:
+            return x.repeat(1, t, *([1] * (x.dim() - 2)))
+        n = x.shape[0] // t
+        return x.view(t, n, *x.shape[1:]).transpose(0, 1).reshape(n, -1, *x.shape[2:])
+
     def unfold_trials(self, y: Tensor) -> Tensor:
-        """A conv output (N, T*O, H, W) as (T*N, O, H, W)."""
+        """A conv output (N, T*O, ...) as (T*N, O, ...)."""
         n, t = y.shape[0], self.trials
         return y.view(n, t, -1, *y.shape[2:]).transpose(0, 1).reshape(t * n, -1, *y.shape[2:])
 
     def add_bias(self, y: Tensor, b: Tensor) -> Tensor:
         """y + b laid out like __call__'s output."""
-        if self.trials and self.folded:
-            shape = (self.trials, -1, b.shape[-1]) + (1,) * (y.dim() - 2)
-            return (y.view(self.trials, -1, *y.shape[1:]) + b.view(shape)).view(y.shape)
+        fc = self.kind == "fc"
         if self.trials:
-            return y + (b[:, None, :] if self.kind == "fc" else b.reshape(-1)[:, None, None])
-        return y + (b if self.kind == "fc" else b[:, None, None])
+            t = self.trials
+            shape = ((t,) + (1,) * (y.dim() - 1) + (-1,) if fc
+                     else (t, 1, -1) + (1,) * (y.dim() - 2))
+            return (y.view(t, -1, *y.shape[1:]) + b.view(shape)).view(y.shape)
+        return y + (b if fc else b.view(-1, *([1] * (y.dim() - 2))))
 
     def general(self, products: Callable[[Tensor, Tensor], Tensor], qx: Tensor,
                 qw: Tensor, bits: int | None = None) -> Tensor:
@@ -131,33 +130,31 @@ class LayerCall:
         unknown, which rules out the lookup-rows path)."""
         if not self.trials:
             return self._single(products, qx, qw, bits)
-        outs = []
-        if self.folded:
-            xs = None if self.shared else qx.view(self.trials, -1, *qx.shape[1:])
-            for t in range(self.trials):
-                outs.append(self._single(products, qx if xs is None else xs[t], qw[t], bits))
-            return torch.cat(outs)
-        c = qw.shape[2] * self.module.groups if self.kind == "conv" else None
-        for t in range(self.trials):
-            x = qx if self.shared else (qx[t] if c is None else qx[:, t * c:(t + 1) * c])
-            outs.append(self._single(products, x, qw[t], bits))
-        return torch.stack(outs) if self.kind == "fc" else torch.cat(outs, 1)
+        xs = None if self.shared else qx.view(self.trials, -1, *qx.shape[1:])
+        return torch.cat([self._single(products, qx if xs is None else xs[t], qw[t], bits)
+                          for t in range(self.trials)])
 
     def _single(self, products, qx: Tensor, qw: Tensor, bits) -> Tensor:
         if self.kind == "fc":
-            return _dense(products, qx, qw, bits)
-        m = self.module
-        if m.groups > 1:  # each group of channels its own convolution
-            ci, co = qx.shape[1] // m.groups, qw.shape[0] // m.groups
+            y = _dense(products, qx.reshape(-1, qx.shape[-1]), qw, bits)
+            return y.view(*qx.shape[:-1], qw.shape[0])
+        stride, padding, dilation, groups = self.conv_args
+        if qw.dim() == 3:  # 1-D: a 2-D convolution of height 1
+            as_2d = LayerCall("conv", conv=(_pair(stride, 1), _padding2d(padding, qw, dilation),
+                                            _pair(dilation, 1), groups))
+            return as_2d._single(products, qx[:, :, None], qw[:, :, None], bits)[:, :, 0]
+        if groups > 1:  # each group of channels its own convolution
+            ci, co = qx.shape[1] // groups, qw.shape[0] // groups
             return torch.cat([self._group(products, qx[:, g * ci:(g + 1) * ci],
                                           qw[g * co:(g + 1) * co], bits)
-                              for g in range(m.groups)], 1)
+                              for g in range(groups)], 1)
         return self._group(products, qx, qw, bits)
 
     def _group(self, products, qx: Tensor, qw: Tensor, bits) -> Tensor:
-        m = self.module
+        stride, padding, dilation, _ = self.conv_args
         n, (o, _, kh, kw) = qx.shape[0], qw.shape
-        (ph, pw), (sh, sw), (dh, dw) = _padding(m, qw.shape[2:]), m.stride, m.dilation
+        (ph, pw), (sh, sw), (dh, dw) = (_padding2d(padding, qw, dilation), _pair(stride),
+                                        _pair(dilation))
         y = None
         if (dh, dw) == (1, 1):
             windows = (F.pad(qx, (pw, pw, ph, ph)).unfold(2, kh, sh).unfold(3, kw, sw)
@@ -173,14 +170,34 @@ class LayerCall:
         return y.reshape(n, o, h, -1)
 
 
-def _padding(m, kernel) -> tuple[int, int]:
-    """A conv's padding as numbers ('valid': none; 'same': half the dilated kernel, for the
-    odd kernels with stride 1 that torch allows it for)."""
-    if m.padding == "valid":
+_CONV = {1: F.conv1d, 2: F.conv2d}
+
+
+def _pair(v, first=None) -> tuple[int, int]:
+    """A conv argument as (height, width): an int for both, a 1-tuple for a 1-D conv's
+    width (height `first`), or a pair."""
+    if isinstance(v, int):
+        return (v, v) if first is None else (first, v)
+    v = tuple(v)
+    return v if len(v) == 2 else ((first if first is not None else v[0]), v[-1])
+
+
+def _padding2d(padding, w: Tensor, dilation) -> tuple[int, int]:
+    """A conv's padding as numbers (height, width) for its kernel w ('valid': none;
+    'same': half the dilated kernel, for the odd kernels with stride 1 that torch allows
+    it for); a 1-D conv's kernel has height 1 and no height padding."""
+    kernel = w.shape[2:] if w.dim() == 4 else (1, *w.shape[2:])
+    if padding == "valid":
         return 0, 0
-    if m.padding == "same":
-        return tuple(d * (k - 1) // 2 for d, k in zip(m.dilation, kernel))
-    return tuple(m.padding)
+    if padding == "same":
+        return tuple(d * (k - 1) // 2 for d, k in zip(_pair(dilation, 1), kernel))
+    return _pair(padding, 0) if w.dim() == 3 else _pair(padding)
+
+
+def conv_padding(padding, w: Tensor, dilation) -> tuple:
+    """A conv's padding as numbers, one per spatial dimension of its kernel w."""
+    p = _padding2d(padding, w, dilation)
+    return p if w.dim() == 4 else (p[1],)
 
 
 def _dense(products, qx: Tensor, qw: Tensor, bits: int | None = None) -> Tensor:
@@ -314,3 +331,66 @@ def _scratch(size: int, device) -> Tensor:
     if buf is None or buf.numel() < size:
         buf = _buffers[device] = torch.empty(size, dtype=torch.float32, device=device)
     return buf[:size]
+
+
+def general_matmul(products, qa: Tensor, qb: Tensor, bits: int | None = None,
+                   equation: str | None = None) -> Tensor:
+    """torch.matmul(qa, qb) (or torch.einsum(equation, qa, qb)) of integer words with every
+    product from `products`, summed exactly (float64): each matrix of the batch by the
+    layers' path (`_dense`: lookup rows or per product)."""
+    finish = None
+    if equation is not None:
+        qa, qb, finish = _einsum_as_matmul(equation, qa, qb)
+    a, b = (qa[None] if qa.dim() == 1 else qa), (qb[:, None] if qb.dim() == 1 else qb)
+    batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    am = a.expand(*batch, *a.shape[-2:]).reshape(-1, *a.shape[-2:])
+    bm = b.expand(*batch, *b.shape[-2:]).reshape(-1, *b.shape[-2:])
+    y = torch.stack([_dense(products, am[k], bm[k].T, bits) for k in range(len(am))])
+    y = y.view(*batch, a.shape[-2], b.shape[-1])
+    if qb.dim() == 1:
+        y = y[..., 0]
+    if qa.dim() == 1:
+        y = y[..., 0, :] if qb.dim() > 1 else y[..., 0]
+    return finish(y) if finish else y
+
+
+def _einsum_as_matmul(equation: str, a: Tensor, b: Tensor):
+    """An einsum of two operands as one batched matmul: (operand a as (B, M, K), operand b
+    as (B, K, N), and how to turn the (B, M, N) product into the einsum's output). Letters
+    in both operands and the output are the batch, in both operands only the contraction;
+    ValueError for what a matmul cannot take exactly (a letter summed within one operand,
+    a repeated letter, '...')."""
+    eq = equation.replace(" ", "")
+    if "..." in eq or "->" not in eq:
+        raise ValueError(f"einsum {equation!r}: write the output and no '...' to run it on "
+                         "a multiplier that is not separable")
+    ins, out = eq.split("->")
+    la, lb = ins.split(",")
+    if len(set(la)) < len(la) or len(set(lb)) < len(lb) or not set(out) <= set(la + lb):
+        raise ValueError(f"einsum {equation!r}: repeated letters are not a matmul")
+    lonely = (set(la) ^ set(lb)) - set(out)
+    if lonely:
+        raise ValueError(f"einsum {equation!r}: {''.join(sorted(lonely))} summed within one "
+                         "operand, before its products: not exact on an approximate "
+                         "multiplier")
+    batch = [c for c in out if c in la and c in lb]
+    fa = [c for c in out if c in la and c not in lb]
+    fb = [c for c in out if c in lb and c not in la]
+    k = [c for c in la if c in lb and c not in out]
+    size = {**dict(zip(la, a.shape)), **dict(zip(lb, b.shape))}
+
+    def prod(letters):
+        n = 1
+        for c in letters:
+            n *= size[c]
+        return n
+
+    am = a.permute([la.index(c) for c in batch + fa + k]).reshape(prod(batch), prod(fa), prod(k))
+    bm = b.permute([lb.index(c) for c in batch + k + fb]).reshape(prod(batch), prod(k), prod(fb))
+    order = batch + fa + fb
+
+    def finish(y):
+        y = y.reshape(*(size[c] for c in order))
+        return y.permute([order.index(c) for c in out])
+
+    return am, bm, finish

@@ -13,7 +13,8 @@ class _StraightThrough(torch.autograd.Function):
     @staticmethod
     def forward(ctx, approx, exact, clip):
         ctx.clip = clip
-        return approx.detach().view_as(approx)
+        # a new tensor, not a view of an input: the forward may change it in place (ReLU)
+        return approx.detach().clone()
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -27,8 +28,8 @@ def straight_through(approx: Tensor, exact: Tensor, clip: float | None = 1.0) ->
 
     AxTrain Eq. 12 as reconstructed (the gradient goes through the approximate operator as
     if it were exact, zeroed where its magnitude is >= clip); clip None or inf: no zeroing.
-    ``approx`` gets no gradient. The result is a view of ``approx`` (no copy), so autograd
-    refuses in-place changes to it.
+    ``approx`` gets no gradient. The result is a copy of ``approx``, so the forward may change
+    it in place (an in-place ReLU after a layer).
     """
     if approx.shape != exact.shape:
         raise ValueError(f"approx shape {tuple(approx.shape)} != exact shape {tuple(exact.shape)}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from ..sensitivity import network_sensitivity
+from ..sensitivity import Tape, network_sensitivity
 from ..training import Step, loss_per_sample
 from .base import Context, Trained, check_checkpoint, fit_net, load_start
 from .settings import ActConf, ActRunConf
@@ -25,7 +25,7 @@ def act_step(loss: str, n_classes: int, gamma, per_sample: bool = True,
     `outputs`: a generator to sample one output per sample from (`network_sensitivity`)."""
 
     def step(net, xb, yb):
-        tape: list = []
+        tape = Tape(net)
         z = net.logits(xb, tape=tape)
         e = loss_per_sample(z, yb, loss, n_classes).mean()
         g = gamma()

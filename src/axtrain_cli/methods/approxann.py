@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 import torch
 
 from .. import knobs
-from ..evaluate import make_plan, measurement
+from ..evaluate import measurement
 from ..knobs import EXACT
-from ..models import HwPlan, Net, calibrate
+from ..networks import HwPlan, Network, calibrate, make_plan
 from .base import Context, Trained, check_knob, fit_net, hardware_step
 from .neurons import check_baseline, criticality, metrics_on, start, unit_mults, unit_view
 from .settings import ApproxannConf
@@ -47,39 +47,43 @@ class MixedPlan(HwPlan):
     masks: list[torch.Tensor] | None = None  # per layer: bool per output unit
     exact_weights: list[torch.Tensor] | None = None
 
-    def layer(self, i, call, x):
+    def layer(self, i, call, x, rows=None):
         fl, bits = self.fl(i, x), self.bits
-        exact = EXACT.multiplier.layer(x, fl, bits, self.exact_weights[i], self.weight_fl[i],
-                                       self.biases[i], call)
-        mask = self.masks[i]
+        w, we, b, mask = self.weights[i], self.exact_weights[i], self.biases[i], self.masks[i]
+        if rows is not None:
+            w, we, b, mask = w[..., rows, :], we[..., rows, :], b[..., rows], mask[rows]
+        exact = EXACT.multiplier.layer(x, fl, bits, we, self.weight_fl[i], b, call)
         if not bool(mask.any()):
             return exact
-        approx = self.multiplier.layer(x, fl, bits, self.weights[i], self.weight_fl[i],
-                                       self.biases[i], call)
-        return torch.where(unit_view(mask, call.kind), approx, exact)
+        approx = self.multiplier.layer(x, fl, bits, w, self.weight_fl[i], b, call)
+        return torch.where(unit_view(mask, call.kind, exact), approx, exact)
+
+    def pair(self, j, a, b, einsum=None):  # products of two activations are no neuron's
+        fa, fb = self.pair_fl(j, a, b)
+        return EXACT.multiplier.matmul(a, fa, b, fb, self.bits, einsum)
 
 
-def mixed_plan(net: Net, knob: knobs.Knob, bits: int, act_fl, masks,
+def mixed_plan(net: Network, knob: knobs.Knob, bits: int, ranges, masks,
                ste_clip=1.0, fmt: str = "dynamic") -> MixedPlan:
     with torch.no_grad():
-        ex = make_plan(net, EXACT, bits, act_fl, weight_format=fmt)
-        ap = make_plan(net, knob, bits, act_fl, weight_format=fmt)
+        ex = make_plan(net, EXACT, bits, ranges, weight_format=fmt)
+        ap = make_plan(net, knob, bits, ranges, weight_format=fmt)
     return MixedPlan(bits=bits, multiplier=knob.multiplier, weights=ap.weights,
-                     weight_fl=ap.weight_fl, biases=ex.biases, act_fl=list(act_fl),
+                     weight_fl=ap.weight_fl, biases=ex.biases, ranges=ranges,
                      ste_clip=ste_clip, masks=masks, exact_weights=ex.weights)
 
 
-def train(net: Net, ctx: Context) -> Trained:
+def train(net: Network, ctx: Context) -> Trained:
     cfg, m, split = ctx.cfg, ctx.m, ctx.split
     bits, knob = cfg.hardware.bits, knobs.resolve(m.knob, cfg)
     fmt = cfg.hardware.weight_format
     history, figures = start(net, ctx)
     base = copy.deepcopy(net)
-    act_fl = calibrate(net, split.x_train, bits)
-    on_exact = metrics_on(net, ctx, make_plan(net, EXACT, bits, act_fl, weight_format=fmt))
+    ranges = calibrate(net, split.x_train, bits)
+    on_exact = metrics_on(net, ctx, make_plan(net, EXACT, bits, ranges, weight_format=fmt))
     base_loss, base_acc = on_exact
-    masks = [torch.zeros(mod.weight.shape[0], dtype=torch.bool, device=mod.weight.device)
-             for mod in net.compute]
+    masks = [torch.zeros(u.outputs, dtype=torch.bool, device=u.weight.device)
+             for u in net.units]
     total = sum(len(mk) for mk in masks)
     batch = max(1, math.ceil(total * m.batch_fraction))
     iterations = 0
@@ -88,7 +92,7 @@ def train(net: Net, ctx: Context) -> Trained:
         if remaining == 0:
             break
         iterations += 1
-        plan = mixed_plan(net, knob, bits, [None] * len(masks), masks, m.ste_clip, fmt)
+        plan = mixed_plan(net, knob, bits, None, masks, m.ste_clip, fmt)
         crit = criticality(net, split.x_train, split.y_train, plan, cfg.train.loss,
                            split.n_classes)
         flat = torch.cat([torch.where(mk, torch.inf, c) for mk, c in zip(masks, crit)])
@@ -100,7 +104,7 @@ def train(net: Net, ctx: Context) -> Trained:
             trial_masks[li][j - offsets[li]] = True
         trial = copy.deepcopy(net)
         step = hardware_step(lambda n, tm=trial_masks: mixed_plan(
-            n, knob, bits, [None] * len(tm), tm, m.ste_clip, fmt), cfg.train.loss,
+            n, knob, bits, None, tm, m.ste_clip, fmt), cfg.train.loss,
             split.n_classes)
         history += fit_net(trial, ctx, step, m.retrain_epochs, m.retrain_lr or cfg.train.lr,
                            f"approxann#{iterations}")
@@ -119,7 +123,7 @@ def train(net: Net, ctx: Context) -> Trained:
     loss, acc = metrics_on(net, ctx, mixed_plan(net, knob, bits, fl, masks, fmt=fmt))
     unit = unit_mults(net)
     approx_mults = sum(float(u[mk].sum()) for u, mk in zip(unit, masks))
-    total_mults = sum(float(u.sum()) for u in unit)
+    total_mults = sum(float(u.sum()) for u in unit) + net.pair_mults()  # pairs: exact
     rel = knob.compute_power(bits, cfg.hardware.power_model,
                              knobs.cost_reference(cfg.hardware))
     power = (approx_mults * rel + (total_mults - approx_mults)) / total_mults

@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 import torch
 
 from .. import hardware as hw
-from ..evaluate import make_plan, measurement
+from ..evaluate import measurement
 from ..knobs import EXACT
-from ..models import HwPlan, Net, calibrate
+from ..networks import HwPlan, Network, calibrate, make_plan
 from .base import Context, Trained, fit_net, hardware_step
 from .neurons import check_baseline, criticality, metrics_on, start, unit_mults, unit_view
 from .settings import AxnnConf
@@ -37,47 +37,53 @@ class PrecisionPlan(HwPlan):
     widths: list[torch.Tensor] | None = None
     float_weights: list[torch.Tensor] | None = None
 
-    def layer(self, i, call, x):
+    def layer(self, i, call, x, rows=None):
         fl = self.fl(i, x)
-        x, w, widths = x.detach(), self.float_weights[i], self.widths[i]
+        x, w, widths, bias = x.detach(), self.float_weights[i], self.widths[i], self.biases[i]
+        if rows is not None:
+            w, widths, bias = w[rows], widths[rows], bias[..., rows]
         out = None
         for b in torch.unique(widths).tolist():
             drop = self.bits - int(b)
             xq = hw.fake_quant(x, fl - drop, int(b))
             wq = hw.fake_quant(w, self.weight_fl[i] - drop, int(b))
-            y = call(xq, wq, self.biases[i])
-            sel = unit_view(widths == b, call.kind)
+            y = call(xq, wq, bias)
+            sel = unit_view(widths == b, call.kind, y)
             out = y if out is None else torch.where(sel, y, out)
         return out
 
+    def pair(self, j, a, b, einsum=None):  # products of two activations: full precision
+        fa, fb = self.pair_fl(j, a, b)
+        return EXACT.multiplier.matmul(a, fa, b, fb, self.bits, einsum)
 
-def precision_plan(net: Net, bits: int, act_fl, widths, ste_clip=1.0,
+
+def precision_plan(net: Network, bits: int, ranges, widths, ste_clip=1.0,
                    fmt: str = "dynamic") -> PrecisionPlan:
     with torch.no_grad():
-        ex = make_plan(net, EXACT, bits, act_fl, weight_format=fmt)
-        fw = [m.weight.detach().clone() for m in net.compute]
+        ex = make_plan(net, EXACT, bits, ranges, weight_format=fmt)
+        fw = [u.stored_weight.detach().clone() if not u.transposed else
+              u.stored_weight.detach().T.clone() for u in net.units]
     return PrecisionPlan(bits=bits, multiplier=EXACT.multiplier, weights=ex.weights,
-                         weight_fl=ex.weight_fl, biases=ex.biases, act_fl=list(act_fl),
+                         weight_fl=ex.weight_fl, biases=ex.biases, ranges=ranges,
                          ste_clip=ste_clip, widths=widths, float_weights=fw)
 
 
-def layer_energy(net: Net, widths, bits: int) -> list[float]:
+def layer_energy(net: Network, widths, bits: int) -> list[float]:
     """Per layer: sum over neurons of multiplications x (b/bits)^2 (inputs and weights both
     at b bits; an array multiplier's energy scales with the product of operand widths)."""
     return [float((u * (w.double() / bits) ** 2).sum()) for u, w in zip(unit_mults(net), widths)]
 
 
-def train(net: Net, ctx: Context) -> Trained:
+def train(net: Network, ctx: Context) -> Trained:
     cfg, m, split = ctx.cfg, ctx.m, ctx.split
     bits, fmt = cfg.hardware.bits, cfg.hardware.weight_format
     history, figures = start(net, ctx)
     base = copy.deepcopy(net)
-    act_fl = calibrate(net, split.x_train, bits)
-    _, base_acc = metrics_on(net, ctx, make_plan(net, EXACT, bits, act_fl, weight_format=fmt))
+    ranges = calibrate(net, split.x_train, bits)
+    _, base_acc = metrics_on(net, ctx, make_plan(net, EXACT, bits, ranges, weight_format=fmt))
 
     def full(value):
-        return [torch.full((mod.weight.shape[0],), value, device=mod.weight.device)
-                for mod in net.compute]
+        return [torch.full((u.outputs,), value, device=u.weight.device) for u in net.units]
 
     exact_energy = sum(layer_energy(net, full(bits), bits))
     results = []
@@ -92,7 +98,7 @@ def train(net: Net, ctx: Context) -> Trained:
             if not open_layers:
                 break
             li = max(open_layers, key=lambda i: energies[i])
-            plan = precision_plan(valid, bits, [None] * len(widths), widths, m.ste_clip, fmt)
+            plan = precision_plan(valid, bits, None, widths, m.ste_clip, fmt)
             delta = criticality(valid, split.x_train, split.y_train, plan, cfg.train.loss,
                                 split.n_classes)[li]
             resilient = (delta < m.alpha * delta.mean()) & (widths[li] - m.bit_step >= m.min_bits)
@@ -104,7 +110,7 @@ def train(net: Net, ctx: Context) -> Trained:
             temp_widths[li][resilient] -= m.bit_step
             temp = copy.deepcopy(valid)
             step = hardware_step(lambda n, tw=temp_widths: precision_plan(
-                n, bits, [None] * len(tw), tw, m.ste_clip, fmt), cfg.train.loss,
+                n, bits, None, tw, m.ste_clip, fmt), cfg.train.loss,
                 split.n_classes)
             history += fit_net(temp, ctx, step, m.retrain_epochs, m.retrain_lr or cfg.train.lr,
                                f"axnn@{q}#{iterations}")

@@ -13,10 +13,10 @@ import torch
 
 from .. import knobs
 from ..config import ConfigError, require
-from ..evaluate import make_plan
 from ..images import crop_flip
 from ..knobs import Knob
-from ..models import Net, build_model, clip_to_format
+from ..networks import Network, build_network, make_plan
+from ..networks.plan import clip_to_format
 from ..results import Measurement, load_checkpoint
 from ..training import Step, bp_step, fit, loss_per_sample, make_optimizer
 
@@ -33,9 +33,9 @@ class Trained:
     result columns; measurements: results the method evaluated itself (e.g. ApproxANN's
     partly approximate network)."""
 
-    net: Net
+    net: Network
     train_knob: str = ""
-    per_knob: dict[str, Net] = field(default_factory=dict)
+    per_knob: dict[str, Network] = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
     figures: dict = field(default_factory=dict)
     measurements: list[Measurement] = field(default_factory=list)
@@ -60,7 +60,7 @@ class Context:
         return self.generator if self.draws is None else self.draws
 
 
-def fit_net(net: Net, ctx: Context, step: Step, epochs: int, lr: float, label: str,
+def fit_net(net: Network, ctx: Context, step: Step, epochs: int, lr: float, label: str,
             on_epoch=None, stateful=None) -> list[dict]:
     """Train with train.{optimizer, weight_decay, momentum, batch_size}; history per epoch.
     One resumable phase of the run's training (`ctx.state`): a phase a rerun finds finished
@@ -99,7 +99,7 @@ def fit_net(net: Net, ctx: Context, step: Step, epochs: int, lr: float, label: s
     return history
 
 
-def train_bp(net: Net, ctx: Context, label: str = "bp") -> list[dict]:
+def train_bp(net: Network, ctx: Context, label: str = "bp") -> list[dict]:
     t = ctx.cfg.train
     return fit_net(net, ctx, bp_step(t.loss, ctx.split.n_classes), t.epochs, t.lr, label)
 
@@ -124,7 +124,7 @@ def knob_step(knob: Knob, cfg, n_classes: int, generator: torch.Generator,
     the knob's multiplier, fixed point with per-batch activation ranges), STE backward."""
     h = cfg.hardware
     return hardware_step(
-        lambda net: make_plan(net, knob, h.bits, [None] * len(net.compute), generator=generator,
+        lambda net: make_plan(net, knob, h.bits, None, generator=generator,
                               store_biases=h.store_biases, ste_clip=ste_clip,
                               weight_format=h.weight_format),
         cfg.train.loss, n_classes)
@@ -182,7 +182,8 @@ def check_checkpoint(cfg) -> None:
         raise ConfigError(f"method.checkpoint={path!r} holds a network trained by "
                           f"method={trained_by}; method={cfg.method.name} starts from "
                           f"{' or '.join(ok)} networks: {use}")
-    net = build_model(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes)
+    net = network_of(cfg)
+    got = {k: tuple(v.shape) for k, v in upgrade_state_dict(net, state).items()}
     want = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     for key in sorted(set(want) | set(got)):
         if want.get(key) != got.get(key):
@@ -193,13 +194,13 @@ def check_checkpoint(cfg) -> None:
                               f"`axtrain eval {path}` takes the topology from the checkpoint")
 
 
-def load_start(net: Net, ctx: Context) -> None:
+def load_start(net: Network, ctx: Context) -> None:
     """Start from the model.pt of an earlier run (`method.checkpoint`, checked before). A
     checkpoint of another seed or dataset is loaded with a warning: the seed draws the
     train/test split, so its test set holds some of the network's training data."""
     file = Path(ctx.m.checkpoint).expanduser()
     ck = load_checkpoint(file)
-    net.load_state_dict(ck["state_dict"])
+    net.load_state_dict(upgrade_state_dict(net, ck["state_dict"]))
     log.info("starting from %s (trained by %s for %s epochs)", file, ck.get("method", "?"),
              ck.get("epochs", "?"))
     cfg = ctx.cfg
@@ -207,6 +208,23 @@ def load_start(net: Net, ctx: Context) -> None:
         if key in ck and ck[key] != ours:
             log.warning("method.checkpoint was trained with %s=%s, this run has %s=%s: its "
                         "test set overlaps the network's training data", key, ck[key], key, ours)
+
+
+def network_of(cfg) -> Network:
+    """The network cfg.topology names, for cfg.dataset's inputs and classes."""
+    return build_network(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes,
+                         unsupported=cfg.hardware.get("unsupported", "refuse"))
+
+
+def upgrade_state_dict(net: Network, state: dict) -> dict:
+    """A checkpoint's state dict for `net`: the paper's networks of earlier versions kept
+    their layers as `compute.<i>.weight` / `.bias`; they are the network's units in order."""
+    if not any(k.startswith("compute.") for k in state) or any(
+            k.startswith("compute.") for k in net.state_dict()):
+        return state
+    names = {f"compute.{i}": f"model.{u.name}" for i, u in enumerate(net.units)}
+    return {names.get(k.rpartition(".")[0], k.rpartition(".")[0]) + "." + k.rpartition(".")[2]: v
+            for k, v in state.items()}
 
 
 def check_knob(cfg, domains=("compute", "storage", "compute+storage")) -> None:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 from ..circuits import Circuit
 from ..fixed_point import from_words, quantize
 from ..kernels import fake_quant
-from ..layer import LayerCall
+from ..layer import LayerCall, general_matmul
 from ..plugin import HardwareModel, Registry, is_number, require
 
 
@@ -75,6 +76,17 @@ class Multiplier(HardwareModel):
         y = call.general(self.products, qx, qw, bits) * 2.0 ** -(fl + w_fl)
         return call.add_bias(y.to(x.dtype), b)
 
+    def matmul(self, a: Tensor, fl_a: int, b: Tensor, fl_b: int, bits: int,
+               einsum: str | None = None, prepared: str = "") -> Tensor:
+        """torch.matmul(a, b), or torch.einsum(einsum, a, b), as the accelerator forms it:
+        each operand in `bits`-bit words of its fraction length, every product by this
+        multiplier, the sums exact. `prepared` ("a" or "b"): that operand is a stored weight
+        `weights` prepared already. General path: every product from `products`."""
+        qa = a * 2.0**fl_a if prepared == "a" else quantize(a.detach(), fl_a, bits)
+        qb = b * 2.0**fl_b if prepared == "b" else quantize(b.detach(), fl_b, bits)
+        y = general_matmul(self.products, qa, qb, bits, einsum) * 2.0 ** -(fl_a + fl_b)
+        return y.to((b if prepared == "a" else a).dtype)
+
 
 class SeparableMultiplier(Multiplier):
     """A multiplier whose product is T(a) * T(b) for an operand transform T (sign kept):
@@ -103,6 +115,11 @@ class SeparableMultiplier(Multiplier):
 
     def layer(self, x, fl, bits, w, w_fl, b, call):
         return call(self.operand(x, fl, bits), w, b)
+
+    def matmul(self, a, fl_a, b, fl_b, bits, einsum=None, prepared=""):
+        ta = a if prepared == "a" else self.operand(a, fl_a, bits)
+        tb = b if prepared == "b" else self.operand(b, fl_b, bits)
+        return torch.einsum(einsum, ta, tb) if einsum else torch.matmul(ta, tb)
 
 
 def require_power(value, default: str | None = None) -> None:

@@ -190,3 +190,8 @@ class Table(Multiplier):
         if self.separable:
             return SeparableMultiplier.layer(self, x, fl, bits, w, w_fl, b, call)
         return super().layer(x, fl, bits, w, w_fl, b, call)
+
+    def matmul(self, a, fl_a, b, fl_b, bits, einsum=None, prepared=""):
+        if self.separable:
+            return SeparableMultiplier.matmul(self, a, fl_a, b, fl_b, bits, einsum, prepared)
+        return super().matmul(a, fl_a, b, fl_b, bits, einsum, prepared)

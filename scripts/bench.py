@@ -18,6 +18,9 @@ Cases (select with --only, comma separated):
   startup    `axtrain train` (the default run, and method=axtrain) as a user starts it
   load       a short act training beside two busy processes: all cores (threads=null)
              against threads=auto (the cores less those kept busy when it starts)
+  onhw       on_hardware(model, "K1") against the float model, batch 32, the model's own
+             forward: ResNet-20, MobileNet and the zoo's ViT (its attention on the hardware
+             too); --device cuda runs it on a GPU (make gpu-check)
 
 Usage: python scripts/bench.py [--threads 2] [--repeats 7] [--only inference,lut] [--quick]
                                [--out docs/benchmarks.md]
@@ -53,7 +56,7 @@ FLOAT = Knob("float", None)
 EXACT = Knob("exact", Exact())
 K1 = Knob("K1", Drum(4))
 NTV660 = Knob("ntv660", Exact(), Flips(voltage_mv=660.0, rate=0.01))
-CASES = ("inference", "lut", "library", "training", "networks", "startup", "load")
+CASES = ("inference", "lut", "library", "training", "networks", "startup", "load", "onhw")
 
 
 def timed(fn) -> float:
@@ -529,9 +532,40 @@ def load(args, table: Table) -> None:
             p.kill()
 
 
+def onhw(args, table: Table) -> None:
+    """A user's own loop: on_hardware(model, "K1", calibration) called on batches of 32
+    against the float model (eval mode, no grad), on args.device."""
+    from axtrain_cli import on_hardware
+    from axtrain_cli.networks import zoo
+
+    dev = torch.device(args.device)
+    g = torch.Generator().manual_seed(0)
+    for name, model, target in (("ResNet-20", zoo.ResNet20([3, 32, 32], 10), 1.5),
+                                ("MobileNet", zoo.MobileNet([3, 32, 32], 10), 1.5),
+                                ("ViT (4 blocks, dim 64)", zoo.ViT([3, 32, 32], 10, dim=64,
+                                                                  depth=4, heads=4, mlp=128), 2.0)):
+        model = model.to(dev).eval()
+        x = torch.randn(256, 3, 32, 32, generator=g).to(dev)
+        k1 = on_hardware(model, "K1", x).eval()
+        batches = x.split(32)
+
+        def run(f):
+            def go():
+                with torch.no_grad():
+                    for b in batches:
+                        f(b)
+                if dev.type == "cuda":
+                    torch.cuda.synchronize()
+            return go
+
+        table.ratio(f"{name} on_hardware K1 / float, batches of 32 ({args.device})",
+                    run(k1), run(model), args.repeats, target=target)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="the onhw case's device (cpu or cuda)")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--n-test", type=int, default=14000)
     p.add_argument("--only", default=",".join(CASES),
@@ -562,6 +596,8 @@ def main() -> None:
             networks(args, table)
         elif case == "load":
             load(args, table)
+        elif case == "onhw":
+            onhw(args, table)
         else:
             startup(args, table)
     command = "python scripts/bench.py " + " ".join(sys.argv[1:])

@@ -81,6 +81,8 @@ def multi_head_attention(run, func, args, kwargs):
         q = _project(run, query, a["q_proj_weight"], bq)
         k = _project(run, key, a["k_proj_weight"], bk)
         v = _project(run, value, a["v_proj_weight"], bv)
+    elif query is key and key is value:  # self-attention: one projection, as torch does
+        q, k, v = _project(run, query, a["in_proj_weight"], b).chunk(3, dim=-1)
     else:
         w = a["in_proj_weight"]
         q, k, v = (_project(run, x, w, b, slice(n * embed, (n + 1) * embed))

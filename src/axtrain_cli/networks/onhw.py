@@ -23,6 +23,12 @@ class OnHardware(nn.Module):
         self.generator = generator or torch.Generator().manual_seed(0)
         self.ste_clip = ste_clip
         self._plan, self._state = None, None
+        self._tensors = [*net.parameters(), *net.buffers()]  # what the plan is made of
+
+    def _apply(self, fn, *args, **kwargs):  # .to(), .double(): new buffers, a new plan
+        out = super()._apply(fn, *args, **kwargs)
+        self._plan, self._tensors = None, [*self.net.parameters(), *self.net.buffers()]
+        return out
 
     @property
     def coverage(self):
@@ -31,8 +37,7 @@ class OnHardware(nn.Module):
 
     def plan(self):
         """The stored words as read now, prepared for the knob's multiplier."""
-        state = (self.training, *(t._version for t in self.net.parameters()),
-                 *(t._version for t in self.net.buffers()))
+        state = (self.training, *(t._version for t in self._tensors))
         if self._plan is not None and state == self._state and not self.knob.memory.stochastic:
             return self._plan
         with torch.no_grad():  # in training: each batch's own activation ranges

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.stamp-install
 DOCS_STAMP := $(VENV)/.stamp-docs
 ARGS ?=
 
-.PHONY: install run test test-regression test-all bench reproduce lint docs clean
+.PHONY: install run test test-regression test-all bench gpu-check reproduce lint docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ test-all: install
 
 bench: install
 	$(PY) scripts/bench.py --out docs/benchmarks.md $(ARGS)
+
+# On a machine with a CUDA GPU (a few minutes): the CUDA tests, then on_hardware's speed
+# on the GPU (the onhw bench case, printed, not written into the page).
+gpu-check: install
+	$(PY) -m pytest -q tests/test_device.py $(ARGS)
+	$(PY) scripts/bench.py --only onhw --device cuda --repeats 5
 
 reproduce: install
 	$(VENV)/bin/axtrain reproduce $(ARGS)

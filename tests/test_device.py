@@ -74,3 +74,24 @@ def test_a_cuda_run_matches_the_cpu_run_closely(tmp_path, compose_cfg):
     assert list(cpu["knob"]) == list(gpu["knob"])
     exact = lambda df: df[df["knob"] == "exact"]["accuracy"].iloc[0]  # noqa: E731
     assert abs(exact(cpu) - exact(gpu)) <= 0.03  # float rounding differs, not the model
+
+
+@needs_cuda
+def test_a_model_as_written_runs_on_cuda_as_on_the_cpu():
+    """The model's own forward on the hardware models on a GPU: a ViT (attention products
+    too) and ResNet-20 (folded BatchNorms) give the CPU's numbers within float rounding."""
+    from axtrain_cli import on_hardware
+    from axtrain_cli.networks import zoo
+
+    torch.manual_seed(0)
+    for model in (zoo.ViT([3, 16, 16], 4, dim=16, depth=1, heads=2, mlp=32),
+                  zoo.ResNet20([3, 16, 16], 4)):
+        x = torch.randn(8, 3, 16, 16)
+        cpu = on_hardware(model.eval(), "K1", x).eval()
+        with torch.no_grad():
+            want = cpu(x)
+        gpu = on_hardware(model.cuda().eval(), "K1", x.cuda()).eval()
+        with torch.no_grad():
+            got = gpu(x.cuda()).cpu()
+        assert torch.allclose(got, want, atol=1e-3 * max(1.0, float(want.abs().max())))
+        model.cpu()

@@ -346,3 +346,75 @@ def test_an_npz_of_images_names_and_sizes_itself(tmp_path):
     cfg = compose(["dataset=images", f"dataset.path={tmp_path / 'shapes.npz'}"])
     assert (cfg.dataset.name, list(cfg.dataset.input_shape), cfg.dataset.n_classes) == \
         ("shapes", [1, 10, 10], 4)
+
+
+class NoLogits(nn.Module):
+    def __init__(self, input_shape, n_classes):
+        super().__init__()
+        self.fc = nn.Linear(30, n_classes)
+
+    def forward(self, x):
+        return {"scores": self.fc(x)}
+
+
+class WithLSTM(nn.Module):
+    def __init__(self, input_shape, n_classes):
+        super().__init__()
+        self.lstm, self.fc = nn.LSTM(6, 16, batch_first=True), nn.Linear(16, n_classes)
+
+    def forward(self, x):
+        return self.fc(self.lstm(x.view(len(x), 5, 6))[0][:, -1])
+
+
+@pytest.mark.parametrize("target,extra,words", [
+    ("test_networks.NoLogits", [], ["returns dict", "allowed a tensor of logits"]),
+    ("test_networks.WithLSTM", [], ["runs lstm (nn.LSTM)", "hardware.unsupported=float"]),
+    ("test_networks.WithLSTM", ["hardware.unsupported=float", "hardware.min_coverage=0.99"],
+     ["hardware.min_coverage=0.99", "in float: lstm (nn.LSTM)"]),
+])
+def test_what_cannot_run_on_the_hardware_is_one_line(tmp_path, target, extra, words):
+    r = run_cli(["topology=breast_cancer", f"+topology._target_={target}", *extra,
+                 "~topology.kind", "~topology.hidden", "~topology.hidden_activation",
+                 f"hydra.run.dir={tmp_path / 'r'}"], cwd=tmp_path,
+                env_extra={"PYTHONPATH": str(ROOT / "tests")})
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for w in words:
+        assert w in r.stderr, (w, r.stderr)
+
+
+def test_a_share_below_99_percent_is_a_warning_naming_what_runs_in_float(tmp_path):
+    r = run_cli(["topology=breast_cancer", "+topology._target_=test_networks.WithLSTM",
+                 "~topology.kind", "~topology.hidden", "~topology.hidden_activation",
+                 "hardware.unsupported=float", "train.epochs=1", "eval.knobs=[exact,K1]",
+                 "progress=off", f"hydra.run.dir={tmp_path / 'r'}"], cwd=tmp_path,
+                env_extra={"PYTHONPATH": str(ROOT / "tests")})
+    assert r.returncode == 0, r.stderr[-2000:]
+    log = (tmp_path / "r" / "cli.log").read_text()
+    assert "run on the hardware models; the largest parts in float: lstm (nn.LSTM)" in log
+    share = pd.read_csv(tmp_path / "r" / "results.csv").hw_mac_share
+    assert share.nunique() == 1 and 0 < share.iloc[0] < 0.99
+
+
+def test_the_plan_is_prepared_once_while_the_weights_do_not_change(monkeypatch):
+    """on_hardware reads and prepares the words once per knob; an optimiser step (the
+    weights change) prepares them again; a stochastic memory reads afresh at every call."""
+    from axtrain_cli import on_hardware
+    from axtrain_cli.networks import onhw
+
+    made = []
+    real = onhw.make_plan
+    monkeypatch.setattr(onhw, "make_plan", lambda *a, **k: made.append(1) or real(*a, **k))
+    net = residual_net()
+    x = torch.randn(4, 3, 12, 12)
+    k1 = on_hardware(net.model, "K1", x).eval()
+    with torch.no_grad():
+        k1(x), k1(x), k1(x)
+    assert len(made) == 1
+    with torch.no_grad():
+        net.model.fc.weight.mul_(0.5)
+        k1(x)
+    assert len(made) == 2
+    ntv = on_hardware(net.model, "ntv660", x).eval()
+    with torch.no_grad():
+        ntv(x), ntv(x)
+    assert len(made) == 4

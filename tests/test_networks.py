@@ -418,3 +418,42 @@ def test_the_plan_is_prepared_once_while_the_weights_do_not_change(monkeypatch):
     with torch.no_grad():
         ntv(x), ntv(x)
     assert len(made) == 4
+
+
+TOKENS = '''"""Tokens: a linear patch embedding on (N, 16, 6) sequences, in-place ReLUs, dropout."""
+import torch.nn.functional as F
+from torch import nn
+
+
+class TokenNet(nn.Module):
+    def __init__(self, input_shape, n_classes):
+        super().__init__()
+        self.embed = nn.Linear(6, 16)
+        self.mix = nn.Linear(16, 16)
+        self.act, self.drop = nn.ReLU(inplace=True), nn.Dropout(0.2)
+        self.head = nn.Linear(16, n_classes)
+
+    def forward(self, x):
+        h = self.drop(self.act(self.embed(x.view(len(x), 5, 6))))
+        return self.head(self.act(self.mix(h)).mean(1))
+'''
+
+
+@pytest.mark.regression
+def test_act_and_pas_train_a_network_with_in_place_relu_dropout_and_tokens(tmp_path):
+    (tmp_path / "tokens.py").write_text(TOKENS)
+    sweep = tmp_path / "sweep"
+    r = run_cli(["-m", "method=act,pas", "+topology._target_=tokens.TokenNet",
+                 "~topology.kind", "~topology.hidden", "~topology.hidden_activation",
+                 "train.epochs=2", "eval.trials=2", "eval.knobs=[exact,K1,ntv660]",
+                 "progress=off", f"hydra.sweep.dir={sweep}"], cwd=tmp_path,
+                env_extra={"PYTHONPATH": str(tmp_path)})
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = pd.concat(pd.read_csv(f) for f in sweep.rglob("results.csv"))
+    assert set(rows.method) == {"act", "pas"} and (rows.hw_mac_share == 1.0).all()
+    assert rows.sensitivity.notna().all() and (rows.sensitivity > 0).all()
+    r = subprocess.run([sys.executable, "-m", "axtrain_cli.cli", "report", str(sweep),
+                        "--no-plots"], capture_output=True, text=True)
+    assert r.returncode == 0 and "report: 2 runs" in r.stdout, r.stderr
+    summary = pd.read_csv(sweep / "report" / "runs_summary.csv")
+    assert set(summary.method) == {"act", "pas"}

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from axtrain_cli import on_hardware
-from axtrain_cli.networks import Network, read_logits
+from axtrain_cli.networks import read_logits
 from conftest import make_cifar, run_cli
 
 transformers = pytest.importorskip("transformers")

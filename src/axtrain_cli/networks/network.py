@@ -143,8 +143,7 @@ class Network(nn.Module):
 
     def floats_per_sample(self, trials: int) -> int:
         """The widest activation per input sample with `trials` trials (chunking the test
-        set): the shared input, then every trial's activations; a network that is not a
-        chain may hold a few at once, hence twice the widest."""
-        widest = max(1, trials) * self._widest
+        set so that no tensor outgrows the allocator's reuse): the shared input, then every
+        trial's activations."""
         first = self._trace[0]["inputs"] if self._trace else 0
-        return max(first, widest) if self.chain else 2 * max(first, widest)
+        return max(first, max(1, trials) * self._widest)

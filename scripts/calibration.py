@@ -80,7 +80,7 @@ def choose(t: pd.DataFrame) -> list[int]:
 
 
 def plot(t: pd.DataFrame, path: Path) -> None:
-    from axtrain_cli.plotting import figure, save_png
+    from axtrain_cli.results.plots import figure, save_png
 
     order = {"bp": 0, "act": 1, "axtrain": 2}
     methods = sorted(dict.fromkeys(t["method"]), key=lambda m: (order.get(m, 3), m))

@@ -4,10 +4,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from axtrain_cli.cli import config_dir
-from axtrain_cli.schema import register_configs
+from axtrain_cli.cli.compose import compose, to_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 AXTRAIN = [sys.executable, "-m", "axtrain_cli.cli", "train"]
@@ -17,12 +15,11 @@ TINY = ["dataset=breast_cancer", "train.epochs=2", "eval.trials=3", "progress=of
 
 @pytest.fixture(scope="session")
 def compose_cfg():
-    """compose_cfg(overrides) -> the composed job config (Hydra's compose API)."""
-    register_configs()
+    """compose_cfg(overrides) -> the Settings of the composed job config (Hydra's compose
+    API, then the command line's conversion), not validated."""
 
     def _compose(overrides=()):
-        with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-            return compose(config_name="config", overrides=list(overrides))
+        return to_settings(compose(list(overrides)), list(overrides))
 
     return _compose
 

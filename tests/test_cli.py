@@ -7,7 +7,6 @@ import sys
 import pandas as pd
 import pytest
 import torch
-
 from conftest import AXTRAIN, ROOT, TINY, run_axtrain, run_cli
 
 from axtrain_cli.results import COLUMNS, load_checkpoint
@@ -192,8 +191,11 @@ def test_regular_install_finds_configs(tmp_path):
     assert r.returncode == 0, r.stderr
     assert (target / "axtrain_cli" / "conf" / "config.yaml").is_file()
     assert (target / "axtrain_cli" / "conf" / "dataset" / "mnist_cnn.yaml").is_file()
-    code = ("import axtrain_cli.cli as c, sys; assert c.config_dir().startswith(sys.argv[1]), "
-            "c.config_dir(); c.main(['train', 'dataset=image_seg', '--cfg', 'job'])")
+    code = ("import axtrain_cli, axtrain_cli.cli as c, importlib, pkgutil, sys; "
+            "assert c.config_dir().startswith(sys.argv[1]), c.config_dir(); "
+            "[importlib.import_module(m.name) for m in pkgutil.walk_packages("
+            "axtrain_cli.__path__, 'axtrain_cli.') if not m.name.endswith('__main__')]; "
+            "c.main(['train', 'dataset=image_seg', '--cfg', 'job'])")
     r = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True,
                        text=True, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
                        cwd=tmp_path)
@@ -308,7 +310,7 @@ def test_a_mixed_sweep_with_a_methods_own_setting_says_how_and_that_way_works(tm
 
 
 def test_long_job_dir_names_keep_the_short_settings_whole():
-    from axtrain_cli.sweep import MAX_NAME, dirname
+    from axtrain_cli.cli.callbacks import MAX_NAME, dirname
 
     long = ("dataset.path=_home_user_data_some_very_long_directory_name_here_and_more.csv,"
             "eval.knobs=[exact,K1,K2,K3,K4,aggressive,conservative],method=act,seed=2")

@@ -6,9 +6,9 @@ import pytest
 
 from axtrain_cli import knobs
 from axtrain_cli.cli import config_dir
-from axtrain_cli.config import ConfigError
-from axtrain_cli.methods import NAMES, module, typed
-from axtrain_cli.schema import validate
+from axtrain_cli.errors import ConfigError
+from axtrain_cli.methods import NAMES, module
+from axtrain_cli.pipeline import validate
 
 GROUPS = ["dataset", "topology", "method", "knobs", "hardware"]
 
@@ -19,12 +19,11 @@ def options(group):
 
 @pytest.mark.parametrize("group", GROUPS)
 def test_every_option_composes_and_validates(group, tmp_path):
-    from axtrain_cli import compose
+    from axtrain_cli.cli.compose import settings_of as compose
 
     opts = options(group)
     assert opts, group
     import numpy as np
-
     from conftest import make_cifar
 
     table = tmp_path / "mine.csv"  # dataset=csv reads a file of the user's
@@ -46,13 +45,14 @@ def test_every_option_composes_and_validates(group, tmp_path):
     for opt in opts:
         cfg = compose([f"{group}={opt}", *partner.get(group, lambda o: [])(opt)])
         if group != "knobs":
-            assert cfg[group].name == opt or group == "topology" or opt in ("csv", "images")
+            assert (getattr(cfg, group).name == opt or group == "topology"
+                    or opt in ("csv", "images"))
 
 
 def test_every_method_has_a_config_and_a_typed_schema(compose_cfg):
     assert options("method") == sorted(NAMES)
     for name in NAMES:
-        m = typed(compose_cfg([f"method={name}"]))
+        m = compose_cfg([f"method={name}"]).method
         assert isinstance(m, module(name).Conf) and m.name == name
 
 
@@ -179,5 +179,5 @@ def test_a_method_key_of_another_method_is_refused_at_compose(compose_cfg):
 def test_every_method_composes_to_its_typed_schema(compose_cfg, method):
     """conf/method/<m>.yaml (with the baselines' nested act settings) merges into the
     method's Conf dataclass, as run() reads it."""
-    m = typed(compose_cfg([f"method={method}"]))
+    m = compose_cfg([f"method={method}"]).method
     assert m.name == method and isinstance(m, module(method).Conf)

@@ -20,8 +20,8 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from axtrain_cli import on_hardware
+from axtrain_cli.evaluation.sensitivity import network_sensitivity
 from axtrain_cli.networks import Network, NetworkError, read_logits, zoo
-from axtrain_cli.sensitivity import network_sensitivity
 
 
 class TokenMLP(nn.Module):

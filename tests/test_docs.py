@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import yaml
-
 from conftest import ROOT
 
 # Where the product speaks: every text file of these (binary and data files aside).

@@ -9,11 +9,11 @@ import logging
 
 import pandas as pd
 import pytest
-
-from axtrain_cli import tracking
-from axtrain_cli.config import ConfigError
-from axtrain_cli.run import run
 from conftest import AXTRAIN, TINY, run_cli
+
+from axtrain_cli.errors import ConfigError
+from axtrain_cli.pipeline import run
+from axtrain_cli.results import tracking
 
 REPORT = [AXTRAIN[0], "-m", "axtrain_cli.cli", "report"]
 

@@ -7,9 +7,9 @@ import sys
 
 import pandas as pd
 import torch
+from conftest import AXTRAIN, TINY, run_cli
 
 from axtrain_cli.results import commit_run, csv_bytes
-from conftest import AXTRAIN, TINY, run_cli
 
 REPORT = [sys.executable, "-m", "axtrain_cli.cli", "report"]
 

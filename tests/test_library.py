@@ -11,13 +11,13 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT, TINY, run_cli
 from torch import nn
 
 from axtrain_cli import hardware as hw
 from axtrain_cli.hardware import reference
 from axtrain_cli.hardware.layer import LayerCall
 from axtrain_cli.hardware.multipliers.table import load_table, shipped, table_path
-from conftest import ROOT, TINY, run_cli
 
 RNG = random.Random(0)
 WORDS16 = [RNG.randint(-32768, 32767) for _ in range(3000)]
@@ -349,7 +349,7 @@ def test_the_memory_library_runs_in_training_and_the_sweep(tmp_path):
 def test_the_compiled_general_path_equals_the_eager_one(monkeypatch):
     """Past COMPILE_AFTER products a process runs the general path through one compiled
     kernel per multiplier (products and sum fused); integer sums: the same outputs exactly."""
-    from axtrain_cli.hardware import layer
+    from axtrain_cli.hardware import products as layer
 
     torch.manual_seed(0)
     fc, conv = nn.Linear(30, 6), nn.Conv2d(2, 3, 3, padding=1)
@@ -386,7 +386,7 @@ def test_lookup_rows_equal_the_per_product_sums(tmp_path):
     bit-exact against the per-product int64 sums for tables with large products (several
     column groups), a table whose zero row is not zero (no zero skipping), Mitchell, signed
     and nonnegative activations, all-zero rows, fc with and without zero skipping, conv."""
-    from axtrain_cli.hardware import layer
+    from axtrain_cli.hardware import products as layer
 
     s8 = np.arange(256) - 256 * (np.arange(256) > 127)  # two's complement patterns
     exact = np.multiply.outer(s8, s8)
@@ -400,8 +400,8 @@ def test_lookup_rows_equal_the_per_product_sums(tmp_path):
             x = _words((n, i), lo, 128, seed=n + i)
             x[:5] = 0  # rows with nothing but zeros
             w = _words((o, i), -128, 128, zeros=0.1, seed=o)
-            got = layer._lookup(m.products, x, w, 8)
-            want = layer._product_sums(m.products, x.long(), w.long()).double()
+            got = layer.lookup(m.products, x, w, 8)
+            want = layer.product_sums(m.products, x.long(), w.long()).double()
             assert got is not None and torch.equal(got, want), (m, n, i, o, lo)
     assert layer.product_table(models[3].products, 8).abs().max() == 100 * 128 * 128
 
@@ -410,11 +410,11 @@ def test_lookup_rows_equal_the_per_product_sums(tmp_path):
 def test_lookup_rows_equal_per_product_in_layers(monkeypatch, trials, shared):
     """The whole general path (fc and conv with padding and stride, trial copies) gives the
     same outputs by lookup rows and per product."""
-    from axtrain_cli.hardware import layer
+    from axtrain_cli.hardware import products as layer
 
     torch.manual_seed(0)
     fc, conv = nn.Linear(90, 70), nn.Conv2d(3, 5, 3, padding=1, stride=2)
-    m, real = hw.Table("mitchell_s8"), layer._lookup  # not separable: general path
+    m, real = hw.Table("mitchell_s8"), layer.lookup  # not separable: general path
     for mod, shape in ((fc, (300, 90)), (conv, (40, 3, 9, 9))):
         kind = "fc" if mod is fc else "conv"
         w_fl = hw.frac_length(float(mod.weight.detach().abs().max()), 8)
@@ -433,7 +433,7 @@ def test_lookup_rows_equal_per_product_in_layers(monkeypatch, trials, shared):
         per_product = out()
         monkeypatch.setattr(layer, "LOOKUP_BITS", 8)
         calls = []
-        monkeypatch.setattr(layer, "_lookup", lambda *a: calls.append(r := real(*a)) or r)
+        monkeypatch.setattr(layer, "lookup", lambda *a: calls.append(r := real(*a)) or r)
         assert torch.equal(out(), per_product), (kind, trials, shared)
         assert calls and all(r is not None for r in calls)  # it did take the lookup rows
 
@@ -441,13 +441,13 @@ def test_lookup_rows_equal_per_product_in_layers(monkeypatch, trials, shared):
 def test_lookup_rows_step_aside_where_they_do_not_pay_or_are_not_exact(tmp_path):
     """Fewer rows than words to tabulate, words wider than the table, or products of 2^24
     or more (float32 sums would round): the per-product path instead."""
-    from axtrain_cli.hardware import layer
+    from axtrain_cli.hardware import products as layer
 
     m = hw.Table("exact_s8")
     w = _words((8, 30), -128, 128)
-    assert layer._lookup(m.products, _words((4, 30), -128, 128), w, 8) is None  # 4 rows
-    assert layer._lookup(m.products, _words((200, 30), -128, 128), w, None) is None
-    assert layer._lookup(m.products, _words((200, 30), -128, 128), w * 2, 8) is None
+    assert layer.lookup(m.products, _words((4, 30), -128, 128), w, 8) is None  # 4 rows
+    assert layer.lookup(m.products, _words((200, 30), -128, 128), w, None) is None
+    assert layer.lookup(m.products, _words((200, 30), -128, 128), w * 2, 8) is None
     big = tmp_path / "big.npy"
     table = np.ones((256, 256), dtype=np.int64)
     table[3, 4] = 1 << 25
@@ -455,6 +455,6 @@ def test_lookup_rows_step_aside_where_they_do_not_pay_or_are_not_exact(tmp_path)
     t = hw.Table(str(big))
     assert layer.product_table(t.products, 8) is None
     x = _words((200, 30), -128, 128)
-    assert layer._lookup(t.products, x, w, 8) is None
-    assert torch.equal(layer._dense(t.products, x, w, 8),
-                       layer._product_sums(t.products, x.long(), w.long()).double())
+    assert layer.lookup(t.products, x, w, 8) is None
+    assert torch.equal(layer.dense(t.products, x, w, 8),
+                       layer.product_sums(t.products, x.long(), w.long()).double())

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from axtrain_cli import hardware as hw
-from axtrain_cli.hardware.memories import flips
 from axtrain_cli.hardware import reference as ref
+from axtrain_cli.hardware.memories import flips
 
 
 def _gen(seed: int) -> torch.Generator:

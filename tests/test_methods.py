@@ -3,11 +3,10 @@ guarantees, and bad input through the CLI."""
 
 import pandas as pd
 import pytest
-
 from conftest import TINY, run_cli
 
 from axtrain_cli.methods.act import AdaptiveGamma
-from axtrain_cli.run import run
+from axtrain_cli.pipeline import run
 
 FAST = ["progress=off", "checkpoint=false", "eval.trials=3"]
 
@@ -125,7 +124,7 @@ def test_pas_unknown_knob_lists_options(tmp_path):
 
 def test_network_power_weights_layers_by_their_counts(compose_cfg):
     from axtrain_cli import knobs
-    from axtrain_cli.evaluate import network_power
+    from axtrain_cli.evaluation.inference import network_power
     from axtrain_cli.networks import build_network
 
     cfg = compose_cfg(["hardware.store_biases=false"])  # breast cancer: 30-64-64-2

@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import ROOT, make_cifar, run_cli
 from torch import nn
 
 from axtrain_cli import hardware as hw
+from axtrain_cli.evaluation.sensitivity import network_sensitivity
 from axtrain_cli.knobs import Knob
 from axtrain_cli.networks import Network, calibrate, make_plan
-from axtrain_cli.sensitivity import network_sensitivity
-from conftest import ROOT, make_cifar, run_cli
 
 SMALL = ["train.epochs=1", "eval.trials=3", "progress=off", "dataset.max_test=40"]
 
@@ -338,7 +338,7 @@ def test_a_bad_cifar_archive_is_one_line(tmp_path, kind, words):
 def test_an_npz_of_images_names_and_sizes_itself(tmp_path):
     import numpy as np
 
-    from axtrain_cli import compose
+    from axtrain_cli.cli.compose import settings_of as compose
 
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "shapes.npz", x=rng.integers(0, 256, (40, 1, 10, 10), dtype=np.uint8),

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import ROOT, TINY, run_cli
 from torch import nn
 
 from axtrain_cli import hardware as hw
 from axtrain_cli.hardware import reference as ref
 from axtrain_cli.hardware.layer import LayerCall
-from conftest import ROOT, TINY, run_cli
 
 SECTIONS = ("## Add your own multiplier", "## Add your own memory model")
 

@@ -8,7 +8,6 @@ import sys
 
 import pandas as pd
 import pytest
-
 from conftest import ROOT, readme_commands, run_axtrain, run_cli
 
 SMALL = ["train.epochs=1", "eval.trials=2", "dataset.max_train=1500", "dataset.max_test=300",
@@ -60,7 +59,7 @@ def test_readme_synth_command_runs(tmp_path):
 
 @pytest.mark.parametrize("args", commands("sweep"), ids=" ".join)
 def test_readme_sweep_runs_every_job(args, tmp_path):
-    from axtrain_cli.cli import sweep_jobs
+    from axtrain_cli.cli.sweeps import sweep_jobs
 
     r = run_cli([*args, *SMALL, f"hydra.sweep.dir={tmp_path}"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -74,10 +73,8 @@ def test_readme_cluster_sweep_is_checked_and_composes_to_its_launcher(args, monk
     """Up to the submission: every job passes axtrain's checks (what `axtrain train -m`
     does before launching) and Hydra composes submitit's SLURM launcher with the given
     settings. tests/test_ecosystem.py runs submitit's code path with local processes."""
-    from hydra import compose, initialize_config_dir
-
-    from axtrain_cli.cli import check_sweep, config_dir, sweep_jobs
-    from axtrain_cli.schema import register_configs
+    from axtrain_cli.cli.compose import compose
+    from axtrain_cli.cli.sweeps import check_sweep, sweep_jobs
 
     overrides = [a for a in args if a != "-m"]
     monkeypatch.setattr(sys, "argv", ["axtrain"])
@@ -90,9 +87,7 @@ def test_readme_cluster_sweep_is_checked_and_composes_to_its_launcher(args, monk
     jobs, swept = sweep_jobs(overrides)
     assert len(jobs) > 1 and swept
     check_sweep(overrides, (jobs, swept))  # exits 2 on a bad job
-    register_configs()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=jobs[0], return_hydra_config=True)
+    cfg = compose(jobs[0], hydra=True)
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
     for a in overrides:

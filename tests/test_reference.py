@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from axtrain_cli.paper import DATASETS
 from axtrain_cli.report import LEVELS as NTV
 from axtrain_cli.report import SUMMARY_KEYS as KEYS
-from axtrain_cli.reproduce import DATASETS
 
 REF = Path(__file__).resolve().parents[1] / "docs" / "reference" / "paper"
 # (column, NTV cells?): (absolute, relative) tolerance; a cell drifts when

@@ -8,9 +8,9 @@ claims that do not reproduce are recorded in claims.csv and the docs, not assert
 
 import pandas as pd
 import pytest
-
-from axtrain_cli.reproduce import DATASETS
 from conftest import ROOT, readme_commands, run_axtrain
+
+from axtrain_cli.paper import DATASETS
 
 TABLES = ["fig4_sensitivity.csv", "fig6_multiplier_error.csv", "fig7_ntv_accuracy.csv",
           "fig8_approxann_multipliers.csv", "fig9_power.csv", "claims.csv"]
@@ -122,7 +122,7 @@ def test_bad_profile_is_one_line_exit_2(tmp_path):
 
 
 def test_arms_launch_the_longest_jobs_first(tmp_path):
-    from axtrain_cli import reproduce as rp
+    from axtrain_cli.cli import reproduce as rp
 
     o, extra = rp.parse(["datasets=ionosphere,mnist_cnn,breast_cancer,mnist_mlp",
                          f"out={tmp_path}"])
@@ -134,7 +134,7 @@ def test_approxann_runs_one_multirun_per_reading(tmp_path):
     """approxann_constraints=accuracy,error runs ApproxANN under both readings of "2 %",
     each reading its own multirun: the accuracy jobs keep dir names without
     method.constraint, as a run with the default (accuracy) names them."""
-    from axtrain_cli import reproduce as rp
+    from axtrain_cli.cli import reproduce as rp
 
     o, extra = rp.parse(["profile=paper", f"out={tmp_path}",
                          "approxann_constraints=accuracy,error"])
@@ -150,7 +150,7 @@ def test_approxann_runs_one_multirun_per_reading(tmp_path):
 def test_extra_overrides_reach_every_arm(tmp_path):
     """An extra override renames the main arm's job dirs; the later arms still find their
     checkpoints there (threads= is left out of the names)."""
-    from axtrain_cli import reproduce as rp
+    from axtrain_cli.cli import reproduce as rp
 
     o, extra = rp.parse(["datasets=ionosphere", f"out={tmp_path}", "threads=1", "train.epochs=2"])
     path = rp.main_checkpoint(o, "act", extra)

@@ -11,21 +11,21 @@ import signal
 import subprocess
 import sys
 import time
-
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-
-from axtrain_cli import evaluate as ev
-from axtrain_cli import results
-from axtrain_cli.data import DataError, load_split
-from axtrain_cli.results import complete
-from axtrain_cli.resume import FILE
-from axtrain_cli.run import run
 from conftest import AXTRAIN, ROOT, TINY, run_cli
+
+from axtrain_cli.data import load_split
+from axtrain_cli.errors import DataError
+from axtrain_cli.evaluation import inference as ev
+from axtrain_cli.pipeline import run
+from axtrain_cli.results import complete
+from axtrain_cli.results import files as results
+from axtrain_cli.training.resume import FILE
 
 
 def _one_line_exit_2(r, *words):

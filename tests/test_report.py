@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from axtrain_cli.report import SUMMARY_KEYS, build_report, main
+from axtrain_cli.cli.report import main
+from axtrain_cli.report import SUMMARY_KEYS, build_report
 from axtrain_cli.results import COLUMNS, commit_run, csv_bytes, write_csv
 
 DATASETS = ["breast_cancer", "satimage"]

@@ -8,9 +8,9 @@ import time
 
 import pytest
 import torch
-
-from axtrain_cli.resume import FILE
 from conftest import AXTRAIN, run_cli
+
+from axtrain_cli.training.resume import FILE
 
 # AxTrain: an act phase with its adaptive gamma, then a pas fine-tune per knob (a fresh
 # read of the 660 mV memory at every step: the generators' states matter)

@@ -7,8 +7,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, jacrev, jvp, vmap
 
+from axtrain_cli.evaluation.sensitivity import (
+    _apply,
+    _layer_terms,
+    network_sensitivity,
+    sensitivity_map,
+)
 from axtrain_cli.networks import Network, build_network
-from axtrain_cli.sensitivity import _apply, _layer_terms, network_sensitivity, sensitivity_map
 
 
 def tiny_mlp(sizes=(5, 4, 3, 2), output_activation="sigmoid", seed=0):

@@ -11,10 +11,10 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import TINY, run_axtrain, run_cli
 
 from axtrain_cli.hardware import MULTIPLIERS, synth
 from axtrain_cli.hardware.circuits import Circuit, exact
-from conftest import TINY, run_axtrain, run_cli
 
 # ------------------------------------------------------------- the evaluator, no synthesis
 TINY_NET = {"modules": {"t": {
@@ -247,13 +247,13 @@ def test_a_cost_reference_of_ones_own_is_what_area_and_switching_are_relative_to
     library's port names) is the 1.0 of area and switching; Yosys's `a * b` is the default;
     the reference needs a circuit model (not proxy) and a design that synthesises."""
     from axtrain_cli import knobs
-    from axtrain_cli.config import ConfigError
-    from omegaconf import OmegaConf
+    from axtrain_cli.errors import ConfigError
+    from axtrain_cli.settings import HardwareConf
 
     ref = tmp_path / "ref.v"
     ref.write_text("module ref(A, B, O);\n  input signed [7:0] A;\n  input signed [7:0] B;\n"
                    "  output signed [15:0] O;\n  assign O = A * B;\nendmodule\n")
-    h = OmegaConf.create({"bits": 8, "cost_reference": str(ref)})
+    h = HardwareConf(bits=8, cost_reference=str(ref))
     circuit = knobs.cost_reference(h)
     assert circuit.top == "ref" and circuit.signed
     drum = MULTIPLIERS.build({"name": "drum", "k": 3}, 8).circuit(8)
@@ -264,7 +264,7 @@ def test_a_cost_reference_of_ones_own_is_what_area_and_switching_are_relative_to
     assert synth.relative_cost(circuit, 8, circuit)["switching"] == 1.0
     assert knobs.reference_label(h).startswith(f"{ref} (sha256=")
     with pytest.raises(ConfigError, match="hardware.cost_reference.file="):
-        knobs.cost_reference(OmegaConf.create({"bits": 8, "cost_reference": "nope.v"}))
+        knobs.cost_reference(HardwareConf(bits=8, cost_reference="nope.v"))
     r = run_cli([*TINY, "hardware=fixed8", f"hardware.cost_reference={ref}"], cwd=tmp_path)
     assert r.returncode == 2 and "allowed with hardware.power_model=area or switching" in r.stderr
 
@@ -272,7 +272,7 @@ def test_a_cost_reference_of_ones_own_is_what_area_and_switching_are_relative_to
 def test_synth_states_the_error_on_the_operands_a_layer_gives(tmp_path):
     """An unsigned design is fed magnitudes of signed words, at most 128: one that errs only
     on operands above 128 has no error in use, whatever its error over 0..255."""
-    from axtrain_cli.cost import error_in_use
+    from axtrain_cli.evaluation.cost import error_in_use
 
     a = np.arange(256)[:, None]
     table = np.where(a > 128, 0, a * np.arange(256)[None, :])
@@ -387,7 +387,7 @@ def test_output_stationary_windows_hold_each_outputs_products(groups, stride, pa
     import torch.nn.functional as F
     from torch import nn
 
-    from axtrain_cli.cost import windows
+    from axtrain_cli.evaluation.cost import windows
     from axtrain_cli.hardware.layer import LayerCall
 
     m = nn.Conv2d(4, 8, 3, stride=stride, padding=padding, dilation=dilation, groups=groups)

@@ -8,19 +8,19 @@ import logging
 import pandas as pd
 import pytest
 import torch
+from conftest import TINY, run_cli
 
 from axtrain_cli import hardware as hw
 from axtrain_cli.hardware import reference
 from axtrain_cli.networks import build_network
 from axtrain_cli.networks.plan import clip_to_format, saturated_weights, weight_fl, weight_words
+from axtrain_cli.pipeline import run
 from axtrain_cli.results import load_checkpoint
-from axtrain_cli.run import run
-from conftest import TINY, run_cli
-from omegaconf import OmegaConf
+from axtrain_cli.settings import TopologyConf
 
 
 def _net():
-    topo = OmegaConf.create({"kind": "mlp", "hidden": [8, 6], "output_activation": "sigmoid"})
+    topo = TopologyConf(name="5-8-6-3", kind="mlp", hidden=[8, 6])
     torch.manual_seed(0)
     return build_network(topo, [5], 3)
 
@@ -82,7 +82,7 @@ def test_training_under_the_fraction_format_clips_and_logs_it(tmp_path, compose_
 
 def test_evaluation_in_the_fraction_format_warns_with_the_saturated_count(compose_cfg, caplog):
     from axtrain_cli.data import load_split
-    from axtrain_cli.evaluate import sweep
+    from axtrain_cli.evaluation.inference import sweep
 
     cfg = compose_cfg([*TINY, "hardware.weight_format=fraction", "eval.knobs=[exact]"])
     net = build_network(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes)

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import make_cifar, run_cli
 
 from axtrain_cli import on_hardware
 from axtrain_cli.networks import read_logits
-from conftest import make_cifar, run_cli
 
 transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.regression

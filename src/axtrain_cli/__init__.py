@@ -1,31 +1,20 @@
 """axtrain: hardware-oriented neural-network training for approximate inference.
 
-From Python (a script or a notebook):
+From Python (a script or a notebook; `axtrain_cli.api`):
 
-    from axtrain_cli import compose
-    from axtrain_cli.run import run
+    import axtrain_cli as ax
 
-    cfg = compose(["dataset=ionosphere", "method=act", "train.epochs=20"])
-    results = run(cfg, "runs/ionosphere_act")   # a pandas DataFrame of results.csv
+    s = ax.settings_for("ionosphere", "act", train={"epochs": 20})
+    results = ax.run(s, "runs/ionosphere_act")   # a pandas DataFrame of results.csv
+
+and your own nn.Module as the accelerator runs it: `ax.on_hardware(model, "K1", batch)`.
+Importing this package imports nothing heavy (torch comes with the first call).
 """
 
 __version__ = "0.1.0"
 
-
-def compose(overrides=(), check: bool = True):
-    """The config `axtrain train OVERRIDES` runs, from Hydra's compose API (no Hydra run,
-    no working-directory change): a data file of yours (dataset.path) resolved as the CLI
-    does, and with `check`, validated. Bad values raise ConfigError or DataError (one-line
-    messages); an unknown key or option raises Hydra's error."""
-    from .cli import compose as hydra_compose
-    from .cli import explicit_keys
-    from .schema import complete, validate
-
-    cfg = hydra_compose(list(overrides))
-    complete(cfg, explicit_keys(overrides))
-    if check:
-        validate(cfg)
-    return cfg
+_API = ("build_network", "load_data", "run", "settings_for", "sweep", "train", "write_report",
+        "write_run")  # no subpackage has one of these names: it would shadow the function
 
 
 def on_hardware(model, knob, calibration_data, **kwargs):
@@ -35,4 +24,12 @@ def on_hardware(model, knob, calibration_data, **kwargs):
     return build(model, knob, calibration_data, **kwargs)
 
 
-__all__ = ["compose", "on_hardware"]
+def __getattr__(name: str):
+    if name in _API:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'axtrain_cli' has no attribute {name!r}")
+
+
+__all__ = [*_API, "on_hardware"]

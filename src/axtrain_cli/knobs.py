@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import hardware as hw
-from .config import ConfigError, knob_names
+from .errors import ConfigError
+from .settings import knob_names, to_dict
 
 FLOAT = "float"
 PARTS = {"multiplier": hw.MULTIPLIERS, "memory": hw.MEMORIES}
@@ -131,7 +132,7 @@ def resolve(name: str, cfg) -> Knob:
 
 def cost_reference(h):
     """The circuit `hardware.cost_reference` names (see `reference_circuit`), or None."""
-    return reference_circuit(h.get("cost_reference"), h.bits)
+    return reference_circuit(h.cost_reference, h.bits)
 
 
 def reference_circuit(spec, bits: int):
@@ -171,8 +172,8 @@ def check(cfg) -> None:
     """Every knob builds (its models and their parameters) and `exact` is exact. (The knob
     names, in `knobs`, eval.knobs, method.knob and the levels, are checked with the rest of
     the config: `config.check_knob_names`.)"""
-    power_model = cfg.hardware.get("power_model", "proxy")
-    if cfg.hardware.get("cost_reference") is not None and power_model == "proxy":
+    power_model = cfg.hardware.power_model
+    if cfg.hardware.cost_reference is not None and power_model == "proxy":
         raise ConfigError(f"hardware.cost_reference={_plain(cfg.hardware.cost_reference)!r} "
                           "costs circuits: allowed with hardware.power_model=area or "
                           "switching (proxy uses typed-in figures)")
@@ -193,6 +194,4 @@ def check(cfg) -> None:
 
 
 def _plain(node):
-    from omegaconf import OmegaConf
-
-    return OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
+    return to_dict(node)

@@ -16,14 +16,25 @@ reference    the slow plain-integer reference the tests hold all of it to
 Importing this package registers the built-in models.
 """
 
+from ..errors import SynthesisError
 from .fixed_point import check_format, frac_length, from_words, quantize, to_words
 from .kernels import fake_quant, set_fused
 from .layer import LayerCall
 from .memories import MEMORIES, RELIABLE, Flips, Memory, Reliable, flip_bits, sram_power
-from .multipliers import (MULTIPLIERS, Drum, Exact, Mitchell, Multiplier, SeparableMultiplier,
-                          Table, Truncation, drum_multiply, drum_power, drum_transform)
+from .multipliers import (
+                          MULTIPLIERS,
+                          Drum,
+                          Exact,
+                          Mitchell,
+                          Multiplier,
+                          SeparableMultiplier,
+                          Table,
+                          Truncation,
+                          drum_multiply,
+                          drum_power,
+                          drum_transform,
+)
 from .plugin import require
-from .synth import SynthesisError
 from .power import network_power
 from .ste import straight_through
 

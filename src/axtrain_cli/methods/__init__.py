@@ -1,15 +1,16 @@
 """Training methods: one module each, with `check(cfg)` (the checks that load something: a
 checkpoint, a knob's hardware model) and `train(net, ctx) -> Trained`. Their settings (the
 schemas conf/method/<name>.yaml extends, and the checks of plain values) are in
-`settings`, which imports no torch, so a bad setting costs no start-up; its docstring
-lists the methods.
+`axtrain_cli.settings.methods`, which imports no torch, so a bad setting costs no
+start-up; its docstring lists the methods.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from .settings import SETTINGS, register_configs, typed
+from ..settings.methods import SETTINGS
+from ..settings.methods import check as check_settings
 
 NAMES = tuple(SETTINGS)
 
@@ -21,8 +22,6 @@ def module(name: str):
 
 def check(cfg) -> None:
     """Every check of the method: its settings, then what they load."""
-    from .settings import check as check_settings
-
     check_settings(cfg)
     module(cfg.method.name).check(cfg)
 
@@ -37,7 +36,7 @@ def planned_epochs(cfg) -> int:
     adds a fine-tune per approximate knob; the baselines count every retraining iteration
     up to their max_iterations."""
     m, epochs = cfg.method, cfg.train.epochs
-    start = 0 if m.get("checkpoint") and m.name != "pas" else epochs
+    start = 0 if m.checkpoint and m.name != "pas" else epochs
     if m.name == "axtrain":
         tuned = module("axtrain").tuned_knobs(cfg)
         return start + m.finetune_epochs * len(tuned)
@@ -47,4 +46,4 @@ def planned_epochs(cfg) -> int:
     return start
 
 
-__all__ = ["NAMES", "check", "module", "register_configs", "train", "typed"]
+__all__ = ["NAMES", "check", "module", "planned_epochs", "train"]

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import torch
 
-from ..sensitivity import Tape, network_sensitivity
+from ..evaluation.sensitivity import Tape, network_sensitivity
+from ..settings.methods import ActConf, ActRunConf
 from ..training import Step, loss_per_sample
 from .base import Context, Trained, check_checkpoint, fit_net, load_start
-from .settings import ActConf, ActRunConf
 
 
 def check(cfg) -> None:

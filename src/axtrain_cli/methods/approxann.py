@@ -17,12 +17,12 @@ from dataclasses import dataclass, replace
 import torch
 
 from .. import knobs
-from ..evaluate import measurement
+from ..evaluation.inference import measurement
 from ..knobs import EXACT
 from ..networks import HwPlan, Network, calibrate, make_plan
+from ..settings.methods import ApproxannConf
 from .base import Context, Trained, check_knob, fit_net, hardware_step
 from .neurons import check_baseline, criticality, metrics_on, start, unit_mults, unit_view
-from .settings import ApproxannConf
 
 log = logging.getLogger("axtrain")
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass, replace
 import torch
 
 from .. import hardware as hw
-from ..evaluate import measurement
+from ..evaluation.inference import measurement
 from ..knobs import EXACT
 from ..networks import HwPlan, Network, calibrate, make_plan
+from ..settings.methods import AxnnConf
 from .base import Context, Trained, fit_net, hardware_step
 from .neurons import check_baseline, criticality, metrics_on, start, unit_mults, unit_view
-from .settings import AxnnConf
 
 log = logging.getLogger("axtrain")
 

@@ -5,10 +5,11 @@ eval.knobs: the K1 rows come from the network tuned at K1, and so on."""
 from __future__ import annotations
 
 import copy
+
 from .. import knobs
+from ..settings.methods import AxtrainConf
 from . import act, pas
 from .base import Context, Trained, check_checkpoint, load_start
-from .settings import AxtrainConf
 
 
 def check(cfg) -> None:

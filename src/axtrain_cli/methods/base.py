@@ -12,12 +12,13 @@ from pathlib import Path
 import torch
 
 from .. import knobs
-from ..config import ConfigError, require
-from ..images import crop_flip
+from ..data import crop_flip
+from ..errors import ConfigError
 from ..knobs import Knob
-from ..networks import Network, build_network, make_plan
+from ..networks import Network, make_plan, network_of, upgrade_state_dict
 from ..networks.plan import clip_to_format
 from ..results import Measurement, load_checkpoint
+from ..settings import require
 from ..training import Step, bp_step, fit, loss_per_sample, make_optimizer
 
 log = logging.getLogger("axtrain")
@@ -146,7 +147,8 @@ def starts_from(cfg) -> tuple[str, ...] | None:
     """The methods whose networks `cfg.method` may start from (None: any)."""
     m = cfg.method
     return {"bp": ("bp",), "act": ("act",), "axtrain": ("act", "axtrain"),
-            "approxann": (m.get("init"),), "axnn": (m.get("init"),)}.get(m.name)
+            "approxann": (getattr(m, "init", None),),
+            "axnn": (getattr(m, "init", None),)}.get(m.name)
 
 
 def check_checkpoint(cfg) -> None:
@@ -208,23 +210,6 @@ def load_start(net: Network, ctx: Context) -> None:
         if key in ck and ck[key] != ours:
             log.warning("method.checkpoint was trained with %s=%s, this run has %s=%s: its "
                         "test set overlaps the network's training data", key, ck[key], key, ours)
-
-
-def network_of(cfg) -> Network:
-    """The network cfg.topology names, for cfg.dataset's inputs and classes."""
-    return build_network(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes,
-                         unsupported=cfg.hardware.get("unsupported", "refuse"))
-
-
-def upgrade_state_dict(net: Network, state: dict) -> dict:
-    """A checkpoint's state dict for `net`: the paper's networks of earlier versions kept
-    their layers as `compute.<i>.weight` / `.bias`; they are the network's units in order."""
-    if not any(k.startswith("compute.") for k in state) or any(
-            k.startswith("compute.") for k in net.state_dict()):
-        return state
-    names = {f"compute.{i}": f"model.{u.name}" for i, u in enumerate(net.units)}
-    return {names.get(k.rpartition(".")[0], k.rpartition(".")[0]) + "." + k.rpartition(".")[2]: v
-            for k, v in state.items()}
 
 
 def check_knob(cfg, domains=("compute", "storage", "compute+storage")) -> None:

@@ -4,8 +4,8 @@ knowledge. With `checkpoint`, an earlier run's network is evaluated instead of t
 
 from __future__ import annotations
 
+from ..settings.methods import BpConf
 from .base import Context, Trained, check_checkpoint, load_start, train_bp
-from .settings import BpConf
 
 
 def check(cfg) -> None:

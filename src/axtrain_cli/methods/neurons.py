@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from ..evaluate import evaluate
+from ..evaluation import evaluate
 from ..networks import Network
 from ..training import loss_per_sample
 from . import act

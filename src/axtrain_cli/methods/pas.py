@@ -5,8 +5,8 @@ backward; from scratch or from `checkpoint`, for train.epochs at train.lr."""
 from __future__ import annotations
 
 from .. import knobs
+from ..settings.methods import PasConf
 from .base import Context, Trained, check_checkpoint, check_knob, fit_net, knob_step, load_start
-from .settings import PasConf
 
 
 def check(cfg) -> None:

@@ -17,7 +17,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .runtime import NetworkError
+from ..errors import NetworkError
 
 
 def _additive(mask, dtype):

@@ -1,17 +1,17 @@
-"""A network from a topology config: the paper's (`kind: mlp | lenet5`, zoo members) or any
-importable nn.Module class or factory function named by `_target_`, built the way
-hydra.utils.instantiate builds it (nested `_target_`s included), with the dataset's
-`input_shape` and `n_classes` where the callable takes them."""
+"""A network from its topology: the paper's (`kind: mlp | lenet5`, zoo members), a network
+of your own (a ModelSpec, whose factory builds it, or the nn.Module itself)."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 
 from torch import nn
 
+from ..errors import NetworkError
+from ..settings import ModelSpec, to_dict
 from . import zoo
 from .network import Network
-from .runtime import NetworkError
 
 KINDS = {"mlp": lambda shape, n, a: zoo.MLP(shape, n, a.get("hidden", [])),
          "lenet5": lambda shape, n, a: zoo.LeNet5(shape, n)}
@@ -19,62 +19,50 @@ KINDS = {"mlp": lambda shape, n, a: zoo.MLP(shape, n, a.get("hidden", [])),
 
 def build_network(spec, input_shape: list[int], n_classes: int, *,
                   unsupported: str = "refuse", sample=None) -> Network:
-    """The Network of a topology config (a DictConfig or a mapping)."""
-    from omegaconf import OmegaConf
-
-    args = OmegaConf.to_container(spec, resolve=True) if OmegaConf.is_config(spec) \
-        else dict(spec)
-    label = args.pop("name", None)
-    activation = args.pop("output_activation", "sigmoid")
-    if "_target_" not in args:  # the paper's, named by the widths it builds
+    """The Network of `spec`: a paper topology (TopologyConf, or a mapping with `kind`), a
+    ModelSpec (built by its factory), or an nn.Module of yours."""
+    label, activation = None, "sigmoid"
+    if isinstance(spec, nn.Module):
+        model = spec
+    elif isinstance(spec, ModelSpec):
+        if spec.factory is None:
+            raise NetworkError(f"topology._target_={spec.target}: nothing builds it here: "
+                               "allowed a ModelSpec with its factory (the command line makes "
+                               "one), or the nn.Module itself")
+        model = spec.factory(list(input_shape), n_classes)
+        label, activation = spec.name, spec.output_activation
+    else:  # the paper's, named by the widths it builds
+        args = to_dict(spec) if dataclasses.is_dataclass(spec) else dict(spec)
+        activation = args.get("output_activation", "sigmoid")
         kind = args.get("kind", "mlp")
         if kind not in KINDS:
             raise NetworkError(f"topology.kind={kind!r}: allowed {', '.join(KINDS)}")
-        model, label = KINDS[kind](list(input_shape), n_classes, args), None
-    else:
-        model = instantiate_model(args, input_shape, n_classes)
+        model = KINDS[kind](list(input_shape), n_classes, args)
     return Network(model, input_shape, n_classes, activation, label, sample, unsupported)
 
 
-def model_target(target: str):
-    """The class or function `module.name` names (the module on the Python path)."""
-    import importlib
-
-    module, _, name = str(target).rpartition(".")
-    try:
-        obj = getattr(importlib.import_module(module), name) if module else None
-    except ImportError as e:
-        raise NetworkError(f"topology._target_={target}: cannot import {module} ({e}); put "
-                           "its file on the Python path (e.g. PYTHONPATH=.)") from None
-    except AttributeError:
-        raise NetworkError(f"topology._target_={target}: {module} has no {name!r}") from None
+def with_shape(obj, target: str, args: dict, input_shape: list[int], n_classes: int,
+               build) -> nn.Module:
+    """`build(kwargs)` of the class or function `obj` (`target` names it): `args`, plus
+    input_shape and n_classes where it takes them; one-line NetworkError for an argument
+    it does not take, a failing build or what is not a network."""
     if not callable(obj) or (isinstance(obj, type) and not issubclass(obj, nn.Module)):
         raise NetworkError(f"topology._target_={target} is not a torch.nn.Module class or a "
                            "function that returns one")
-    return obj
-
-
-def instantiate_model(args: dict, input_shape: list[int], n_classes: int) -> nn.Module:
-    """hydra.utils.instantiate of the config, plus input_shape and n_classes for a callable
-    that takes them; one-line NetworkError for what is not a network."""
-    from hydra.utils import instantiate
-
-    target = args["_target_"]
-    obj = model_target(target)
     try:
         params = inspect.signature(obj).parameters
     except (TypeError, ValueError):
         params = {}
     takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
     for key in args:
-        if key != "_target_" and key not in params and not takes_any and params:
+        if key not in params and not takes_any and params:
             allowed = ", ".join(k for k in params if k != "self")
             raise NetworkError(f"topology.{key}: {target} takes no argument {key!r} (allowed "
                                f"{allowed})")
     extra = {k: v for k, v in (("input_shape", list(input_shape)), ("n_classes", n_classes))
              if k in params or takes_any}
     try:
-        model = instantiate({**args, **extra}, _convert_="all")
+        model = build({**args, **extra})
     except Exception as e:
         cause = e.__cause__ or e
         raise NetworkError(f"topology._target_={target}: building it failed "
@@ -84,3 +72,32 @@ def instantiate_model(args: dict, input_shape: list[int], n_classes: int) -> nn.
         raise NetworkError(f"topology._target_={target} returned {type(model).__name__}: "
                            "allowed a torch.nn.Module")
     return model
+
+
+def zoo_factory(config: dict):
+    """The factory of a `_target_` topology that names a member of axtrain's zoo
+    (axtrain_cli.networks.zoo.NAME), built with its arguments as they are; None for any
+    other target."""
+    module, _, name = str(config["_target_"]).rpartition(".")
+    if module != zoo.__name__ or not isinstance(getattr(zoo, name, None), type):
+        return None
+    args = {k: v for k, v in config.items() if k not in ("_target_", "name", "output_activation")}
+    return lambda shape, n: with_shape(getattr(zoo, name), config["_target_"], args, shape, n,
+                                       lambda kwargs: getattr(zoo, name)(**kwargs))
+
+
+def network_of(cfg) -> Network:
+    """The network cfg.topology names, for cfg.dataset's inputs and classes."""
+    return build_network(cfg.topology, list(cfg.dataset.input_shape), cfg.dataset.n_classes,
+                         unsupported=cfg.hardware.unsupported)
+
+
+def upgrade_state_dict(net: Network, state: dict) -> dict:
+    """A checkpoint's state dict for `net`: the paper's networks of earlier versions kept
+    their layers as `compute.<i>.weight` / `.bias`; they are the network's units in order."""
+    if not any(k.startswith("compute.") for k in state) or any(
+            k.startswith("compute.") for k in net.state_dict()):
+        return state
+    names = {f"compute.{i}": f"model.{u.name}" for i, u in enumerate(net.units)}
+    return {names.get(k.rpartition(".")[0], k.rpartition(".")[0]) + "." + k.rpartition(".")[2]: v
+            for k, v in state.items()}

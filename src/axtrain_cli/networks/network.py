@@ -6,8 +6,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import NetworkError
 from .analysis import Recorder
-from .runtime import NetworkError, Run
+from .runtime import Run
 
 
 def read_logits(out, model: nn.Module) -> torch.Tensor:

@@ -18,12 +18,9 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from .. import hardware as hw
+from ..errors import NetworkError
 from ..hardware.layer import LayerCall
 from . import ops
-
-
-class NetworkError(ValueError):
-    """A model axtrain cannot run: the message names the module or operation and why."""
 
 
 class Run(TorchFunctionMode):

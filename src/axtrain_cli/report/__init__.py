@@ -1,16 +1,15 @@
-"""`axtrain report`: the paper's figure tables, claims and plots from run dirs.
+"""The report (`axtrain report`): the paper's figure tables, claims and plots from run dirs.
 
 load      every results.csv under the inputs in one frame
 tables    fig4 (sensitivity maps), fig6 (multiplier error), fig7 (NTV accuracy), runs_summary
 power     fig8 (ApproxANN's approximate multipliers), fig9 (lowest power within a loss)
 claims    the paper's headline numbers (paper_claims.yaml) next to ours
 plots     PNG figures
-cli       build_report() and the command line
+build     build_report(): the tables, claims and plots of a report, as one set
 """
 
-from .cli import build_report, main
+from .build import build_report
 from .common import FIG, LEVELS, Missing
-from .load import NoResults
 from .tables import SUMMARY_KEYS
 
-__all__ = ["FIG", "LEVELS", "Missing", "NoResults", "SUMMARY_KEYS", "build_report", "main"]
+__all__ = ["FIG", "LEVELS", "Missing", "SUMMARY_KEYS", "build_report"]

@@ -36,7 +36,7 @@ def differing(df: pd.DataFrame) -> dict[str, list[str]]:
     """{column: its values} of the identity columns and config settings that differ between
     cells sharing a label (e.g. K1 measured as drum(k=2) in some runs and drum(k=6) in
     others); {} when every label has one cell."""
-    from ..identity import settings
+    from ..results.identity import settings
     from .load import IDENTITY, read_config
 
     d = labelled(df)

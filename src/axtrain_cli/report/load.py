@@ -1,7 +1,7 @@
 """Loading run dirs: every results.csv under the inputs, at any depth, in one frame with its
 run dir, ApproxANN/AxNN's `method.init` (a results column `init`, else the run's
 config.yaml) and its `cell`: what the measurement is besides its seed (IDENTITY; see
-`axtrain_cli.identity`), so that only rows of one cell are averaged over seeds. Skipped
+`axtrain_cli.results.identity`), so that only rows of one cell are averaged over seeds. Skipped
 with a warning: a run whose manifest.json is missing or does not match its files (it was
 interrupted while writing; files of schema_version 1 predate manifests and are read,
 upgraded), a file with another schema version, missing columns, or a value that is not a
@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import NoResults, RecostError
 from ..hardware.plugin import without_unset
-from ..results import (COLUMNS, MANIFEST, SCHEMA_VERSION, complete, read_config,
-                       read_manifest)
+from ..results import COLUMNS, MANIFEST, SCHEMA_VERSION, complete, read_config, read_manifest
 
 STR_COLS = ["dataset", "topology", "arch", "method", "weight_format", "train_knob",
             "train_multiplier", "train_memory", "checkpoint", "setting", "knob", "knob_name",
@@ -31,14 +31,6 @@ IDENTITY = ["topology", "arch", "epochs", "bits", "weight_format", "train_multip
             "train_memory", "setting", "multiplier", "memory"]
 V1_DOMAIN = {"float": "float", "exact": "exact", "drum": "compute", "ntv": "storage",
              "approxann": "compute", "axnn": "compute"}
-
-
-class NoResults(Exception):
-    """No (compatible) results.csv under the inputs."""
-
-
-class RecostError(Exception):
-    """A row's multiplier cannot be re-costed under another power model (one line)."""
 
 
 def find_results(inputs: list[Path]) -> list[Path]:
@@ -74,7 +66,7 @@ def upgrade_v1(df: pd.DataFrame) -> pd.DataFrame:
 
 def upgrade_v2(df: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
     """Schema 2 to 3: the identity columns, from the run's config.yaml where it is there."""
-    from ..identity import setting_hash
+    from ..results.identity import setting_hash
 
     cfg = read_config(run_dir)
     hw = cfg.get("hardware") or {}

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..plotting import figure, save_png
+from ..results.plots import figure, save_png
 from .common import FIG
 
 LABELS = {"bp": "BP", "act": "AxTrain-act", "pas": "AxTrain-pas", "axtrain": "AxTrain",

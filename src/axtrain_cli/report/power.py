@@ -24,8 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .common import (FIG, Missing, need, order, over_seeds, seed_mean, vs, with_average,
-                     with_reading)
+from .common import FIG, Missing, need, order, over_seeds, seed_mean, vs, with_average, with_reading
 
 
 def fig8(df: pd.DataFrame) -> pd.DataFrame:

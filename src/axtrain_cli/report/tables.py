@@ -33,8 +33,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .common import (FIG, LABEL, Missing, differing, in_domain, labelled, need, order,
-                     over_seeds, seed_mean, vs, with_average)
+from .common import (
+    FIG,
+    LABEL,
+    Missing,
+    differing,
+    in_domain,
+    labelled,
+    need,
+    order,
+    over_seeds,
+    seed_mean,
+    vs,
+    with_average,
+)
 
 
 def fig4(df: pd.DataFrame, warn) -> pd.DataFrame:
@@ -160,7 +172,7 @@ def runs_summary(df: pd.DataFrame, warn=None) -> pd.DataFrame:
     t = t.merge(stats, on=keys)
     extra = []
     if diff:
-        from ..identity import settings
+        from ..results.identity import settings
         from .load import read_config
 
         first = d.drop_duplicates("cell").set_index("cell")

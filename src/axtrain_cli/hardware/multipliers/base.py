@@ -21,8 +21,9 @@ from torch import Tensor
 from ..circuits import Circuit
 from ..fixed_point import from_words, quantize
 from ..kernels import fake_quant
-from ..layer import LayerCall, general_matmul
+from ..layer import LayerCall
 from ..plugin import HardwareModel, Registry, is_number, require
+from ..products import general_matmul
 
 
 class Multiplier(HardwareModel):

@@ -10,6 +10,8 @@ import hashlib
 import json
 from typing import Any
 
+from ..settings import to_dict
+
 # Config keys that do not change what a run measures (how it is shown, scheduled, logged,
 # where it runs) or that the results carry as columns of their own (the knobs: each row's
 # multiplier and memory; method.knob: train_knob and its definition; method.checkpoint:
@@ -32,10 +34,7 @@ def short_hash(text: str) -> str:
 
 def flat(node: Any, prefix: str = "") -> dict[str, Any]:
     """A (resolved) config as {dotted key: value}, lists kept whole."""
-    from omegaconf import OmegaConf
-
-    if OmegaConf.is_config(node):
-        node = OmegaConf.to_container(node, resolve=True)
+    node = to_dict(node)
     out: dict[str, Any] = {}
     if isinstance(node, dict):
         for k, v in node.items():

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import DataError
-from .datafiles import load_npz_xy, not_a_file
+from ..errors import DataError
+from .files import load_npz_xy, not_a_file
 
 RECORD = 3073  # label byte + 3 x 32 x 32 bytes
 TRAIN = [f"data_batch_{i}.bin" for i in range(1, 6)]

@@ -66,102 +66,11 @@ from __future__ import annotations
 from functools import partial
 
 import torch
-import torch.nn.functional as F
-from torch.nn.grad import conv1d_weight, conv2d_input, conv2d_weight
+from torch.nn.grad import conv1d_weight, conv2d_weight
 
-from .hardware.layer import conv_padding
+from .tape import Tape, _conv, _forward, _Layer
 
 CHUNK = 256  # samples per pass for a measured S of any network (bounds the deltas' memory)
-
-
-# ------------------------------------------------------------------------------ the tape
-class Compute:
-    """A chain's Linear ("fc") or Conv2d ("conv") unit; saved: (its _Layer, its input)."""
-
-    def __init__(self, kind: str, layer: int):
-        self.kind, self.layer = kind, layer
-
-    def backward(self, d, saved):
-        layer, a = saved
-        if self.kind == "fc":
-            return d @ layer.weight
-        k, n = d.shape[:2]
-        flat = d.reshape(k * n, *d.shape[2:])
-        stride, padding, dilation, groups = _conv(layer)
-        return conv2d_input((k * n, *a.shape[1:]), layer.weight, flat, stride, padding,
-                            dilation, groups).view(k, *a.shape)
-
-
-class ReLU:
-    layer = None
-
-    def backward(self, d, saved):
-        return d * saved  # the mask x > 0
-
-
-class MaxPool2:
-    """2x2 max pooling."""
-
-    layer = None
-
-    def backward(self, d, saved):
-        shape, idx = saved
-        k = d.shape[0]
-        flat = d.reshape(k * shape[0], *d.shape[2:])
-        idx = idx.expand(k, *idx.shape).reshape(flat.shape)
-        return F.max_unpool2d(flat, idx, 2, output_size=shape[-2:]).view(k, *shape)
-
-
-class Flatten:
-    layer = None
-
-    def backward(self, d, saved):
-        return d.reshape(d.shape[0], *saved)  # the input shape
-
-
-class Tape:
-    """What a float forward of `net` records for S (runtime.Run calls it): a chain's ops
-    with their explicit backward's needs (`ops`), or per unit (i, input a, output y,
-    effective weight) (`units`)."""
-
-    def __init__(self, net):
-        self.chain = net.chain
-        self.ops: list[tuple] = []
-        self.units: list[tuple] = []
-
-    def unit(self, i, a, y, unit, z=None):
-        """Unit i read a and gave y (z: before its folded BatchNorm); returns the tensor the
-        forward goes on with (a copy for the autograd strategy: the tape keeps y as it was,
-        whatever in-place operations do to the forward's)."""
-        if unit.kind == "einsum":
-            return y
-        if self.chain:
-            self.ops.append((Compute(unit.kind, i), (_Layer(unit, unit.weight, i), a)))
-            return y
-        self.units.append((i, a, y, unit.sensitivity_weight(y if z is None else z)))
-        return y.clone()
-
-    def relu(self, func, args, kwargs):
-        self.ops.append((ReLU(), args[0] > 0))
-        return func(*args, **kwargs)
-
-    def max_pool(self, func, args, kwargs):
-        x = args[0]
-        y, idx = F.max_pool2d(x, 2, return_indices=True)
-        self.ops.append((MaxPool2(), (x.shape, idx)))
-        return y
-
-    def flatten(self, func, args, kwargs):
-        self.ops.append((Flatten(), args[0].shape))
-        return func(*args, **kwargs)
-
-
-def _forward(model, x, forward):
-    """(logits, tape) of the float forward on x, or `forward` if the caller has it."""
-    if forward is not None:
-        return forward
-    tape = Tape(model)
-    return model.logits(x, tape=tape), tape
 
 
 # -------------------------------------------------------------------------------- S(w)
@@ -234,12 +143,6 @@ def _weight_grad(layer):
     return conv1d_weight if layer.weight.dim() == 3 else conv2d_weight
 
 
-def _conv(layer) -> tuple:
-    """stride, padding (numbers), dilation, groups of a conv unit."""
-    stride, padding, dilation, groups = layer.conv
-    return stride, conv_padding(padding, layer.weight, dilation), dilation, groups
-
-
 def _signed_weight_grad(layer, a, delta):
     """sum_n delta_k(n) (x) a(n) for every k: shape (K, *weight.shape), one GEMM / conv."""
     k, shape = delta.shape[0], layer.weight.shape
@@ -305,14 +208,6 @@ def _output_jacobian(model, z: torch.Tensor,
     n, k = z.shape
     pick = torch.randint(k, (n,), generator=outputs, device=outputs.device).to(z.device)
     return (k * jac[torch.arange(n, device=z.device), pick])[None]
-
-
-class _Layer:
-    """What the weight-gradient helpers read of a unit: the weight as the layer multiplies
-    by it (effective: folded with a BatchNorm), its kind and convolution geometry."""
-
-    def __init__(self, unit, weight, index: int = -1):
-        self.weight, self.kind, self.conv, self.index = weight, unit.kind, unit.conv, index
 
 
 def _graph_terms(model, x: torch.Tensor, forward=None, outputs=None, summed: bool = False):

@@ -36,9 +36,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pandas as pd
-from omegaconf import OmegaConf
 
-from .config import ConfigError, choice
+from ..errors import ConfigError
+from ..settings import choice, to_dict, to_yaml
 
 log = logging.getLogger("axtrain")
 
@@ -92,7 +92,7 @@ def flat_config(cfg) -> dict[str, str]:
         else:
             out[prefix[:-1]] = str(node)
 
-    container = OmegaConf.to_container(cfg, resolve=True)
+    container = to_dict(cfg)
     container.pop("profile", None)
     walk(container, "")
     return out
@@ -222,7 +222,7 @@ def _tensorboard(cfg, out_dir, results, history, sweep_dir) -> str:
 
     where = tensorboard_dir(out_dir, sweep_dir)
     with SummaryWriter(log_dir=str(where)) as w:
-        w.add_text("config", "```\n" + OmegaConf.to_yaml(cfg, resolve=True) + "\n```")
+        w.add_text("config", "```\n" + to_yaml(cfg) + "\n```")
         for k, v, step in history_metrics(history):
             w.add_scalar(k, v, step)
         for k, v in sweep_metrics(results).items():

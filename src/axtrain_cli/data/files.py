@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import re
 import struct
 import zipfile
 import zlib
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import DataError
+from ..errors import DataError
 
 
 def not_a_file(path, allowed: str, key: str = "dataset.path") -> DataError:
@@ -195,37 +194,3 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
         raise DataError(f"{path}: x must be uint8 (0..255) or finite floats in [0, 1]")
     return x, y.astype(np.int64)
-
-
-def resolve_user_data(cfg, explicit=()) -> None:
-    """A data file of the user's (dataset.path) names and sizes its dataset: the run is
-    named after the file unless `dataset.name` is among the `explicit` keys (given on the
-    command line); a table's input width and number of classes are read from the file
-    where the dataset leaves them null (dataset=csv). A width or class count that the
-    dataset sets and the file contradicts is caught when the data loads (one line)."""
-    from omegaconf import OmegaConf, open_dict
-
-    d = cfg.dataset
-    if d.path is None or str(d.path).strip() == "":
-        return
-    OmegaConf.resolve(cfg)  # interpolations that read dataset.name keep their values
-    path = Path(d.path).expanduser()
-    with open_dict(cfg):
-        if d.source != "cifar10" and ("dataset.name" not in explicit or not d.name):
-            d.name = re.sub(r"[^\w.-]+", "_", path.stem).strip("_") or "data"
-        if d.kind == "mnist" or (d.input_shape is not None and d.n_classes is not None):
-            return
-        if d.kind == "images":
-            from .images import image_info
-
-            shape, classes = image_info(path)
-            d.input_shape = d.input_shape if d.input_shape is not None else shape
-            d.n_classes = d.n_classes if d.n_classes is not None else classes
-            return
-        if not path.is_file():
-            raise not_a_file(d.path, "a data file (comma-separated, the class label last)")
-        x, raw, _ = read_table(path)
-        if d.input_shape is None:
-            d.input_shape = [x.shape[1] + (d.insert_zero_column is not None)]
-        if d.n_classes is None:
-            d.n_classes = max(len(set(raw)), len(d.labels or []))

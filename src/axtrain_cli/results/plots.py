@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .results import atomic_write_bytes
+from .files import atomic_write_bytes
 
 
 def figure(n: int, width: float = 5.0, height: float = 3.6):

@@ -62,7 +62,7 @@ class SweepTable(Callback):
     def on_multirun_end(self, config, **kwargs) -> None:
         import pandas as pd
 
-        from .results import complete, write_csv
+        from ..results import complete, write_csv
 
         root = Path(config.hydra.sweep.dir)
         frames = []

@@ -1,8 +1,9 @@
 """Every method's settings: its schema (a dataclass that conf/method/<name>.yaml extends,
-registered in Hydra's ConfigStore as `method_<name>_schema`) and the checks of its values
-that need no data, network or hardware model. Importing this module imports no torch, so
-a bad setting is reported in a fraction of a second; the checks that load something (a
-checkpoint, a knob's hardware model) are the method modules' own `check(cfg)`.
+registered in Hydra's ConfigStore as `method_<name>_schema` by the command line) and the
+checks of its values that need no data, network or hardware model. Importing this module
+imports no torch, so a bad setting is reported in a fraction of a second; the checks that
+load something (a checkpoint, a knob's hardware model) are the method modules' own
+`check(settings)`.
 
 bp         conventional backpropagation on the output error
 act        AxTrain-act: E + gamma * S(w) (Eqs. 4-6), gamma adapted once per epoch (3.1.3)
@@ -17,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..config import choice, require, select
+from .checks import choice, knob_names, require, select
 
 
 @dataclass
@@ -122,8 +123,6 @@ def positive_lr(cfg, key: str) -> None:
 
 def check_knob_name(cfg) -> None:
     """method.knob names a knob (its kind is checked once the knob's model is built)."""
-    from ..config import knob_names
-
     allowed = knob_names(cfg)
     require(cfg, "method.knob", cfg.method.knob in allowed, "one of " + ", ".join(allowed),
             problem="names no knob")
@@ -180,27 +179,7 @@ SETTINGS = {"bp": (BpConf, lambda cfg: None), "act": (ActRunConf, check_act),
             "approxann": (ApproxannConf, _approxann), "axnn": (AxnnConf, _axnn)}
 
 
-def register_configs() -> None:
-    from hydra.core.config_store import ConfigStore
-
-    cs = ConfigStore.instance()
-    for name, (schema, _) in SETTINGS.items():
-        cs.store(name=f"method_{name}_schema", node=schema)
-    # act's settings alone (no checkpoint): the baselines' `method.act`
-    cs.store(name="method_act_settings_schema", node=ActConf)
-
-
-def typed(cfg):
-    """cfg.method as its schema's dataclass."""
-    from omegaconf import OmegaConf
-
-    values = OmegaConf.to_container(cfg.method, resolve=True)
-    return OmegaConf.to_object(OmegaConf.merge(
-        OmegaConf.structured(SETTINGS[cfg.method.name][0]), values))
-
-
 def check(cfg) -> None:
-    """The method's name, its settings' types and ranges."""
+    """The method's name and the ranges of its settings."""
     choice(cfg, "method.name", tuple(SETTINGS))
-    typed(cfg)
     SETTINGS[cfg.method.name][1](cfg)

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 import torch
 
-from . import hardware as hw
-from . import knobs
-from .knobs import EXACT, Knob
-from .networks import HwPlan, Network, calibrate, make_plan
-from .networks.plan import saturated_weights
-from .results import Measurement
-from .training import loss_per_sample
+from .. import hardware as hw
+from .. import knobs
+from ..knobs import EXACT, Knob
+from ..networks import HwPlan, Network, calibrate, make_plan
+from ..networks.plan import saturated_weights
+from ..results import Measurement
+from ..training import loss_per_sample
 
 log = logging.getLogger("axtrain")
 

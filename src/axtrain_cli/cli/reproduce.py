@@ -31,24 +31,8 @@ import sys
 import time
 from pathlib import Path
 
-DATASETS = ["breast_cancer", "image_seg", "ionosphere", "satimage", "mnist_mlp", "mnist_cnn"]
-# Launch order: the longest jobs first, so that parallel workers finish an arm together
-# instead of one LeNet-5 job running alone at its end.
-LONGEST_FIRST = ["mnist_cnn", "mnist_mlp", "satimage", "image_seg", "ionosphere", "breast_cancer"]
-ARMS = {  # later arms start from the main arm's networks of the same dataset and seed
-    "main": ["method=bp,act"],
-    "axtrain": ["method=axtrain", "method.checkpoint={act}"],
-    "pas": ["method=pas", "method.knob={pas_knob}", "eval.knobs=[exact,K1,K2,K3,K4]"],
-    "approxann": ["method=approxann", "method.init=bp,act", "method.knob={approxann_knobs}",
-                  "eval.knobs=[exact]", "method.checkpoint={init}"],
-}
-# Overrides left out of the job dir names: they do not change what a job computes (or,
-# for eval.knobs and method.checkpoint, are fixed by the arm).
-UNNAMED = ["resume", "experiment", "eval.knobs", "method.checkpoint", "threads", "progress"]
-PROFILES = ("quick", "paper")
-# Default seeds: the paper profile judges the claims over three (intervals across seeds);
-# the quick profile (CI) runs one.
-SEEDS = {"quick": "0", "paper": "0,1,2"}
+from ..paper import ARMS, DATASETS, LONGEST_FIRST, PROFILES, SEEDS, UNNAMED, job_dirname
+from .messages import fail
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -72,36 +56,36 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         else:
             extra.append(a)
     if opts["profile"] not in PROFILES:
-        _fail(f"profile={opts['profile']!r}: allowed {', '.join(PROFILES)}")
+        fail(f"profile={opts['profile']!r}: allowed {', '.join(PROFILES)}")
     for name in opts["datasets"].split(","):
         if name not in DATASETS:
-            _fail(f"datasets: {name!r} is not one of {', '.join(DATASETS)}")
+            fail(f"datasets: {name!r} is not one of {', '.join(DATASETS)}")
     for name in opts["arms"].split(","):
         if name not in ARMS:
-            _fail(f"arms: {name!r} is not one of {', '.join(ARMS)}")
+            fail(f"arms: {name!r} is not one of {', '.join(ARMS)}")
     for name in opts["approxann_constraints"].split(","):
         if name not in ("accuracy", "error"):
-            _fail(f"approxann_constraints: {name!r} is not one of accuracy, error")
+            fail(f"approxann_constraints: {name!r} is not one of accuracy, error")
     if not re.fullmatch(r"[0-9]+", opts["jobs"]) or int(opts["jobs"]) < 1:
-        _fail(f"jobs={opts['jobs']!r}: allowed an integer >= 1")
+        fail(f"jobs={opts['jobs']!r}: allowed an integer >= 1")
     if opts["networks"] is not None:
         allowed = "allowed the out dir of an earlier reproduction, with the main arm in arms"
         net = Path(opts["networks"]).expanduser()
         if not opts["networks"] or not (net / "main").is_dir():
-            _fail(f"networks={opts['networks']!r}: {allowed} (it has no main/ dir)")
+            fail(f"networks={opts['networks']!r}: {allowed} (it has no main/ dir)")
         if "main" not in opts["arms"].split(","):
-            _fail(f"networks={opts['networks']!r} with arms={opts['arms']}: {allowed}")
+            fail(f"networks={opts['networks']!r} with arms={opts['arms']}: {allowed}")
         _quotable("networks", opts["networks"], net, allowed + ", its path")
         opts["networks"] = str(net)
     opts["out"] = Path(opts["out"] or f"reproduce/{opts['profile']}")
     _quotable("out", str(opts["out"]), opts["out"], "allowed a path")
-    from .cli import writable_dir
-    from .config import ConfigError
+    from ..errors import ConfigError
+    from .checks import writable_dir
 
     try:  # before any arm: a folder that cannot be written is one line
         writable_dir(str(opts["out"]), "out")
     except ConfigError as e:
-        _fail(str(e))
+        fail(str(e))
     opts["seeds"] = opts["seeds"] or SEEDS[opts["profile"]]
     return argparse.Namespace(**opts), extra
 
@@ -110,21 +94,7 @@ def _quotable(key: str, value: str, path: Path, allowed: str) -> None:
     """The later arms name model.pt files below `path` in quoted Hydra values (`_model_pt`):
     its absolute form must hold no quote, backslash or ${."""
     if re.search(r"['\\]|\$\{", str(path.resolve())):
-        _fail(f"{key}={value!r}: {allowed} without quotes, backslashes or ${{")
-
-
-def _fail(message: str) -> None:
-    print(f"axtrain: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
-def job_dirname(lines: list[str]) -> str:
-    """A job's dir name as Hydra's `override_dirname` writes it: its task overrides as
-    given, less UNNAMED keys, sorted, joined by commas."""
-    def key(line: str) -> str:
-        return line.split("=", 1)[0].lstrip("+~").split("@")[0]
-
-    return ",".join(sorted(ln for ln in lines if key(ln) not in UNNAMED))
+        fail(f"{key}={value!r}: {allowed} without quotes, backslashes or ${{")
 
 
 def main_checkpoint(o: argparse.Namespace, method: str, extra: list[str]) -> str:
@@ -183,7 +153,7 @@ def check_arms(arms: list[str], o: argparse.Namespace, extra: list[str]) -> None
     """Validate every job of every arm before any runs (one line, exit 2): the arms' own
     overrides with the extra ones, less the Hydra settings and the checkpoints that the
     earlier arms will write (those of `networks=` exist already and are checked)."""
-    from .cli import check_sweep
+    from .sweeps import check_sweep
 
     for arm, constraint in multiruns(arms, o):
         cmd = arm_command(arm, o, extra, constraint)
@@ -211,7 +181,8 @@ def main(argv: list[str]) -> None:
               f"{time.perf_counter() - t:.0f} s", flush=True)
         if code != 0:
             failed.append(name)
-    from .report import NoResults, build_report
+    from ..errors import NoResults
+    from ..report import build_report
 
     try:
         build_report([o.out], o.out / "report")
@@ -222,5 +193,5 @@ def main(argv: list[str]) -> None:
     print(f"[reproduce {o.profile}] done in {time.perf_counter() - start:.0f} s; {where}",
           flush=True)
     if failed:
-        _fail(f"{', '.join(failed)} failed (see the jobs' logs above); rerun the same command "
+        fail(f"{', '.join(failed)} failed (see the jobs' logs above); rerun the same command "
               "to resume: finished jobs are skipped")

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 
-from .identity import NOT_RESULTS, flat, short_hash
-from .results import atomic_write_bytes
+from ..results import atomic_write_bytes
+from ..results.identity import NOT_RESULTS, flat, short_hash
 
 log = logging.getLogger("axtrain")
 FILE = ".train_state.pt"
@@ -43,12 +43,14 @@ def config_key(cfg) -> str:
 
 
 class TrainingState:
-    """The resumable state of one run's training, in `out_dir`; see the module docstring."""
+    """The resumable state of one run's training, in `out_dir`; see the module docstring.
+    `generators`: the random generators whose states every save carries (the training that
+    draws from them may set them later, before its first phase)."""
 
-    def __init__(self, out_dir, cfg, generators: list[torch.Generator]):
+    def __init__(self, out_dir, cfg, generators: list[torch.Generator] = ()):
         self.path = Path(out_dir) / FILE
         self.key = config_key(cfg)
-        self.every = 60.0 * float(cfg.train.get("save_every", 5.0))
+        self.every = 60.0 * float(cfg.train.save_every)
         self.generators = [g for g in generators if g is not None]
         self.done: dict[str, dict] = {}
         self.current: dict | None = None
@@ -181,7 +183,7 @@ class Interrupted(KeyboardInterrupt):
     def message(self, rerun: str) -> str:
         """One line: what is kept and lost, and how to continue (`rerun`: the key=value that
         names the dir, e.g. hydra.run.dir=DIR)."""
-        from .ui import duration
+        from ..ui import duration
 
         every = f"train.save_every={self.every:g}"
         if self.saved is None:

@@ -1,0 +1,5 @@
+"""`python -m axtrain_cli.cli`: the `axtrain` command."""
+
+from . import main
+
+main()

@@ -55,9 +55,11 @@ gpu-check: install
 reproduce: install
 	$(VENV)/bin/axtrain reproduce $(ARGS)
 
+# ruff, then the package's layers (.importlinter; imports inside functions included)
 lint: install
-	$(PIP) install -q "ruff==0.17.6"
+	$(PIP) install -q "ruff==0.17.6" "import-linter==2.17"
 	$(PY) -m ruff check src tests scripts
+	$(VENV)/bin/lint-imports
 
 # The documentation site (site/); CI builds it with --strict (a broken link fails).
 docs: $(DOCS_STAMP)

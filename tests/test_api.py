@@ -112,3 +112,12 @@ def test_the_api_names_stay_functions_once_every_subpackage_is_imported():
             for sub in pkgutil.iter_modules(package.__path__):
                 assert isinstance(getattr(package, sub.name, package), type(ax)), \
                     f"{m.name}.{sub.name}"
+
+
+def test_settings_take_dataset_changes_and_knobs_of_ones_own():
+    import axtrain_cli as ax
+
+    s = ax.settings_for({"name": "mnist_cnn", "max_train": 100}, {"name": "pas", "knob": "m"},
+                        knobs={"m": {"multiplier": {"name": "mitchell"}}}, hardware="fixed8")
+    assert (s.dataset.name, s.dataset.max_train, s.method.knob) == ("mnist_cnn", 100, "m")
+    assert {"K1", "m"} <= set(s.knobs) and s.topology.name == "LeNet-5"

@@ -89,17 +89,21 @@ def _model_spec(model: Callable) -> ModelSpec:
                                                  lambda kwargs: model(**kwargs)))
 
 
-def settings_for(dataset: str = "breast_cancer", method: str | dict = "bp", *,
-             topology: str | dict | Callable | None = None, knobs: str = "paper",
+def settings_for(dataset: str | dict = "breast_cancer", method: str | dict = "bp", *,
+             topology: str | dict | Callable | None = None, knobs: str | dict = "paper",
              hardware: str = "fixed16", **changes: Any) -> Settings:
     """The settings `axtrain train dataset=DATASET method=METHOD` composes: the application
     and its Table 1 network (or `topology`: a shipped one's name, a config mapping, or a
-    network class or factory of yours), the knob set and the word format by name, then
+    network class or factory of yours), the knob set by name (or a mapping of knobs added to
+    the paper's: {"m": {"multiplier": {"name": "mitchell"}}}), the word format by name, then
     `changes` (top-level keys; mappings change the keys they name, e.g. train={"epochs":
-    20}; `method` may be a mapping with its name and settings). Checked like the command
-    line's (ConfigError, one line)."""
+    20}; `dataset` and `method` may be mappings with their name and the settings they change,
+    e.g. {"name": "mnist_cnn", "max_train": 2000}). Checked like the command line's
+    (ConfigError, one line)."""
     method = {"name": method} if isinstance(method, str) else dict(method)
-    data = _shipped("dataset", dataset)
+    given = {"name": dataset} if isinstance(dataset, str) else dict(dataset)
+    dataset = given.pop("name", "breast_cancer")
+    data = _merge(_shipped("dataset", dataset), given)
     defaults = to_dict(DatasetConf(**data))  # what the interpolations read
     values: dict = {
         "dataset": data,
@@ -107,7 +111,9 @@ def settings_for(dataset: str = "breast_cancer", method: str | dict = "bp", *,
                      _shipped("topology", topology or dataset)
                      if not callable(topology) else {}),
         "method": _merge(_shipped("method", method.get("name", "bp")), method),
-        "knobs": _shipped("knobs", knobs), "hardware": _shipped("hardware", hardware),
+        "knobs": (_shipped("knobs", knobs) if isinstance(knobs, str)
+                  else {**_shipped("knobs", "paper"), **knobs}),
+        "hardware": _shipped("hardware", hardware),
         "train": {"epochs": data["epochs"], "batch_size": data["batch_size"]}}
     values = _merge(_resolve(values, defaults), changes)
     from .networks import zoo_factory
@@ -146,8 +152,8 @@ def train(net, split, s: Settings):
 
 
 def sweep(trained, split, s: Settings):
-    """The trained network on every knob of `eval.knobs` (pipeline.stages.Swept: its result rows,
-    `frame` as results.csv holds them, and the last-layer sensitivity map)."""
+    """The trained network on every knob of `eval.knobs` (pipeline.stages.Swept: its result
+    rows, `frame` as results.csv holds them, and the last-layer sensitivity map)."""
     from .pipeline import evaluate
 
     return evaluate(trained, split, s)

@@ -17,7 +17,9 @@ Importing this package registers the built-in models.
 """
 
 from ..errors import SynthesisError
+from . import gradients
 from .fixed_point import check_format, frac_length, from_words, quantize, to_words
+from .gradients import GRADIENTS, gradient_rule
 from .kernels import fake_quant, set_fused
 from .layer import LayerCall
 from .memories import MEMORIES, RELIABLE, Flips, Memory, Reliable, flip_bits, sram_power
@@ -38,9 +40,9 @@ from .plugin import require
 from .power import network_power
 from .ste import straight_through
 
-__all__ = ["Drum", "Exact", "Flips", "LayerCall", "MEMORIES", "MULTIPLIERS", "Memory",
+__all__ = ["Drum", "Exact", "Flips", "GRADIENTS", "LayerCall", "MEMORIES", "MULTIPLIERS", "Memory",
            "Mitchell", "Multiplier", "RELIABLE", "Reliable", "SeparableMultiplier",
            "SynthesisError", "Table", "Truncation", "check_format",
            "drum_multiply", "drum_power", "drum_transform", "fake_quant", "flip_bits",
-           "frac_length", "from_words", "network_power", "quantize", "require", "set_fused",
-           "sram_power", "straight_through", "to_words"]
+           "frac_length", "from_words", "gradient_rule", "gradients", "network_power",
+           "quantize", "require", "set_fused", "sram_power", "straight_through", "to_words"]

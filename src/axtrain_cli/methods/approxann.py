@@ -18,10 +18,11 @@ import torch
 
 from .. import knobs
 from ..evaluation.inference import measurement
+from ..hardware import gradient_rule
 from ..knobs import EXACT
 from ..networks import HwPlan, Network, calibrate, make_plan
 from ..settings.methods import ApproxannConf
-from .base import Context, Trained, check_knob, fit_net, hardware_step
+from .base import Context, Trained, check_gradient, check_knob, fit_net, hardware_step
 from .neurons import check_baseline, criticality, metrics_on, start, unit_mults, unit_view
 
 log = logging.getLogger("axtrain")
@@ -30,6 +31,7 @@ log = logging.getLogger("axtrain")
 def check(cfg) -> None:
     check_baseline(cfg)
     check_knob(cfg, domains=("compute",))
+    check_gradient(cfg, [cfg.method.knob])
 
 
 def degraded(m, base: tuple[float, float], now: tuple[float, float]) -> float:
@@ -58,19 +60,26 @@ class MixedPlan(HwPlan):
         approx = self.multiplier.layer(x, fl, bits, w, self.weight_fl[i], b, call)
         return torch.where(unit_view(mask, call.kind, exact), approx, exact)
 
+    def backward_mix(self, i, s, float_call, kind, rows=None):
+        """The rule's gradient for the approximate neurons, the exact product's for the rest."""
+        mask = self.masks[i] if rows is None else self.masks[i][rows]
+        return torch.where(unit_view(mask, kind, s), s, float_call())
+
     def pair(self, j, a, b, einsum=None):  # products of two activations are no neuron's
         fa, fb = self.pair_fl(j, a, b)
         return EXACT.multiplier.matmul(a, fa, b, fb, self.bits, einsum)
 
 
 def mixed_plan(net: Network, knob: knobs.Knob, bits: int, ranges, masks,
-               ste_clip=1.0, fmt: str = "dynamic") -> MixedPlan:
+               ste_clip=1.0, fmt: str = "dynamic", gradient: str = "ste",
+               window: int = 4) -> MixedPlan:
     with torch.no_grad():
         ex = make_plan(net, EXACT, bits, ranges, weight_format=fmt)
         ap = make_plan(net, knob, bits, ranges, weight_format=fmt)
     return MixedPlan(bits=bits, multiplier=knob.multiplier, weights=ap.weights,
                      weight_fl=ap.weight_fl, biases=ex.biases, ranges=ranges,
-                     ste_clip=ste_clip, masks=masks, exact_weights=ex.weights)
+                     ste_clip=ste_clip, masks=masks, exact_weights=ex.weights,
+                     gradient=gradient_rule(knob.multiplier, gradient, bits, window))
 
 
 def train(net: Network, ctx: Context) -> Trained:
@@ -104,8 +113,8 @@ def train(net: Network, ctx: Context) -> Trained:
             trial_masks[li][j - offsets[li]] = True
         trial = copy.deepcopy(net)
         step = hardware_step(lambda n, tm=trial_masks: mixed_plan(
-            n, knob, bits, None, tm, m.ste_clip, fmt), cfg.train.loss,
-            split.n_classes)
+            n, knob, bits, None, tm, m.ste_clip, fmt, m.gradient, m.gradient_window),
+            cfg.train.loss, split.n_classes)
         history += fit_net(trial, ctx, step, m.retrain_epochs, m.retrain_lr or cfg.train.lr,
                            f"approxann#{iterations}")
         fl = calibrate(trial, split.x_train, bits)

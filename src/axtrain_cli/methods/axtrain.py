@@ -9,11 +9,12 @@ import copy
 from .. import knobs
 from ..settings.methods import AxtrainConf
 from . import act, pas
-from .base import Context, Trained, check_checkpoint, load_start
+from .base import Context, Trained, check_checkpoint, check_gradient, load_start
 
 
 def check(cfg) -> None:
     check_checkpoint(cfg)
+    check_gradient(cfg, tuned_knobs(cfg))
 
 
 def tuned_knobs(cfg) -> list[str]:

@@ -120,15 +120,37 @@ def hardware_step(make_plan_for, loss: str, n_classes: int) -> Step:
 
 
 def knob_step(knob: Knob, cfg, n_classes: int, generator: torch.Generator,
-              ste_clip: float) -> Step:
+              ste_clip: float, gradient: str = "ste", window: int = 4) -> Step:
     """AxTrain-pas: forward through `knob` (a fresh read of a stochastic memory every pass,
-    the knob's multiplier, fixed point with per-batch activation ranges), STE backward."""
+    the knob's multiplier, fixed point with per-batch activation ranges), backward by the
+    estimator `gradient` (hardware.gradients; ste: the straight-through estimator)."""
     h = cfg.hardware
+    if gradient != "ste" and knob.multiplier is not None:
+        from ..hardware import gradient_rule
+
+        rule = gradient_rule(knob.multiplier, gradient, h.bits, window)
+        log.info("training through %s: backward by method.gradient=%s (%s)", knob.name,
+                 gradient, rule.note if rule is not None else "exact products: the STE's")
     return hardware_step(
         lambda net: make_plan(net, knob, h.bits, None, generator=generator,
                               store_biases=h.store_biases, ste_clip=ste_clip,
-                              weight_format=h.weight_format),
+                              weight_format=h.weight_format, gradient=gradient,
+                              gradient_window=window),
         cfg.train.loss, n_classes)
+
+
+def check_gradient(cfg, names) -> None:
+    """method.gradient can run on the multiplier of every knob in `names` (one line)."""
+    from ..hardware import gradient_rule
+
+    for name in names:
+        knob = knobs.resolve(name, cfg)
+        if knob.multiplier is not None:
+            try:
+                gradient_rule(knob.multiplier, cfg.method.gradient, cfg.hardware.bits,
+                              cfg.method.gradient_window)
+            except ValueError as e:
+                raise ConfigError(f"{e} (knob {name})") from None
 
 
 def checkpoint_facts(path) -> dict:

@@ -6,18 +6,22 @@ from __future__ import annotations
 
 from .. import knobs
 from ..settings.methods import PasConf
-from .base import Context, Trained, check_checkpoint, check_knob, fit_net, knob_step, load_start
+from .base import (Context, Trained, check_checkpoint, check_gradient, check_knob, fit_net,
+                   knob_step, load_start)
 
 
 def check(cfg) -> None:
     check_knob(cfg)
+    check_gradient(cfg, [cfg.method.knob])
     check_checkpoint(cfg)
 
 
 def train_for(net, ctx: Context, knob: knobs.Knob, epochs: int, lr: float, ste_clip: float,
               label: str) -> list[dict]:
-    """pas through `knob` for `epochs` at `lr`."""
-    step = knob_step(knob, ctx.cfg, ctx.split.n_classes, ctx.draw_generator, ste_clip)
+    """pas through `knob` for `epochs` at `lr`, backward by method.gradient."""
+    m = ctx.m
+    step = knob_step(knob, ctx.cfg, ctx.split.n_classes, ctx.draw_generator, ste_clip,
+                     m.gradient, m.gradient_window)
     return fit_net(net, ctx, step, epochs, lr, label)
 
 

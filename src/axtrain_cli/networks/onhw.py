@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..hardware import gradient_rule
 from .network import Network, read_logits
 from .plan import calibrate, make_plan
 
@@ -16,12 +17,13 @@ class OnHardware(nn.Module):
     unchanged (a reliable memory); a stochastic memory is read afresh at every call."""
 
     def __init__(self, net: Network, knob, bits: int, ranges, weight_format: str,
-                 store_biases: bool, generator: torch.Generator | None, ste_clip: float):
+                 store_biases: bool, generator: torch.Generator | None, ste_clip: float,
+                 gradient: str = "ste", gradient_window: int = 4):
         super().__init__()
         self.net, self.knob, self.bits, self.ranges = net, knob, bits, ranges
         self.weight_format, self.store_biases = weight_format, store_biases
         self.generator = generator or torch.Generator().manual_seed(0)
-        self.ste_clip = ste_clip
+        self.ste_clip, self.gradient, self.window = ste_clip, gradient, gradient_window
         self._plan, self._state = None, None
         self._tensors = [*net.parameters(), *net.buffers()]  # what the plan is made of
 
@@ -44,14 +46,15 @@ class OnHardware(nn.Module):
             self._plan = make_plan(self.net, self.knob, self.bits,
                                    None if self.training else self.ranges,
                                    generator=self.generator, store_biases=self.store_biases,
-                                   ste_clip=self.ste_clip, weight_format=self.weight_format)
+                                   ste_clip=self.ste_clip, weight_format=self.weight_format,
+                                   gradient=self.gradient, gradient_window=self.window)
         self._state = state
         return self._plan
 
     def forward(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
         """Logits of the hardware network (keyword arguments go to the model's forward); in
-        training mode its gradients reach the model's parameters through the straight-
-        through estimator (Eq. 12)."""
+        training mode its gradients reach the model's parameters through `gradient` (the
+        straight-through estimator by default, Eq. 12)."""
         return self.net.logits(x, self.plan(), ste=self.training and torch.is_grad_enabled(),
                                kwargs=kwargs)
 
@@ -59,7 +62,7 @@ class OnHardware(nn.Module):
 def on_hardware(model: nn.Module, knob, calibration_data: torch.Tensor, *, bits: int = 16,
                 weight_format: str = "dynamic", store_biases: bool = True,
                 generator: torch.Generator | None = None, ste_clip: float = 1.0,
-                unsupported: str = "refuse",
+                gradient: str = "ste", gradient_window: int = 4, unsupported: str = "refuse",
                 calibration_kwargs: dict | None = None) -> OnHardware:
     """Your own nn.Module as the accelerator runs it for `knob`, its own forward called:
     its products (Linear, Conv1d, Conv2d, matmul and einsum on a parameter, attention) in
@@ -69,7 +72,9 @@ def on_hardware(model: nn.Module, knob, calibration_data: torch.Tensor, *, bits:
     afresh at every call), BatchNorms after them folded in. `knob`: a knob name of the
     paper's set (`K1`, `ntv660`, ...), or {multiplier: {...}, memory: {...}} as in a knob
     config, or a `knobs.Knob`. The model's parameters stay its own: training the returned
-    module (mode train) updates them through the straight-through estimator. Its
+    module (mode train) updates them through the straight-through estimator, or with
+    `gradient="difference"` or `"slope"` through the multiplier's own products
+    (hardware.gradients; `gradient_window` the smoothing's half-width). Its
     `coverage` says what runs on the hardware; `unsupported="float"` runs what axtrain
     does not model in float instead of refusing it. Keyword arguments of the model's
     forward go with each call (`hw(x, mask=m)`), and with the calibration batch as
@@ -78,6 +83,8 @@ def on_hardware(model: nn.Module, knob, calibration_data: torch.Tensor, *, bits:
 
     if not isinstance(knob, Knob):
         knob = paper_knob(knob, bits) if isinstance(knob, str) else build("knob", knob, bits)
+    if knob.multiplier is not None:  # a gradient the multiplier cannot give: ValueError now
+        gradient_rule(knob.multiplier, gradient, bits, gradient_window)
     x = calibration_data
     was = model.training
     model.eval()
@@ -87,4 +94,4 @@ def on_hardware(model: nn.Module, knob, calibration_data: torch.Tensor, *, bits:
     net = Network(model, list(x.shape[1:]), n, sample=x[:2], unsupported=unsupported)
     ranges = calibrate(net, x, bits, calibration_kwargs)
     return OnHardware(net, knob, bits, ranges, weight_format, store_biases, generator,
-                      ste_clip).train(was)
+                      ste_clip, gradient, gradient_window).train(was)

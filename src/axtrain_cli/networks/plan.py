@@ -35,11 +35,16 @@ class HwPlan:
     ranges: Ranges | None = None
     trials: int | None = None
     ste_clip: float | None = 1.0
+    gradient: hw.gradients.Rule | None = None  # training's backward rule (None: the STE)
 
     def fl(self, i: int, x: torch.Tensor) -> int:
         if self.ranges is None:
             return _dynamic(x, self.bits)
         return self.ranges.units[i]
+
+    def backward_mix(self, i: int, s: torch.Tensor, float_call, kind: str, rows=None):
+        """The backward path of unit i: `s` (the gradient rule's) for every output."""
+        return s
 
     def pair_fl(self, j: int, a: torch.Tensor, b: torch.Tensor) -> tuple[int, int]:
         if self.ranges is None or j >= len(self.ranges.pairs):
@@ -159,7 +164,8 @@ def clip_to_format(net, bits: int) -> int:
 def make_plan(net, knob, bits: int, ranges: Ranges | None, *, trials: int | None = None,
               generator: torch.Generator | None = None, store_biases: bool = True,
               ste_clip: float | None = 1.0, first_trial: int = 0,
-              weight_format: str = "dynamic") -> HwPlan | None:
+              weight_format: str = "dynamic", gradient: str = "ste",
+              gradient_window: int = 4) -> HwPlan | None:
     """The network as the accelerator holds it for `knob` (None for the float network):
     every weight and bias word read through the knob's memory (`trials` reads at once when
     set, numbered from `first_trial`; biases from reliable storage unless `store_biases`),
@@ -189,4 +195,5 @@ def make_plan(net, knob, bits: int, ranges: Ranges | None, *, trials: int | None
         biases.append(hw.from_words(read, fb))
         address += bw.numel() if store_biases else 0
     return HwPlan(bits=bits, multiplier=mult, weights=weights, weight_fl=weight_fl_,
-                  biases=biases, ranges=ranges, trials=trials, ste_clip=ste_clip)
+                  biases=biases, ranges=ranges, trials=trials, ste_clip=ste_clip,
+                  gradient=hw.gradient_rule(mult, gradient, bits, gradient_window))

@@ -78,9 +78,11 @@ class Run(TorchFunctionMode):
 
     # ---------------------------------------------------------------------- unit calls
     def unit_call(self, i: int, x, float_call, kind: str, conv=None, rows=None,
-                  transposed_use: bool = False, bias=None, einsum=None):
+                  transposed_use: bool = False, bias=None, einsum=None, grad=None):
         """Unit i on input x (float_call() is the same product in float); bias: the bias
-        parameter the call passes; einsum: (equation, whether the weight comes first)."""
+        parameter the call passes; einsum: (equation, whether the weight comes first);
+        grad: (the weight as passed, product(x, w, b) on other operands) for the plan's
+        gradient rule."""
         u = self.net.units[i]
         if self.plan is None:
             z = float_call()
@@ -100,16 +102,30 @@ class Run(TorchFunctionMode):
             y = self.plan.layer(i, call, x, rows)
         if u.folded:
             if self.ste and torch.is_grad_enabled():  # the float path's BatchNorm, then STE
-                z = float_call()
+                z = self.backward_path(i, x, float_call, bias, grad, kind, rows, folded=True)
                 self.pending[id(z)] = (z, i, x, y)
                 return z
             self.pending[id(y)] = (y, i, x, y)
             return y
         if self.ste and torch.is_grad_enabled():
-            y = hw.straight_through(y, float_call(), self.plan.ste_clip)
+            y = hw.straight_through(
+                y, self.backward_path(i, x, float_call, bias, grad, kind, rows), self.plan.ste_clip)
         if self.observe is not None:
             self.observe(i, x, y)
         return y
+
+    def backward_path(self, i, x, float_call, bias, grad, kind, rows, folded=False):
+        """The float product (STE), or one with the plan's rule's gradient (a folded unit's
+        value stays the float product's, for its BatchNorm): hardware.gradients."""
+        rule = self.plan.gradient
+        if rule is None or grad is None:
+            return float_call()
+        s = self.plan.backward_mix(i, hw.gradients.surrogate(
+            rule, x, grad[0], bias, self.plan.fl(i, x), self.plan.weight_fl[i], grad[1]),
+            float_call, kind, rows)
+        with torch.no_grad():  # a folded unit: the float product's value, the rule's gradient
+            z = float_call() if folded else None
+        return s if z is None else z + (s - s.detach())
 
     def _float_out(self, i, x, y, u, z=None):
         if self.tape is not None:
@@ -144,7 +160,7 @@ class Run(TorchFunctionMode):
             return y if b is None else y + b
         i, view = found
         return self.unit_call(i, x, lambda: func(*args, **kwargs), "fc", transposed_use=view,
-                              bias=b)
+                              bias=b, grad=(w, lambda x_, w_, b_: func(x_, w_, b_)))
 
     def _conv(self, func, args, kwargs):
         names = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
@@ -155,7 +171,8 @@ class Run(TorchFunctionMode):
         conv = tuple(given.get(k, d) for k, d in (("stride", 1), ("padding", 0),
                                                    ("dilation", 1), ("groups", 1)))
         return self.unit_call(found[0], given["input"], lambda: func(*args, **kwargs), "conv",
-                              conv, bias=given.get("bias"))
+                              conv, bias=given.get("bias"), grad=(
+                                  given["weight"], lambda x_, w_, b_: func(x_, w_, b_, *conv)))
 
     def _matmul(self, func, args, kwargs):
         a, b = args[0], args[1]
@@ -163,11 +180,14 @@ class Run(TorchFunctionMode):
         if fb is not None and fa is None and b.dim() == 2:  # x @ W (or x @ W.T)
             i, view = fb
             return self.unit_call(i, a, lambda: func(*args, **kwargs), "fc",
-                                  transposed_use=not view)
+                                  transposed_use=not view,
+                                  grad=(b, lambda x_, w_, b_: func(x_, w_)))
         if fa is not None and fb is None and a.dim() == 2:  # W @ x: (x^T W^T)^T
             i, view = fa
             return self.unit_call(i, b.transpose(-1, -2), lambda: func(*args, **kwargs).mT,
-                                  "fc", transposed_use=view).transpose(-1, -2)
+                                  "fc", transposed_use=view, grad=(
+                                      a, lambda x_, w_, b_: func(w_, x_.mT).mT)
+                                  ).transpose(-1, -2)
         return self.pair("matmul" if func not in (torch.bmm, torch.Tensor.bmm) else "bmm",
                          a, b, torch.matmul)
 
@@ -182,7 +202,8 @@ class Run(TorchFunctionMode):
         if found is not None and isinstance(bias, torch.nn.Parameter):  # x W + b (HF Conv1D)
             i, view = found
             return self.unit_call(i, a, lambda: func(*args, **kwargs), "fc",
-                                  transposed_use=not view, bias=bias)
+                                  transposed_use=not view, bias=bias,
+                                  grad=(b, lambda x_, w_, b_: func(b_, x_, w_)))
         return self._matmul(torch.matmul, (a, b), {}) + bias
 
     def _einsum(self, func, args, kwargs):
@@ -195,8 +216,10 @@ class Run(TorchFunctionMode):
         fa, fb = self.unit_of(a), self.unit_of(b)
         if (fa is None) != (fb is None):  # an activation and a stored weight
             i, _ = fa or fb
+            pick = (lambda x_, w_: (w_, x_)) if fa else (lambda x_, w_: (x_, w_))
             return self.unit_call(i, b if fa else a, lambda: func(*args, **kwargs), "einsum",
-                                  einsum=(equation, fa is not None))
+                                  einsum=(equation, fa is not None), grad=(a if fa else b, (
+                                      lambda x_, w_, b_: torch.einsum(equation, *pick(x_, w_)))))
         return self.pair("einsum", a, b, lambda x, y: torch.einsum(equation, x, y),
                          einsum=equation)
 

@@ -52,7 +52,8 @@ def flat(node: Any, prefix: str = "") -> dict[str, Any]:
 # from their default, so that the runs before them keep their hash.
 LATER_KEYS = {"dataset.augment": False, "hardware.power_model": "proxy",
               "hardware.cost_reference": None, "hardware.unsupported": "refuse",
-              "hardware.min_coverage": None}
+              "hardware.min_coverage": None, "method.gradient": "ste",
+              "method.gradient_window": 4}
 
 
 def settings(cfg) -> dict[str, Any]:
@@ -77,7 +78,9 @@ def differences(old, new) -> list[str]:
     def kept(key: str) -> bool:
         return not any(key == n or key.startswith(n + ".") for n in NOT_RESULTS)
 
-    unset = "(unset)"
+    unset = "(unset)"  # a key added later reads as its default in a config without it
+    a, b = ({k: c.get(k, LATER_KEYS[k]) for k in LATER_KEYS if k in a or k in b} | c
+            for c in (a, b))
     keys = [k for k in sorted(set(a) | set(b))
             if kept(k) and a.get(k, unset) != b.get(k, unset)]
     # another option of a group (method=act -> bp): its name, not each of its keys

@@ -51,6 +51,10 @@ class PasConf:
     knob: str = "K1"  # the knob to train through (any approximate knob of `knobs`)
     checkpoint: Optional[str] = None  # a model.pt of an earlier run to fine-tune, or null
     ste_clip: float = 1.0  # Eq. 12 (reconstructed): zero gradients with |g| >= ste_clip
+    # the backward pass through the multiplier (docs/gradients.md): ste (the exact product's)
+    # | difference (smoothed differences of its products) | slope (least-squares slopes)
+    gradient: str = "ste"
+    gradient_window: int = 4  # difference: the smoothing's half-width, in 1/256 of the range
 
 
 @dataclass
@@ -59,6 +63,8 @@ class AxtrainConf(ActConf):
     finetune_epochs: int = 10  # pas epochs per knob ("a few more epochs"; 10 for MNIST)
     finetune_lr: Optional[float] = None  # null: train.lr
     ste_clip: float = 1.0  # Eq. 12 (reconstructed)
+    gradient: str = "ste"  # the fine-tunes' backward pass: ste | difference | slope
+    gradient_window: int = 4  # difference: the smoothing's half-width, in 1/256 of the range
     checkpoint: Optional[str] = None  # an act run's model.pt: skip the act phase
 
 
@@ -86,6 +92,8 @@ class ApproxannConf(BaselineConf):
     max_loss: float = 2.0  # allowed degradation (paper: "2 %"), read as `constraint` says
     constraint: str = "accuracy"  # accuracy: points of accuracy; error: % rise of test loss
     batch_fraction: float = 0.25  # first batch: this fraction of all neurons
+    gradient: str = "ste"  # the retraining's backward pass: ste | difference | slope
+    gradient_window: int = 4  # difference: the smoothing's half-width, in 1/256 of the range
 
 
 @dataclass
@@ -112,8 +120,15 @@ def check_act(cfg, key: str = "method") -> None:
             f"all with {key}.sensitivity={a.sensitivity} (sampled estimates the per_sample S)")
 
 
+GRADIENTS = ("ste", "difference", "slope")  # hardware.gradients.GRADIENTS
+
+
 def check_ste_clip(cfg) -> None:
     require(cfg, "method.ste_clip", cfg.method.ste_clip > 0, "a number > 0")
+    if hasattr(cfg.method, "gradient"):
+        choice(cfg, "method.gradient", GRADIENTS)
+        require(cfg, "method.gradient_window", 1 <= cfg.method.gradient_window <= 127,
+                "an integer in 1..127 (a moving average no wider than the word range)")
 
 
 def positive_lr(cfg, key: str) -> None:

@@ -21,6 +21,8 @@ Cases (select with --only, comma separated):
   onhw       on_hardware(model, "K1") against the float model, batch 32, the model's own
              forward: ResNet-20, MobileNet and the zoo's ViT (its attention on the hardware
              too); --device cuda runs it on a GPU (make gpu-check)
+  gradients  a pas epoch under method.gradient=difference and slope against the STE's
+             (LeNet-5 and ResNet-20, 8-bit DRUM k = 3 and Mitchell's product table)
 
 Usage: python scripts/bench.py [--threads 2] [--repeats 7] [--only inference,lut] [--quick]
                                [--out docs/benchmarks.md]
@@ -55,7 +57,8 @@ FLOAT = Knob("float", None)
 EXACT = Knob("exact", Exact())
 K1 = Knob("K1", Drum(4))
 NTV660 = Knob("ntv660", Exact(), Flips(voltage_mv=660.0, rate=0.01))
-CASES = ("inference", "lut", "library", "training", "networks", "startup", "load", "onhw")
+CASES = ("inference", "lut", "library", "training", "networks", "startup", "load", "onhw",
+         "gradients")
 
 
 def timed(fn) -> float:
@@ -554,6 +557,40 @@ def onhw(args, table: Table) -> None:
                     run(k1), run(model), args.repeats, target=target)
 
 
+def gradients(args, table: Table) -> None:
+    """A pas epoch under method.gradient=difference and slope against one under the STE,
+    8-bit words: a separable multiplier (DRUM k = 3) and a table that is not (Mitchell's
+    products), LeNet-5 and ResNet-20 on random MNIST-shaped inputs."""
+    from axtrain_cli.hardware.multipliers.table import Table as TableMultiplier
+    from axtrain_cli.methods.base import knob_step
+    from axtrain_cli.training import fit, make_optimizer
+
+    cfg = Settings(hardware=HardwareConf(bits=8, weight_format="dynamic"))
+    g = torch.Generator().manual_seed(0)
+    repeats = max(3, args.repeats // 2)
+    nets = (("LeNet-5", lambda: net_for("lenet5")[0], 2048),
+            ("ResNet-20", lambda: build_network(zoo.ResNet20([1, 28, 28], 10), [1, 28, 28], 10),
+             256 if args.quick else 512))
+    for label, make, n in nets:
+        torch.manual_seed(0)
+        net = make()
+        x = torch.randn(n, 1, 28, 28, generator=g)
+        y = torch.randint(0, 10, (n,), generator=g)
+        for knob in (Knob("drum3", Drum(k=3)), Knob("t_mitchell", TableMultiplier("mitchell_s8"))):
+            def epoch(grad, knob=knob, net=net, x=x, y=y):
+                def go():
+                    opt = make_optimizer(net.parameters(), "adam", 1e-3)
+                    fit(net, x, y, epochs=1, batch_size=64, optimizer=opt,
+                        step=knob_step(knob, cfg, 10, torch.Generator().manual_seed(0), 1.0,
+                                       grad, 4), generator=torch.Generator().manual_seed(0))
+                return go
+            kind = "separable" if knob.name == "drum3" else "table"
+            for grad, target in (("difference", 1.3), ("slope", None)):
+                table.ratio(f"{label} pas epoch at {knob.name} (8-bit, {kind}), {grad} / ste "
+                            f"({n} images)", epoch(grad), epoch("ste"), repeats, "s",
+                            target=target)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
@@ -572,7 +609,7 @@ def main() -> None:
         p.error(f"--only {','.join(bad)}: allowed {', '.join(CASES)}")
     torch.set_num_threads(args.threads)
     table = Table()
-    data = mnist(args.n_test) if set(only) - {"startup", "networks"} else None
+    data = mnist(args.n_test) if set(only) - {"startup", "networks", "gradients"} else None
     for case in only:
         print(f"{case}:", flush=True)
         table.case = case
@@ -590,6 +627,8 @@ def main() -> None:
             load(args, table)
         elif case == "onhw":
             onhw(args, table)
+        elif case == "gradients":
+            gradients(args, table)
         else:
             startup(args, table)
     command = "python scripts/bench.py " + " ".join(sys.argv[1:])

@@ -214,3 +214,21 @@ def test_pas_from_the_command_line_logs_its_backward_pass(tmp_path):
     assert r.returncode == 0, r.stderr
     log = (tmp_path / "r" / "cli.log").read_text()
     assert "backward by method.gradient=difference (the difference tables' SVD, rank" in log
+
+
+def test_a_rule_with_more_terms_one_way_than_the_other():
+    """dP/da of two terms, dP/db of one: the surrogate's gradients are the sums."""
+    g = torch.Generator().manual_seed(3)
+    u1, u2, v1, v2, p1, q1 = (torch.randn(16, generator=g, dtype=torch.float64)
+                              for _ in range(6))
+    r = G.Rule("difference", 4, (G.Term(u1, v1), G.Term(u2, v2)), (G.Term(q1, p1),))
+    x = torch.randn(3, 5, generator=g, dtype=torch.float64).requires_grad_()
+    w = torch.randn(2, 5, generator=g, dtype=torch.float64).requires_grad_()
+    fl = w_fl = 1
+    G.surrogate(r, x, w, None, fl, w_fl, lambda x_, w_, b_: F.linear(x_, w_, b_)).backward(
+        dy := torch.randn(3, 2, generator=g, dtype=torch.float64))
+    ix = hw.quantize(x.detach(), fl, 4).long() + 8
+    iw = hw.quantize(w.detach(), w_fl, 4).long() + 8
+    gx = sum(u[ix] * (dy @ (v[iw] * 2.0**-w_fl)) for u, v in ((u1, v1), (u2, v2)))
+    gw = q1[iw] * (dy.T @ (p1[ix] * 2.0**-fl))
+    assert torch.allclose(x.grad, gx) and torch.allclose(w.grad, gw)

@@ -165,18 +165,19 @@ def surrogate(r: Rule, x: Tensor, w: Tensor, bias: Tensor | None, fl: int, w_fl:
     ix = quantize(x.detach(), fl, r.bits).long() + half
     iw = quantize(w.detach(), w_fl, r.bits).long() + half
 
-    def table(t: Tensor | None, i: Tensor, like: Tensor, scale: float = 1.0):
+    def table(term, part: str, i: Tensor, like: Tensor, scale: float = 1.0):
+        """term's `part` over the words i (no term: zeros; a gate of None: None, i.e. 1)."""
+        if term is None:
+            return torch.zeros_like(like.detach())
+        t = getattr(term, part)
         return None if t is None else (t.to(like.device)[i] * scale).to(like.dtype)
 
     out, b = None, bias
     for k in range(max(len(r.da), len(r.db))):
         ta = r.da[k] if k < len(r.da) else None  # dP/da's term: gate over a, value over b
         tb = r.db[k] if k < len(r.db) else None  # dP/db's term: gate over b, value over a
-        zx, zw = torch.zeros_like(x.detach()), torch.zeros_like(w.detach())
-        gx = _Operand.apply(x, zx if tb is None else table(tb.value, ix, x, 2.0**-fl),
-                            zx if ta is None else table(ta.gate, ix, x))
-        gw = _Operand.apply(w, zw if ta is None else table(ta.value, iw, w, 2.0**-w_fl),
-                            zw if tb is None else table(tb.gate, iw, w))
+        gx = _Operand.apply(x, table(tb, "value", ix, x, 2.0**-fl), table(ta, "gate", ix, x))
+        gw = _Operand.apply(w, table(ta, "value", iw, w, 2.0**-w_fl), table(tb, "gate", iw, w))
         y = product(gx, gw, b)
         out, b = (y if out is None else out + y), (None if bias is None else bias.detach())
     return out

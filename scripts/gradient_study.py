@@ -144,10 +144,9 @@ def main() -> None:
     args = p.parse_args()
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    spec = dict(MULTIPLIERS)
     table = low7_table(out_dir / "low7.npy")
     knobs = {k: {"multiplier": dict(m, file=table) if m.get("file") == "LOW7" else m}
-             for k, (m, _) in spec.items()}
+             for k, (m, _) in MULTIPLIERS.items()}
     csv = out_dir / "gradients.csv"
     rows: list[dict] = pd.read_csv(csv).to_dict("records") if args.append and csv.is_file() \
         else []

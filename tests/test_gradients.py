@@ -232,3 +232,10 @@ def test_a_rule_with_more_terms_one_way_than_the_other():
     gx = sum(u[ix] * (dy @ (v[iw] * 2.0**-w_fl)) for u, v in ((u1, v1), (u2, v2)))
     gw = q1[iw] * (dy.T @ (p1[ix] * 2.0**-fl))
     assert torch.allclose(x.grad, gx) and torch.allclose(w.grad, gw)
+
+
+def test_the_settings_allow_the_estimators_the_hardware_has():
+    """settings.methods.GRADIENTS (torch-free, for the first checks) names hw's GRADIENTS."""
+    from axtrain_cli.settings.methods import GRADIENTS
+
+    assert GRADIENTS == G.GRADIENTS

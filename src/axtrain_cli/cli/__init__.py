@@ -15,6 +15,7 @@ eval       axtrain eval MODEL.pt (as train overrides)
 report     axtrain report
 reproduce  axtrain reproduce (the paper's grid: axtrain_cli.paper)
 synth      axtrain synth
+explore    axtrain explore (axtrain_cli.explore)
 callbacks  the multirun's job dir names and its sweep table
 """
 
@@ -42,13 +43,15 @@ commands:
              (`axtrain reproduce profile=quick|paper [out=DIR] [jobs=N]`)
   synth      synthesise each multiplier of a knob set: gates, transistors, relative area
              and switching power (`axtrain synth [knobs=NAME] [hardware=fixed8] [--out F]`)
+  explore    which multiplier in which layer: the Pareto front of accuracy against compute
+             power over a knob set's multipliers (`axtrain explore run=DIR knobs=SET`)
 
 examples:
   axtrain train dataset=mnist_mlp method=bp
   axtrain train -m dataset=breast_cancer,ionosphere,image_seg,satimage method=bp seed=0,1,2
 """
 
-COMMANDS = ("train", "eval", "report", "reproduce", "synth")
+COMMANDS = ("train", "eval", "report", "reproduce", "synth", "explore")
 register_resolvers()  # also in a parallel or cluster job's process, which imports this module
 
 
@@ -112,6 +115,10 @@ def _main(argv: list[str]) -> bool:
         from .synth import main as synth_main
 
         synth_main(rest)
+    elif command == "explore":
+        from .explore import main as explore_main
+
+        explore_main(rest)
     else:
         from ..settings import did_you_mean
 

@@ -32,33 +32,35 @@ def rows(cfg, streams=None) -> list[dict]:
     exact_toggles: dict[bool, float] = {}  # on the streams, per signedness
     for name, spec in cfg.knobs.items():
         knob = kn.build(name, spec, bits)
-        label = knob.multiplier.label
-        if label in seen:
-            seen[label]["knobs"] += f" {name}"
-            continue
-        circuit = knob.multiplier.circuit(bits)
-        row = {"knobs": name, "multiplier": label, "bits": bits,
-               **error_in_use(knob.multiplier, bits),
-               "proxy": round(knob.multiplier.power(), 4)}
-        if circuit is None:
-            row.update(gates="", transistors="", area="", switching="", tool="(no circuit)")
-        else:
-            from ..hardware import synth
+        for mult in knob.multipliers:  # a knob's own and its layers'
+            label = mult.label
+            if label in seen:
+                if name not in seen[label]["knobs"].split():
+                    seen[label]["knobs"] += f" {name}"
+                continue
+            circuit = mult.circuit(bits)
+            row = {"knobs": name, "multiplier": label, "bits": bits,
+                   **error_in_use(mult, bits),
+                   "proxy": round(mult.power(), 4)}
+            if circuit is None:
+                row.update(gates="", transistors="", area="", switching="", tool="(no circuit)")
+            else:
+                from ..hardware import synth
 
-            c = synth.relative_cost(circuit, bits, reference)
-            row.update(gates=c["gates"], transistors=c["transistors"],
-                       area=round(c["area"], 4), switching=round(c["switching"], 4),
-                       tool=c["tool"])
-            if streams is not None:  # against the exact multiplier on the same streams
-                from ..hardware import circuits
+                c = synth.relative_cost(circuit, bits, reference)
+                row.update(gates=c["gates"], transistors=c["transistors"],
+                           area=round(c["area"], 4), switching=round(c["switching"], 4),
+                           tool=c["tool"])
+                if streams is not None:  # against the exact multiplier on the same streams
+                    from ..hardware import circuits
 
-                base = reference or circuits.exact(bits, circuit.signed)
-                if base not in exact_toggles:
-                    exact_toggles[base] = stream_toggles(synth.synthesize(base), bits,
-                                                         base.signed, streams)
-                ours = stream_toggles(synth.synthesize(circuit), bits, circuit.signed, streams)
-                row["switching_network"] = round(ours / exact_toggles[base], 4)
-        seen[label] = row
+                    base = reference or circuits.exact(bits, circuit.signed)
+                    if base not in exact_toggles:
+                        exact_toggles[base] = stream_toggles(synth.synthesize(base), bits,
+                                                             base.signed, streams)
+                    ours = stream_toggles(synth.synthesize(circuit), bits, circuit.signed, streams)
+                    row["switching_network"] = round(ours / exact_toggles[base], 4)
+            seen[label] = row
     return list(seen.values())
 
 

@@ -100,7 +100,7 @@ def sweep(net: Network, split, cfg, names: list[str], *, seed: int, progress=Non
         gen = torch.Generator(x.device).manual_seed(_knob_seed(seed, knob.name))
         power = network_power(net, knob, cfg.hardware)
         done = []
-        for first, trials in trial_chunks(cfg.eval.trials if knob.memory.stochastic else None,
+        for first, trials in trial_chunks(cfg.eval.trials if knob.stochastic else None,
                                           sum(net.word_counts())):
             plan = make_plan(net, knob, bits, ranges, trials=trials, generator=gen,
                              store_biases=cfg.hardware.store_biases, first_trial=first,
@@ -135,8 +135,8 @@ def measurement(name: str, knob: Knob, power: dict, trial: int, loss: float, acc
     on_exact: the same network's (loss, accuracy) on exact hardware."""
     mult = knob.multiplier
     return Measurement(knob=name, knob_name=knob.name, domain=knob.domain,
-                       multiplier=mult.label if mult is not None else "",
-                       memory=knob.memory.label if mult is not None else "",
+                       multiplier=knob.multiplier_label,
+                       memory=knob.memory_label if mult is not None else "",
                        voltage_mv=knob.memory.supply_mv, trial=trial, loss=loss,
                        accuracy=accuracy, exact_loss=on_exact[0], exact_accuracy=on_exact[1],
                        deviation=deviation,
@@ -150,12 +150,15 @@ def network_power(net: Network, knob: Knob, h) -> dict:
     topology), the products of two activations (attention) by theirs; biases not kept in
     the SRAM (`store_biases=false`) stay at nominal."""
     words, mults = net.word_counts(True), net.mult_counts()
-    sram = knob.storage_power(h.nominal_mv)
-    per_layer = [(n * sram + (a - n)) / a for n, a in zip(net.word_counts(h.store_biases), words)]
-    if net.pairs:  # on the same multipliers; nothing stored
+    parts = knob.assign([u.name for u in net.units])
+    reference = knobs.cost_reference(h)
+    compute = [m.power_as(h.power_model, h.bits, reference) for m, _ in parts]
+    per_layer = [(n * mem.power(h.nominal_mv) + (a - n)) / a
+                 for n, a, (_, mem) in zip(net.word_counts(h.store_biases), words, parts)]
+    if net.pairs:  # on the knob's own multiplier; nothing stored
         words, mults, per_layer = words + [0], mults + [net.pair_mults()], per_layer + [1.0]
-    return hw.network_power(mults, words, knob.compute_power(
-        h.bits, h.power_model, knobs.cost_reference(h)), per_layer)
+        compute = compute + [knob.compute_power(h.bits, h.power_model, reference)]
+    return hw.network_power(mults, words, compute, per_layer)
 
 
 def _knob_seed(seed: int, name: str) -> int:

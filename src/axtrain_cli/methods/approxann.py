@@ -57,7 +57,7 @@ class MixedPlan(HwPlan):
         exact = EXACT.multiplier.layer(x, fl, bits, we, self.weight_fl[i], b, call)
         if not bool(mask.any()):
             return exact
-        approx = self.multiplier.layer(x, fl, bits, w, self.weight_fl[i], b, call)
+        approx = self.unit_multiplier(i).layer(x, fl, bits, w, self.weight_fl[i], b, call)
         return torch.where(unit_view(mask, call.kind, exact), approx, exact)
 
     def backward_mix(self, i, s, float_call, kind, rows=None):
@@ -79,7 +79,10 @@ def mixed_plan(net: Network, knob: knobs.Knob, bits: int, ranges, masks,
     return MixedPlan(bits=bits, multiplier=knob.multiplier, weights=ap.weights,
                      weight_fl=ap.weight_fl, biases=ex.biases, ranges=ranges,
                      ste_clip=ste_clip, masks=masks, exact_weights=ex.weights,
-                     gradient=gradient_rule(knob.multiplier, gradient, bits, window))
+                     gradient=gradient_rule(knob.multiplier, gradient, bits, window),
+                     multipliers=ap.multipliers,
+                     rules=None if ap.multipliers is None else
+                     [gradient_rule(u, gradient, bits, window) for u in ap.multipliers])
 
 
 def train(net: Network, ctx: Context) -> Trained:
@@ -133,9 +136,11 @@ def train(net: Network, ctx: Context) -> Trained:
     unit = unit_mults(net)
     approx_mults = sum(float(u[mk].sum()) for u, mk in zip(unit, masks))
     total_mults = sum(float(u.sum()) for u in unit) + net.pair_mults()  # pairs: exact
-    rel = knob.compute_power(bits, cfg.hardware.power_model,
-                             knobs.cost_reference(cfg.hardware))
-    power = (approx_mults * rel + (total_mults - approx_mults)) / total_mults
+    h = cfg.hardware
+    rel = [mult.power_as(h.power_model, bits, knobs.cost_reference(h))
+           for mult, _ in knob.assign([u.name for u in net.units])]
+    power = (sum(float(u[mk].sum()) * (r - 1) for u, mk, r in zip(unit, masks, rel))
+             + total_mults) / total_mults
     figures.update({"approx_neurons": sum(int(mk.sum()) for mk in masks),
                     "total_neurons": total, "approx_multipliers": round(approx_mults),
                     "total_multipliers": round(total_mults), "base_accuracy": base_acc,

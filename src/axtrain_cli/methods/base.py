@@ -128,9 +128,11 @@ def knob_step(knob: Knob, cfg, n_classes: int, generator: torch.Generator,
     if gradient != "ste" and knob.multiplier is not None:
         from ..hardware import gradient_rule
 
-        rule = gradient_rule(knob.multiplier, gradient, h.bits, window)
-        log.info("training through %s: backward by method.gradient=%s (%s)", knob.name,
-                 gradient, rule.note if rule is not None else "exact products: the STE's")
+        for mult in knob.multipliers:
+            rule = gradient_rule(mult, gradient, h.bits, window)
+            log.info("training through %s (%s): backward by method.gradient=%s (%s)", knob.name,
+                     mult.label, gradient,
+                     rule.note if rule is not None else "exact products: the STE's")
     return hardware_step(
         lambda net: make_plan(net, knob, h.bits, None, generator=generator,
                               store_biases=h.store_biases, ste_clip=ste_clip,
@@ -147,8 +149,9 @@ def check_gradient(cfg, names) -> None:
         knob = knobs.resolve(name, cfg)
         if knob.multiplier is not None:
             try:
-                gradient_rule(knob.multiplier, cfg.method.gradient, cfg.hardware.bits,
-                              cfg.method.gradient_window)
+                for mult in knob.multipliers:
+                    gradient_rule(mult, cfg.method.gradient, cfg.hardware.bits,
+                                  cfg.method.gradient_window)
             except ValueError as e:
                 raise ConfigError(f"{e} (knob {name})") from None
 

@@ -40,7 +40,7 @@ class OnHardware(nn.Module):
     def plan(self):
         """The stored words as read now, prepared for the knob's multiplier."""
         state = (self.training, *(t._version for t in self._tensors))
-        if self._plan is not None and state == self._state and not self.knob.memory.stochastic:
+        if self._plan is not None and state == self._state and not self.knob.stochastic:
             return self._plan
         with torch.no_grad():  # in training: each batch's own activation ranges
             self._plan = make_plan(self.net, self.knob, self.bits,
@@ -83,8 +83,8 @@ def on_hardware(model: nn.Module, knob, calibration_data: torch.Tensor, *, bits:
 
     if not isinstance(knob, Knob):
         knob = paper_knob(knob, bits) if isinstance(knob, str) else build("knob", knob, bits)
-    if knob.multiplier is not None:  # a gradient the multiplier cannot give: ValueError now
-        gradient_rule(knob.multiplier, gradient, bits, gradient_window)
+    for mult in knob.multipliers if knob.multiplier is not None else []:
+        gradient_rule(mult, gradient, bits, gradient_window)  # one it cannot give: ValueError
     x = calibration_data
     was = model.training
     model.eval()
@@ -92,6 +92,7 @@ def on_hardware(model: nn.Module, knob, calibration_data: torch.Tensor, *, bits:
         n = read_logits(model(x[:2]), model).shape[-1]
     model.train(was)
     net = Network(model, list(x.shape[1:]), n, sample=x[:2], unsupported=unsupported)
+    knob.assign([u.name for u in net.units])  # a layer entry that names none: ValueError now
     ranges = calibrate(net, x, bits, calibration_kwargs)
     return OnHardware(net, knob, bits, ranges, weight_format, store_biases, generator,
                       ste_clip, gradient, gradient_window).train(was)

@@ -36,6 +36,16 @@ class HwPlan:
     trials: int | None = None
     ste_clip: float | None = 1.0
     gradient: hw.gradients.Rule | None = None  # training's backward rule (None: the STE)
+    # per unit, where a knob assigns layers their own: the multiplier and the backward rule
+    # (None: `multiplier` and `gradient` for every unit; products of two activations always)
+    multipliers: list[hw.Multiplier] | None = None
+    rules: list[hw.gradients.Rule | None] | None = None
+
+    def unit_multiplier(self, i: int) -> hw.Multiplier:
+        return self.multiplier if self.multipliers is None else self.multipliers[i]
+
+    def rule(self, i: int) -> hw.gradients.Rule | None:
+        return self.gradient if self.rules is None else self.rules[i]
 
     def fl(self, i: int, x: torch.Tensor) -> int:
         if self.ranges is None:
@@ -55,7 +65,8 @@ class HwPlan:
         w, b = self.weights[i], self.biases[i]
         if rows is not None:  # the part of a packed weight (attention's in-projection)
             w, b = w[..., rows, :], b[..., rows]
-        return self.multiplier.layer(x, self.fl(i, x), self.bits, w, self.weight_fl[i], b, call)
+        return self.unit_multiplier(i).layer(x, self.fl(i, x), self.bits, w, self.weight_fl[i],
+                                             b, call)
 
     def pair(self, j: int, a: torch.Tensor, b: torch.Tensor, einsum: str | None = None):
         fa, fb = self.pair_fl(j, a, b)
@@ -64,11 +75,11 @@ class HwPlan:
     def einsum(self, i: int, x: torch.Tensor, equation: str, weight_first: bool,
                shared: bool = False) -> torch.Tensor:
         """An einsum of an activation and unit i's stored weight."""
-        w, fl, fw = self.weights[i], self.fl(i, x), self.weight_fl[i]
+        w, fl, fw, mult = self.weights[i], self.fl(i, x), self.weight_fl[i], self.unit_multiplier(i)
 
         def one(xs, ws):
             a, b, fa, fb = (ws, xs, fw, fl) if weight_first else (xs, ws, fl, fw)
-            return self.multiplier.matmul(a, fa, b, fb, self.bits, equation,
+            return mult.matmul(a, fa, b, fb, self.bits, equation,
                                           prepared=("a" if weight_first else "b"))
 
         if not self.trials:
@@ -173,10 +184,11 @@ def make_plan(net, knob, bits: int, ranges: Ranges | None, *, trials: int | None
     weights then biases, from address 0 (what models of persistent cell faults see)."""
     if knob.multiplier is None:
         return None
-    mult, memory = knob.multiplier, knob.memory
-    bias_memory = memory if store_biases else hw.RELIABLE
+    parts = knob.assign([u.name for u in net.units])
     weights, weight_fl_, biases, address = [], [], [], 0
-    for u, (fw, ww, fb, bw) in zip(net.units, weight_words(net, bits, weight_format)):
+    for u, (mult, memory), (fw, ww, fb, bw) in zip(net.units, parts,
+                                                   weight_words(net, bits, weight_format)):
+        bias_memory = memory if store_biases else hw.RELIABLE
         read = memory.read_at(ww, bits, trials, generator, address=address,
                               first_trial=first_trial)
         if u.kind == "embedding":  # a table lookup: the values as read
@@ -194,6 +206,11 @@ def make_plan(net, knob, bits: int, ranges: Ranges | None, *, trials: int | None
                                    first_trial=first_trial)
         biases.append(hw.from_words(read, fb))
         address += bw.numel() if store_biases else 0
+    mult = knob.multiplier
+    rule = hw.gradient_rule(mult, gradient, bits, gradient_window)
+    per_unit = [m for m, _ in parts] if knob.layers else None
     return HwPlan(bits=bits, multiplier=mult, weights=weights, weight_fl=weight_fl_,
                   biases=biases, ranges=ranges, trials=trials, ste_clip=ste_clip,
-                  gradient=hw.gradient_rule(mult, gradient, bits, gradient_window))
+                  gradient=rule, multipliers=per_unit,
+                  rules=None if per_unit is None else
+                  [hw.gradient_rule(m, gradient, bits, gradient_window) for m in per_unit])

@@ -117,7 +117,7 @@ class Run(TorchFunctionMode):
     def backward_path(self, i, x, float_call, bias, grad, kind, rows, folded=False):
         """The float product (STE), or one with the plan's rule's gradient (a folded unit's
         value stays the float product's, for its BatchNorm): hardware.gradients."""
-        rule = self.plan.gradient
+        rule = self.plan.rule(i)
         if rule is None or grad is None:
             return float_call()
         s = self.plan.backward_mix(i, hw.gradients.surrogate(

@@ -42,8 +42,11 @@ def check_network(settings: Settings) -> None:
     """A network of your own (topology._target_) builds from its arguments and the
     dataset's input shape, runs, has a product on the hardware and gives n_classes
     outputs; the share of its products on the hardware is at least hardware.min_coverage."""
+    from .. import knobs
+
     least = settings.hardware.min_coverage
-    if not isinstance(settings.topology, ModelSpec) and least is None:
+    layered = [name for name, spec in settings.knobs.items() if spec.get("layers")]
+    if not isinstance(settings.topology, ModelSpec) and least is None and not layered:
         return
     from ..networks import network_of
 
@@ -54,6 +57,9 @@ def check_network(settings: Settings) -> None:
     if least is not None and net.coverage.share < least:
         raise ConfigError(f"hardware.min_coverage={least}: {net.coverage.describe()} (allowed "
                           "a network whose share on the hardware is at least that)")
+    for name in layered:  # every per-layer entry names a layer of this network
+        knobs.build(name, settings.knobs[name], settings.hardware.bits).assign(
+            [u.name for u in net.units])
 
 
 def validate(settings: Settings, data: bool = True) -> None:

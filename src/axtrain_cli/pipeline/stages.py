@@ -79,7 +79,7 @@ def estimate_of(split: Split, cfg: Settings) -> ui.RunEstimate:
     return ui.RunEstimate(
         methods.planned_epochs(cfg) * -(-len(split.x_train) // cfg.train.batch_size),
         cfg.train.batch_size, len(split.x_test) * sum(
-            cfg.eval.trials if knobs.resolve(k, cfg).memory.stochastic else 1
+            cfg.eval.trials if knobs.resolve(k, cfg).stochastic else 1
             for k in cfg.eval.knobs))
 
 
@@ -199,8 +199,8 @@ def evaluate_trained(trained: Trained, split, cfg, progress=None, facts=None) ->
     def trained_for(name: str) -> dict:
         knob = knobs.resolve(name, cfg) if name else None
         return {"train_knob": name,
-                "train_multiplier": knob.multiplier.label if knob else "",
-                "train_memory": knob.memory.label if knob else ""}
+                "train_multiplier": knob.multiplier_label if knob else "",
+                "train_memory": knob.memory_label if knob else ""}
 
     # the share of the network's multiply-accumulates that ran on the hardware models
     figures = {**trained.figures, "hw_mac_share": round(trained.net.coverage.share, 6)}

@@ -193,6 +193,10 @@ def recost(df: pd.DataFrame, power_model: str) -> pd.DataFrame:
     for (label, bits, model, ref), idx in groups.items():
         if model == power_model:
             continue
+        if str(label).startswith("layers("):  # one figure per layer: not rebuilt from a row
+            raise RecostError(f"--power-model {power_model}: multiplier {label} assigns layers "
+                              "their own multipliers: allowed runs with one multiplier per "
+                              f"knob, or rerun it with hardware.power_model={power_model}")
         try:
             m = _multiplier(df.loc[idx[0]])
             reference = reference_circuit(json.loads(ref), int(bits))

@@ -1,0 +1,103 @@
+"""`axtrain explore run=DIR [knobs=SET] [options]`: which multiplier in which layer.
+
+    axtrain explore run=runs/lenet knobs=explore                 # the library set
+    axtrain explore run=runs/lenet/model.pt knobs=library library=exact,K1,K2,trunc5
+    axtrain explore run=DIR knobs=explore trials=400 storage=postgresql://host/db worker=3
+
+`run=` a bp or act run's dir or its model.pt (as `axtrain synth run=` takes one); `knobs=`
+the knob set whose multipliers form the library (knobs with a memory of their own are left
+out), any other Hydra override of the run's config (e.g. `+knobs.mine={multiplier: ...}`).
+Options (key=value): out, library, validation, budgets, search, trials, minutes,
+population, seed, worker, storage, study, retrain_epochs, retrain_lr, gradient,
+gradient_window, cache_mb (docs/explore.md). A rerun with the same options continues the
+study; several processes with the same `storage` and distinct `worker`s share one front.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from ..errors import ConfigError
+from .compose import compose, to_settings
+from .messages import compose_error, fail
+
+
+def main(argv: list[str]) -> None:
+    from ..explore import ExploreOptions, explore, parse, prepare
+
+    keys = {f.name for f in fields(ExploreOptions)}
+    run, pairs, overrides, set_name = None, {}, [], "paper"
+    for a in argv:
+        if a in ("-h", "--help"):
+            print(__doc__.split("\n\n", 1)[1], end="")
+            return
+        key, sep, value = a.partition("=")
+        if not sep or a.startswith("-"):
+            fail(f"{a!r} is not an option: allowed run=DIR, knobs=SET, key=value options "
+                 f"({', '.join(sorted(keys))}) and Hydra overrides")
+        if key == "run":
+            run = value
+        elif key in keys:
+            pairs[key] = value
+        else:
+            overrides.append(a)
+            if key == "knobs":
+                set_name = value
+    if run is None:
+        fail("run= is missing: allowed a bp or act run's dir or its model.pt")
+    file = Path(run).expanduser()
+    file = file / "model.pt" if file.is_dir() else file
+    if not file.is_file():
+        fail(f"run={run!r}: no model.pt there: allowed a bp or act run's dir or its model.pt "
+             "(a network without a checkpoint cannot be explored)")
+    from .eval import eval_overrides
+
+    try:
+        options = parse(pairs)
+        run_overrides = eval_overrides([str(file), *overrides])
+        cfg = to_settings(compose(run_overrides), run_overrides)
+        from ..pipeline.checks import validate
+
+        validate(cfg)
+        prepared = prepare(cfg, file, options, set_name)
+    except ConfigError as e:
+        fail(str(e))
+    except Exception as e:  # an unknown key or option: one line with the allowed ones
+        fail(compose_error(e, overrides))
+    import logging
+
+    from ..pipeline.threads import choose_threads
+
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - "
+                        "%(message)s")
+    import torch
+
+    torch.set_num_threads(choose_threads(cfg.threads)[0])
+    started = time.perf_counter()
+    try:
+        summary = explore(prepared)
+    except ConfigError as e:
+        fail(str(e))
+    _print(summary)
+    print(f"explored in {time.perf_counter() - started:.0f} s ({summary['candidates']} "
+          f"candidates, {summary['candidates_per_minute']} a minute); written to "
+          f"{options.out}: pareto.csv, points.csv, sensitivity.csv, pareto.png, explore.json, "
+          f"knobs/explored.yaml (axtrain eval {file} hydra.searchpath=[file://"
+          f"{Path(options.out).resolve()}] knobs=explored eval.knobs=[exact,"
+          f"{','.join(c['knob'] for c in summary['chosen'])}])")
+
+
+def _print(summary: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    cols = ["knob", "source", "budget_points", "val_accuracy", "compute_power",
+            "test_accuracy", "retrained_val_accuracy", "retrained_test_accuracy"]
+    t = Table(*cols, title="exact network: validation accuracy "
+              f"{summary['exact_val_accuracy']:.4f}")
+    for c in summary["chosen"]:
+        t.add_row(*(f"{c[k]:.4f}" if isinstance(c.get(k), float) else str(c.get(k, ""))
+                    for k in cols))
+    Console(width=160).print(t)

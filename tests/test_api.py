@@ -121,3 +121,9 @@ def test_settings_take_dataset_changes_and_knobs_of_ones_own():
                         knobs={"m": {"multiplier": {"name": "mitchell"}}}, hardware="fixed8")
     assert (s.dataset.name, s.dataset.max_train, s.method.knob) == ("mnist_cnn", 100, "m")
     assert {"K1", "m"} <= set(s.knobs) and s.topology.name == "LeNet-5"
+
+
+def test_a_shipped_knob_set_brings_the_sets_its_defaults_name():
+    s = ax.settings_for("breast_cancer", "bp", knobs="library")
+    assert {"exact", "K1", "ntv660", "trunc4", "mitchell"} <= set(s.knobs)
+    assert "defaults" not in s.knobs

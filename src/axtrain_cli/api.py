@@ -41,7 +41,9 @@ __all__ = ["build_network", "load_data", "run", "settings_for", "sweep", "train"
 
 
 def _shipped(group: str, name: str) -> dict:
-    """A shipped config (conf/GROUP/NAME.yaml) as plain values, its defaults list left out."""
+    """A shipped config (conf/GROUP/NAME.yaml) as plain values: the options of its own group
+    that its defaults list names merged in first (a knob set that extends `paper`), the
+    schemas it names left out."""
     path = files("axtrain_cli.conf") / group / f"{name}.yaml"
     if not path.is_file():
         options = sorted(p.name[:-5] for p in (files("axtrain_cli.conf") / group).iterdir()
@@ -49,8 +51,13 @@ def _shipped(group: str, name: str) -> dict:
         raise ConfigError(f"{group}={name!r} is unknown: allowed one of {', '.join(options)}"
                           f"{did_you_mean(name, options)}")
     values = yaml.safe_load(path.read_text()) or {}
-    values.pop("defaults", None)
-    return values
+    merged, own = {}, False
+    for entry in values.pop("defaults", None) or []:
+        if entry == "_self_":
+            merged, own = _merge(merged, values), True
+        elif isinstance(entry, str) and not entry.startswith("/") and "@" not in entry:
+            merged = _merge(merged, _shipped(group, entry))
+    return merged if own else _merge(merged, values)
 
 
 def _resolve(node, dataset: dict):

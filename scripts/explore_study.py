@@ -4,11 +4,12 @@ and ApproxANN per neuron, before and after retraining, over several seeds.
 
 For each network and seed: BP on MNIST (float training, 8-bit words at inference), then
 `axtrain explore` with the 8-bit library `knobs=explore8` (exact, DRUM k = 2..6,
-truncation k = 2..4, Mitchell's products as a table; proxy powers) choosing within each
-budget on validation data and retraining each chosen point by pas for one epoch; and
-ApproxANN (method.knob=K1, DRUM k = 2, the library's cheapest) under each budget read as
-points of accuracy. Writes OUT/explore.csv (a row per seed, network, budget and way) and
-OUT/explore.md (means with 95 % t-intervals over seeds, the machine and the command).
+truncation k = 2..4, Mitchell's multiplier), each multiplier costed by its synthesised
+circuit's area (hardware.power_model=area), choosing within each budget on validation data
+and retraining each chosen point by pas for one epoch; and ApproxANN (method.knob=K1, DRUM
+k = 2, the library's cheapest) under each budget read as points of accuracy. Writes
+OUT/explore.csv (a row per seed, network, budget and way) and OUT/explore.md (means
+with 95 % t-intervals over seeds, the machine and the command).
 
 Usage: python scripts/explore_study.py --out docs/reference/explore [--seeds 0,1,2]
            [--networks mlp,lenet5,resnet20] [--append]
@@ -29,6 +30,7 @@ from axtrain_cli.report.common import ci95
 from bench import machine  # scripts/bench.py: the CPU model and usable cores
 
 BUDGETS = (1.0, 2.0)
+LIBRARY = "exact,K1,K2,K3,K4,drum6,trunc2,trunc3,trunc4,mitchell"  # explore8 less its table
 # network -> (dataset, topology, train / test samples, BP epochs, validation, search trials)
 NETWORKS = {"mlp": ("mnist_mlp", None, (12000, 5000), 5, 2000, 150),
             "lenet5": ("mnist_cnn", None, (12000, 5000), 4, 2000, 200),
@@ -39,10 +41,12 @@ WAYS = {"uniform": "(a) best uniform knob", "greedy": "(b) greedy per layer",
 
 def settings(net: str, method, seed: int, epochs: int):
     ds, topo, sizes, *_ = NETWORKS[net]
-    return ax.settings_for({"name": ds, "max_train": sizes[0], "max_test": sizes[1]}, method,
-                           topology=topo, hardware="fixed8", seed=seed, knobs="explore8",
-                           train={"epochs": epochs}, eval={"knobs": ["exact"], "trials": 1},
-                           progress="off")
+    s = ax.settings_for({"name": ds, "max_train": sizes[0], "max_test": sizes[1]}, method,
+                        topology=topo, hardware="fixed8", seed=seed, knobs="explore8",
+                        train={"epochs": epochs}, eval={"knobs": ["exact"], "trials": 1},
+                        progress="off")
+    s.hardware.power_model = "area"  # each multiplier costed by its synthesised circuit
+    return s
 
 
 def run_network(net: str, seed: int, out: Path) -> list[dict]:
@@ -54,6 +58,7 @@ def run_network(net: str, seed: int, out: Path) -> list[dict]:
     exact_test = float(pd.read_csv(where / "bp" / "results.csv").set_index("knob")
                        .loc["exact", "accuracy"])
     o = ExploreOptions(out=str(where / "explore"), validation=validation, trials=trials,
+                       library=LIBRARY,
                        seed=seed, retrain_epochs=1, budgets=",".join(map(str, BUDGETS)))
     summary = explore(prepare(s, where / "bp" / "model.pt", o, "explore8"))
     rows = []

@@ -131,3 +131,18 @@ def test_the_rows_name_the_assignment_and_a_bad_layer_stops_before_training(tmp_
                  "eval.knobs=[mix]", f"hydra.run.dir={bad}"], cwd=tmp_path)
     assert r.returncode == 2 and "knobs.mix.layers: 'conv9' matches no layer" in r.stderr
     assert not (bad / "results.csv").exists()
+
+
+def test_on_hardware_takes_a_per_layer_knob_and_refuses_an_entry_that_names_no_layer():
+    from axtrain_cli import on_hardware
+
+    torch.manual_seed(0)
+    model, x = Two(), torch.randn(32, 6)
+    spec = {"multiplier": DRUM, "layers": {"last": {"multiplier": {"name": "exact"}}}}
+    hw_model = on_hardware(model, spec, x, bits=8).eval()
+    net = Network(model, [6], 3, sample=x[:2])
+    plan = make_plan(net, build("knob", spec, 8), 8, calibrate(net, x, 8))
+    assert torch.equal(hw_model(x), net.logits(x, plan))
+    assert [m.label for m in plan.multipliers] == ["drum(k=3)", "exact"]
+    with pytest.raises(ValueError, match="'conv9' matches no layer"):
+        on_hardware(model, {"layers": {"conv9": {"multiplier": DRUM}}}, x, bits=8)

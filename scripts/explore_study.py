@@ -20,9 +20,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from importlib.resources import files
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 import axtrain_cli as ax
 from axtrain_cli.explore import ExploreOptions, explore, prepare
@@ -30,7 +32,10 @@ from axtrain_cli.report.common import ci95
 from bench import machine  # scripts/bench.py: the CPU model and usable cores
 
 BUDGETS = (1.0, 2.0)
-LIBRARY = "exact,K1,K2,K3,K4,drum6,trunc2,trunc3,trunc4,mitchell"  # explore8 less its table
+# explore8 less its table (a table has no circuit to cost), added to the paper's knobs
+KNOBS = {k: v for k, v in yaml.safe_load(
+    (files("axtrain_cli.conf") / "knobs" / "explore8.yaml").read_text()).items()
+    if k not in ("defaults", "t_mitchell")}
 # network -> (dataset, topology, train / test samples, BP epochs, validation, search trials)
 NETWORKS = {"mlp": ("mnist_mlp", None, (12000, 5000), 5, 2000, 150),
             "lenet5": ("mnist_cnn", None, (12000, 5000), 4, 2000, 200),
@@ -42,7 +47,7 @@ WAYS = {"uniform": "(a) best uniform knob", "greedy": "(b) greedy per layer",
 def settings(net: str, method, seed: int, epochs: int):
     ds, topo, sizes, *_ = NETWORKS[net]
     s = ax.settings_for({"name": ds, "max_train": sizes[0], "max_test": sizes[1]}, method,
-                        topology=topo, hardware="fixed8", seed=seed, knobs="explore8",
+                        topology=topo, hardware="fixed8", seed=seed, knobs=KNOBS,
                         train={"epochs": epochs}, eval={"knobs": ["exact"], "trials": 1},
                         progress="off")
     s.hardware.power_model = "area"  # each multiplier costed by its synthesised circuit
@@ -58,7 +63,6 @@ def run_network(net: str, seed: int, out: Path) -> list[dict]:
     exact_test = float(pd.read_csv(where / "bp" / "results.csv").set_index("knob")
                        .loc["exact", "accuracy"])
     o = ExploreOptions(out=str(where / "explore"), validation=validation, trials=trials,
-                       library=LIBRARY,
                        seed=seed, retrain_epochs=1, budgets=",".join(map(str, BUDGETS)))
     summary = explore(prepare(s, where / "bp" / "model.pt", o, "explore8"))
     rows = []

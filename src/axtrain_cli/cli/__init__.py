@@ -16,6 +16,7 @@ report     axtrain report
 reproduce  axtrain reproduce (the paper's grid: axtrain_cli.paper)
 synth      axtrain synth
 explore    axtrain explore (axtrain_cli.explore)
+resilience axtrain resilience (axtrain_cli.resilience)
 callbacks  the multirun's job dir names and its sweep table
 """
 
@@ -45,13 +46,15 @@ commands:
              and switching power (`axtrain synth [knobs=NAME] [hardware=fixed8] [--out F]`)
   explore    which multiplier in which layer: the Pareto front of accuracy against compute
              power over a knob set's multipliers (`axtrain explore run=DIR knobs=SET`)
+  resilience which neurons are fragile: predictors against fault injection
+             (`axtrain resilience run=DIR [knob=K1] [rate=0.01]`)
 
 examples:
   axtrain train dataset=mnist_mlp method=bp
   axtrain train -m dataset=breast_cancer,ionosphere,image_seg,satimage method=bp seed=0,1,2
 """
 
-COMMANDS = ("train", "eval", "report", "reproduce", "synth", "explore")
+COMMANDS = ("train", "eval", "report", "reproduce", "synth", "explore", "resilience")
 register_resolvers()  # also in a parallel or cluster job's process, which imports this module
 
 
@@ -119,6 +122,10 @@ def _main(argv: list[str]) -> bool:
         from .explore import main as explore_main
 
         explore_main(rest)
+    elif command == "resilience":
+        from .resilience import main as resilience_main
+
+        resilience_main(rest)
     else:
         from ..settings import did_you_mean
 

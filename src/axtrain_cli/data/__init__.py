@@ -20,7 +20,7 @@ import importlib
 # no torch or scikit-learn)
 _WHERE = {"crop_flip": "images", "MNIST_FILE": "sources", "PACKAGES": "sources",
           "load_mnist_pickle": "sources", "package_file": "sources", "Split": "split",
-          "load_split": "split", "resolve_user_data": "user"}
+          "load_split": "split", "validation_split": "split", "resolve_user_data": "user"}
 
 
 def __getattr__(name: str):

@@ -12,7 +12,7 @@ import torch
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .sources import load_arrays
 
 log = logging.getLogger("axtrain")
@@ -173,3 +173,16 @@ def load_split(ds, seed: int) -> Split:
 
     return Split(t(x_tr).reshape(shape), t(y_tr, torch.long),
                  t(x_te).reshape(shape), t(y_te, torch.long), int(ds.n_classes))
+
+
+def validation_split(split: Split, n: int, seed: int):
+    """(the training part less `n` held-out samples (drawn with `seed`), as a Split; the
+    held-out x, y): what a search or an analysis judges on, never the test split."""
+    if n >= len(split.x_train):
+        raise ConfigError(f"validation={n} is out of range: allowed fewer than the "
+                          f"{len(split.x_train)} training samples")
+    perm = torch.randperm(len(split.x_train), generator=torch.Generator().manual_seed(seed))
+    val, rest = perm[:n], perm[n:]
+    part = Split(split.x_train[rest], split.y_train[rest], split.x_test, split.y_test,
+                 split.n_classes, split.augment)
+    return part, split.x_train[val], split.y_train[val]

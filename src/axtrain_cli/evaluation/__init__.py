@@ -3,12 +3,12 @@ its reads of a stochastic memory), the sensitivity S(w) of the paper's Eq. 5, an
 multipliers' cost as circuits (`axtrain synth`).
 
     inference    sweep, evaluate, network_power
-    sensitivity  network_sensitivity, sensitivity_map, per-sample |dO/dw| (Tape)
+    sensitivity  network_sensitivity, sensitivity_map(s), per-sample |dO/dw| (Tape)
     cost         the synthesised multipliers' rows, their switching on a network's operands
 """
 
 from .inference import Metrics, evaluate, network_power, sweep
-from .sensitivity import network_sensitivity, sensitivity_map
+from .sensitivity import network_sensitivity, sensitivity_map, sensitivity_maps
 
 __all__ = ["Metrics", "evaluate", "network_power", "network_sensitivity", "sensitivity_map",
-           "sweep"]
+           "sensitivity_maps", "sweep"]

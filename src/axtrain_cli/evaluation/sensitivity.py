@@ -119,9 +119,19 @@ def sensitivity_map(model, inputs: torch.Tensor, layer: int = -1) -> torch.Tenso
     if not model.chain and len(inputs) > CHUNK:  # see network_sensitivity
         return sum(sensitivity_map(model, c, layer) * len(c)
                    for c in inputs.split(CHUNK)) / len(inputs)
+    return sensitivity_maps(model, inputs)[layer]
+
+
+@torch.no_grad()
+def sensitivity_maps(model, inputs: torch.Tensor) -> list[torch.Tensor]:
+    """`sensitivity_map` of every unit, from one pass."""
+    if not model.chain and len(inputs) > CHUNK:
+        parts = [sensitivity_maps(model, c) for c in inputs.split(CHUNK)]
+        return [sum(p[i] * len(c) for p, c in zip(parts, inputs.split(CHUNK))) / len(inputs)
+                for i in range(len(model.units))]
     terms = {t[0].index: t for t in _layer_terms(model, inputs, summed=True)}
-    mod, a, delta, tail = terms[range(len(model.units))[layer]]
-    return mod.weight.abs() * _abs_weight_grad(mod, a, delta, tail) / inputs.shape[0]
+    return [mod.weight.abs() * _abs_weight_grad(mod, a, delta, tail) / inputs.shape[0]
+            for mod, a, delta, tail in (terms[i] for i in range(len(model.units)))]
 
 
 def _tokens(a, d):

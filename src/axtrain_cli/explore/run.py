@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import torch
 
 from .. import knobs as kn
-from ..data import Split, load_split
+from ..data import Split, load_split, validation_split
 from ..errors import ConfigError
 from ..evaluation import evaluate as evaluate_test
 from ..networks import calibrate, make_plan, network_of, upgrade_state_dict
@@ -70,18 +70,6 @@ def select(entries: list[Entry], names: str | None, set_name: str) -> list[Entry
         raise ConfigError(f"knobs={set_name}: the library has no approximate multiplier: "
                           "allowed a set with at least one")
     return out
-
-
-def validation_split(split: Split, n: int, seed: int) -> tuple[Split, torch.Tensor, torch.Tensor]:
-    """(the training part less `n` held-out samples, as a Split; the held-out x, y)."""
-    if n >= len(split.x_train):
-        raise ConfigError(f"validation={n} is out of range: allowed fewer than the "
-                          f"{len(split.x_train)} training samples")
-    perm = torch.randperm(len(split.x_train), generator=torch.Generator().manual_seed(seed))
-    val, rest = perm[:n], perm[n:]
-    part = Split(split.x_train[rest], split.y_train[rest], split.x_test, split.y_test,
-                 split.n_classes, split.augment)
-    return part, split.x_train[val], split.y_train[val]
 
 
 def study_name(model_file: Path, entries: list[Entry], o: ExploreOptions) -> str:

@@ -1,0 +1,100 @@
+"""`axtrain resilience run=DIR [options]`: which neurons and layers are fragile, predicted
+several ways and measured by fault injection.
+
+    axtrain resilience run=runs/lenet                        # K1 and flips at 0.01
+    axtrain resilience run=runs/lenet/model.pt knob=K2 rate=0.001 reads=10 sample=200
+
+`run=` a bp or act run's dir or its model.pt (as `axtrain synth run=` takes one). Options
+(key=value): out, knob, rate, reads, faults, predictors, validation, sample, seed,
+resamples (docs/resilience.md); any other Hydra override of the run's config (e.g.
+`knobs=library knob=trunc4`, `hardware.bits=8`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from ..errors import ConfigError
+from .compose import compose, to_settings
+from .messages import compose_error, fail
+
+
+def main(argv: list[str]) -> None:
+    from ..resilience import ResilienceOptions, parse
+
+    keys = {f.name for f in fields(ResilienceOptions)}
+    run, pairs, overrides = None, {}, []
+    for a in argv:
+        if a in ("-h", "--help"):
+            print(__doc__.split("\n\n", 1)[1], end="")
+            return
+        key, sep, value = a.partition("=")
+        if not sep or a.startswith("-"):
+            fail(f"{a!r} is not an option: allowed run=DIR, key=value options "
+                 f"({', '.join(sorted(keys))}) and Hydra overrides")
+        if key == "run":
+            run = value
+        elif key in keys:
+            pairs[key] = value
+        else:
+            overrides.append(a)
+    if run is None:
+        fail("run= is missing: allowed a bp or act run's dir or its model.pt")
+    file = Path(run).expanduser()
+    file = file / "model.pt" if file.is_dir() else file
+    if not file.is_file():
+        fail(f"run={run!r}: no model.pt there: allowed a bp or act run's dir or its model.pt "
+             "(a network without a checkpoint cannot be analysed)")
+    from .eval import eval_overrides
+
+    try:
+        options = parse(pairs)
+        run_overrides = eval_overrides([str(file), *overrides])
+        cfg = to_settings(compose(run_overrides), run_overrides)
+        from ..networks import network_of
+        from ..pipeline.checks import validate
+        from ..resilience.run import check
+
+        validate(cfg)
+        check(cfg, options, sum(u.outputs for u in network_of(cfg).units))
+    except ConfigError as e:
+        fail(str(e))
+    except Exception as e:  # an unknown key or option: one line with the allowed ones
+        fail(compose_error(e, overrides))
+    import logging
+
+    import torch
+
+    from ..pipeline.threads import choose_threads
+    from ..resilience import resilience
+
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - "
+                        "%(message)s")
+    torch.set_num_threads(choose_threads(cfg.threads)[0])
+    started = time.perf_counter()
+    try:
+        summary = resilience(cfg, file, options)
+    except ConfigError as e:
+        fail(str(e))
+    _print(summary)
+    print(f"analysed {summary['neurons']} of {summary['neurons_total']} neurons in "
+          f"{time.perf_counter() - started:.0f} s (injection {summary['seconds_injection']} s);"
+          f" written to {options.out}: resilience.csv, layers.csv, predictors.csv, curves.csv,"
+          " resilience.png, resilience.json")
+
+
+def _print(summary: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table("fault", "predictor", "spearman [95 %]", "kendall [95 %]", "auc",
+              title=f"{summary['multiplier']}: base validation accuracy "
+                    f"{summary['base_val_accuracy']:.4f}")
+    for r in summary["predictors"]:
+        t.add_row(r["fault"], r["predictor"],
+                  f"{r['spearman']:.3f} [{r['spearman_lo']:.3f}, {r['spearman_hi']:.3f}]",
+                  f"{r['kendall']:.3f} [{r['kendall_lo']:.3f}, {r['kendall_hi']:.3f}]",
+                  f"{r['auc']:.4f}")
+    Console(width=160).print(t)

@@ -16,6 +16,7 @@ from torch import nn
 from axtrain_cli import hardware as hw
 from axtrain_cli import on_hardware as ax_on_hardware
 from axtrain_cli.hardware import gradients as G
+from axtrain_cli.knobs import Knob
 from axtrain_cli.networks import build_network, make_plan
 
 
@@ -140,7 +141,7 @@ def test_a_network_trains_through_the_rule_on_every_product(name):
 
     torch.manual_seed(0)
     net = build_network(Net([1, 6, 6], 3), [1, 6, 6], 3)
-    knob = type("K", (), {"multiplier": hw.Drum(k=2), "memory": hw.RELIABLE})()
+    knob = Knob("K", hw.Drum(k=2))
     x = torch.randn(8, 1, 6, 6)
     plans = {n: make_plan(net, knob, 8, None, gradient=n, gradient_window=2)
              for n in ("ste", name)}
@@ -193,7 +194,7 @@ def test_approxann_retrains_its_approximate_neurons_through_the_rule(tmp_path):
 
     torch.manual_seed(0)
     net = build_network(nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3)), [6], 3)
-    knob = type("K", (), {"multiplier": hw.Mitchell(), "memory": hw.RELIABLE})()
+    knob = Knob("K", hw.Mitchell())
     x = torch.randn(16, 6)
     masks = [torch.tensor([True, False, True, False, False]), torch.zeros(3, dtype=torch.bool)]
     grads = {}

@@ -39,7 +39,7 @@ KNOBS = {k: v for k, v in yaml.safe_load(
 # network -> (dataset, topology, train / test samples, BP epochs, validation, search trials)
 NETWORKS = {"mlp": ("mnist_mlp", None, (12000, 5000), 5, 2000, 150),
             "lenet5": ("mnist_cnn", None, (12000, 5000), 4, 2000, 200),
-            "resnet20": ("mnist_cnn", "resnet20", (5000, 2000), 3, 1000, 120)}
+            "resnet20": ("mnist_cnn", "resnet20", (3000, 2000), 3, 500, 60)}
 WAYS = {"uniform": "(a) best uniform knob", "greedy": "(b) greedy per layer",
         "search": "(c) NSGA-II search", "approxann": "(d) ApproxANN per neuron"}
 

@@ -136,6 +136,7 @@ def test_explore_writes_the_front_the_chosen_points_and_knobs_that_eval_takes(tr
     assert rows.loc[first["knob"], "accuracy"] == pytest.approx(first["test_accuracy"])
 
 
+@pytest.mark.regression
 def test_two_workers_share_one_sqlite_study(trained):
     db = trained / "shared.db"
     procs = [subprocess.Popen(

@@ -146,3 +146,22 @@ def test_on_hardware_takes_a_per_layer_knob_and_refuses_an_entry_that_names_no_l
     assert [m.label for m in plan.multipliers] == ["drum(k=3)", "exact"]
     with pytest.raises(ValueError, match="'conv9' matches no layer"):
         on_hardware(model, {"layers": {"conv9": {"multiplier": DRUM}}}, x, bits=8)
+
+
+def test_approxanns_approximate_neurons_use_their_layers_multiplier(tmp_path):
+    from axtrain_cli.methods.approxann import mixed_plan
+
+    torch.manual_seed(0)
+    model, x = Two(), torch.randn(32, 6)
+    net = Network(model, [6], 3, sample=x[:2])
+    ranges = calibrate(net, x, 8)
+    knob = build("z", {"multiplier": DRUM, "layers": {"last": {"multiplier": zero_table(
+        tmp_path)}}}, 8)
+    on = mixed_plan(net, knob, 8, ranges, [torch.zeros(5, dtype=torch.bool),
+                                           torch.ones(3, dtype=torch.bool)])
+    out = net.logits(x, on)
+    assert torch.equal(out, on.biases[1].expand_as(out))  # the zero table in `last`
+    off = mixed_plan(net, knob, 8, ranges, [torch.zeros(5, dtype=torch.bool),
+                                            torch.zeros(3, dtype=torch.bool)])
+    exact = make_plan(net, build("e", {}, 8), 8, ranges)
+    assert torch.equal(net.logits(x, off), net.logits(x, exact))

@@ -165,3 +165,38 @@ def test_approxanns_approximate_neurons_use_their_layers_multiplier(tmp_path):
                                             torch.zeros(3, dtype=torch.bool)])
     exact = make_plan(net, build("e", {}, 8), 8, ranges)
     assert torch.equal(net.logits(x, off), net.logits(x, exact))
+
+
+def test_a_neurons_entry_changes_only_those_outputs_and_their_share_of_the_power(tmp_path):
+    """`neurons`: the zero table for outputs 0 and 2 of `first` only; those outputs are the
+    bias, the others the exact ones; their memory too (flips at rate 1 for output 1)."""
+    torch.manual_seed(0)
+    model, x = Two(), torch.randn(16, 6)
+    net = Network(model, [6], 3, sample=x[:2])
+    ranges = calibrate(net, x, 8)
+    zero = {**zero_table(tmp_path), "relative_power": 0.3}
+    k = build("p", {"layers": {"first": {"multiplier": zero, "neurons": [0, 2]}}}, 8)
+    assert k.multiplier_label.startswith("layers(first[0,2]: table(file=")
+    assert k.multiplier_label.endswith("relative_power=0.3); *: exact)")
+    seen, ref = {}, {}
+    net.logits(x, make_plan(net, k, 8, ranges), observe=lambda i, a, o: seen.setdefault(i, o))
+    exact = make_plan(net, build("e", {}, 8), 8, ranges)
+    net.logits(x, exact, observe=lambda i, a, o: ref.setdefault(i, o))
+    bias = exact.biases[0]
+    assert torch.equal(seen[0][:, [0, 2]], bias[[0, 2]].expand(16, 2))
+    assert torch.equal(seen[0][:, [1, 3, 4]], ref[0][:, [1, 3, 4]])
+    mults = net.mult_counts()
+    got = network_power(net, k, HardwareConf(bits=8))["compute"]
+    r = hw.MULTIPLIERS.build(zero, 8).power()
+    assert r == 0.3 and got == pytest.approx((mults[0] * (2 / 5 * r + 3 / 5) + mults[1]) / sum(mults))
+    flips = build("f", {"layers": {"first": {"memory": {"name": "flips", "voltage_mv": 400,
+                                                        "rate": 1.0}, "neurons": [1]}}}, 8)
+    plan = make_plan(net, flips, 8, ranges, generator=torch.Generator().manual_seed(0))
+    changed = (plan.weights[0] != exact.weights[0]).any(1)
+    assert changed.tolist() == [False, True, False, False, False]
+    with pytest.raises(ConfigError, match=r"layers.first.neurons=\[7\] is out of range for "
+                                          r"layer first \(fc\): allowed indices 0..4"):
+        build("b", {"layers": {"first": {"multiplier": DRUM, "neurons": [7]}}}, 8)\
+            .check_units(net.units)
+    with pytest.raises(ConfigError, match="neurons='0' is out of range"):
+        build("b", {"layers": {"first": {"multiplier": DRUM, "neurons": "0"}}}, 8)

@@ -170,6 +170,18 @@ def test_resilience_writes_every_neurons_scores_the_measured_faults_and_the_judg
     assert full.groupby("fault").accuracy.nunique().eq(1).all()  # all protected: exact
     assert (out / "resilience.png").stat().st_size > 0
     assert json.loads((out / "resilience.json").read_text())["neurons_total"] == 130
+    # the protection knobs: the top 25 % by LRP exact (or in reliable SRAM), measured and
+    # costed by the sweep like any knob
+    names = "protect_lrp_epsilon_25,shield_lrp_epsilon_25"
+    r = run_axtrain(["eval", str(trained / "bp" / "model.pt"), f"hydra.searchpath=[file://{out}]",
+                     "knobs=protected", f"eval.knobs=[exact,K1,ntv660,{names}]",
+                     "eval.trials=3", f"hydra.run.dir={trained / 'ev'}", "progress=off"],
+                    cwd=trained)
+    assert r.returncode == 0, r.stderr
+    rows = pd.read_csv(trained / "ev" / "results.csv").groupby("knob").mean(numeric_only=True)
+    protect, shield = rows.loc["protect_lrp_epsilon_25"], rows.loc["shield_lrp_epsilon_25"]
+    assert rows.loc["K1", "compute_power"] < protect.compute_power < 1
+    assert rows.loc["ntv660", "storage_power"] < shield.storage_power < 1
     sampled = run_axtrain(["resilience", f"run={trained / 'bp'}", "validation=100",
                            "faults=flips", "predictors=lrp_epsilon,random", "sample=13",
                            "resamples=100", f"out={trained / 'rs2'}"], cwd=trained)

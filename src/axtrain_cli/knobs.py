@@ -26,6 +26,7 @@ from fnmatch import fnmatchcase
 
 from . import hardware as hw
 from .errors import ConfigError
+from .hardware.baseline import cost_reference, reference_circuit, reference_label  # noqa: F401 (re-exported)
 from .settings import knob_names, to_dict
 
 FLOAT = "float"
@@ -35,11 +36,18 @@ PARTS = {"multiplier": hw.MULTIPLIERS, "memory": hw.MEMORIES}
 @dataclass(frozen=True)
 class Layers:
     """A knob's entry for the layers `pattern` names (a unit name or a glob): its multiplier
-    and memory (None: the knob's own)."""
+    and memory (None: the knob's own); `neurons`: only these output units of each such layer
+    (a Linear's outputs, a convolution's channels), the rest as the layer is otherwise."""
 
     pattern: str
     multiplier: hw.Multiplier | None = None
     memory: hw.Memory | None = None
+    neurons: tuple[int, ...] | None = None
+
+    @property
+    def label(self) -> str:
+        return self.pattern if self.neurons is None else \
+            f"{self.pattern}[{','.join(map(str, self.neurons))}]"
 
 
 @dataclass(frozen=True)
@@ -91,7 +99,7 @@ class Knob:
         own = getattr(self, part)
         if own is None:
             return ""
-        entries = [(e.pattern, getattr(e, part)) for e in self.layers if getattr(e, part)]
+        entries = [(e.label, getattr(e, part)) for e in self.layers if getattr(e, part)]
         if not entries:
             return own.label
         return "layers(" + "; ".join(f"{p}: {m.label}" for p, m in [*entries, ("*", own)]) + ")"
@@ -102,9 +110,7 @@ class Knob:
         out = []
         for name in names:
             mult, mem = None, None
-            exact = [e for e in self.layers if e.pattern == name]
-            for e in exact + [e for e in self.layers if e.pattern != name
-                              and fnmatchcase(name, e.pattern)]:
+            for e in self._entries(name, whole=True):
                 mult, mem = mult or e.multiplier, mem or e.memory
             out.append((mult or self.multiplier, mem or self.memory))
         for e in self.layers:
@@ -113,6 +119,34 @@ class Knob:
                 raise ConfigError(f"knobs.{self.name}.layers: {e.pattern!r} matches no layer "
                                   f"of the network: allowed a name or a glob of {shown}")
         return out
+
+    def _entries(self, name: str, whole: bool) -> list[Layers]:
+        """The entries for layer `name` (a full name first, then globs in order): those for
+        the whole layer, or those for some of its neurons."""
+        mine = [e for e in self.layers if (e.neurons is None) == whole]
+        return ([e for e in mine if e.pattern == name] +
+                [e for e in mine if e.pattern != name and fnmatchcase(name, e.pattern)])
+
+    def neuron_parts(self, units) -> list[list[Layers]]:
+        """Per unit, the entries for some of its neurons; ConfigError (one line) for a
+        neuron out of a layer's range or a layer that is not a Linear or convolution."""
+        out = []
+        for u in units:
+            entries = self._entries(u.name, whole=False)
+            for e in entries:
+                bad = [j for j in e.neurons if not 0 <= j < u.outputs]
+                if bad or u.kind not in ("fc", "conv"):
+                    raise ConfigError(
+                        f"knobs.{self.name}.layers.{e.pattern}.neurons={list(e.neurons)!r} is "
+                        f"out of range for layer {u.name} ({u.kind}): allowed indices 0.."
+                        f"{u.outputs - 1} of a Linear's outputs or a convolution's channels")
+            out.append(entries)
+        return out
+
+    def check_units(self, units) -> None:
+        """Every entry names a layer of these units, every neuron one of its outputs."""
+        self.assign([u.name for u in units])
+        self.neuron_parts(units)
 
     def compute_power(self, bits: int = 16, power_model: str = "proxy",
                       reference=None) -> float:
@@ -156,10 +190,18 @@ def build(name: str, spec, bits: int) -> Knob:
     entries = []
     for pattern, entry in layers.items():
         where = f"knobs.{name}.layers.{pattern}"
-        if not hasattr(entry, "keys") or not entry or set(entry) - set(PARTS):
+        if not hasattr(entry, "keys") or not set(entry) & set(PARTS) or \
+                set(entry) - {*PARTS, "neurons"}:
             raise ConfigError(f"{where}={_plain(entry)!r} is out of range: allowed "
-                              "{multiplier: {name: MODEL, ...}, memory: {name: MODEL, ...}}")
-        entries.append(Layers(str(pattern), **_parts(where, entry, bits)))
+                              "{multiplier: {name: MODEL, ...}, memory: {name: MODEL, ...}, "
+                              "neurons: [INDEX, ...]}")
+        neurons = entry.get("neurons")
+        if neurons is not None and (isinstance(neurons, (str, int)) or not all(
+                isinstance(j, int) and not isinstance(j, bool) for j in neurons)):
+            raise ConfigError(f"{where}.neurons={_plain(neurons)!r} is out of range: allowed a "
+                              "list of output indices, e.g. [0, 3]")
+        entries.append(Layers(str(pattern), **_parts(where, entry, bits),
+                              neurons=None if neurons is None else tuple(neurons)))
     return Knob(name, parts.get("multiplier", hw.Exact()), parts.get("memory", hw.RELIABLE),
                 tuple(entries))
 
@@ -219,44 +261,6 @@ def resolve(name: str, cfg) -> Knob:
     if target not in cfg.knobs:
         raise ConfigError(f"unknown knob {name!r}: allowed {', '.join(knob_names(cfg))}")
     return build(target, cfg.knobs[target], cfg.hardware.bits)
-
-
-def cost_reference(h):
-    """The circuit `hardware.cost_reference` names (see `reference_circuit`), or None."""
-    return reference_circuit(h.cost_reference, h.bits)
-
-
-def reference_circuit(spec, bits: int):
-    """The circuit of a cost reference ({file, top, signed, a, b, y} of a Verilog design,
-    or its file alone), or None for None; ConfigError (one line) if it is not a design
-    axtrain can synthesise at `bits`-bit words."""
-    if spec is None:
-        return None
-    spec = {"file": spec} if isinstance(spec, str) else _plain(spec)
-    key = tuple(sorted((str(k), str(v)) for k, v in dict(spec).items())) + (bits,)
-    if key not in _REFERENCES:
-        if not isinstance(spec, dict) or "name" in spec:
-            raise ConfigError(f"hardware.cost_reference={spec!r} is out of range: allowed a "
-                              "Verilog file, or {file: F, top: ..., signed: ...} as a "
-                              "verilog knob takes them")
-        try:
-            _REFERENCES[key] = hw.MULTIPLIERS.build({"name": "verilog", **spec}, bits).design
-        except (ValueError, hw.SynthesisError) as e:
-            raise ConfigError(f"hardware.cost_reference.{e}") from None
-    return _REFERENCES[key]
-
-
-_REFERENCES: dict = {}
-
-
-def reference_label(h) -> str:
-    """hardware.cost_reference as results.csv names it: its file and SHA-256 (12 digits)."""
-    import hashlib
-
-    ref = cost_reference(h)
-    if ref is None:
-        return ""
-    return f"{ref.file} (sha256={hashlib.sha256(ref.verilog.encode()).hexdigest()[:12]})"
 
 
 def check(cfg) -> None:

@@ -153,8 +153,22 @@ def network_power(net: Network, knob: Knob, h) -> dict:
     parts = knob.assign([u.name for u in net.units])
     reference = knobs.cost_reference(h)
     compute = [m.power_as(h.power_model, h.bits, reference) for m, _ in parts]
-    per_layer = [(n * mem.power(h.nominal_mv) + (a - n)) / a
-                 for n, a, (_, mem) in zip(net.word_counts(h.store_biases), words, parts)]
+    sram = [mem.power(h.nominal_mv) for _, mem in parts]
+    for i, entries in enumerate(knob.neuron_parts(net.units) if any(
+            e.neurons for e in knob.layers) else []):
+        if not entries:
+            continue
+        c = [compute[i]] * net.units[i].outputs  # per neuron (an equal share of the layer's
+        r = [sram[i]] * net.units[i].outputs  # products and words), the first entry winning
+        for e in reversed(entries):
+            for j in e.neurons:
+                if e.multiplier is not None:
+                    c[j] = e.multiplier.power_as(h.power_model, h.bits, reference)
+                if e.memory is not None:
+                    r[j] = e.memory.power(h.nominal_mv)
+        compute[i], sram[i] = sum(c) / len(c), sum(r) / len(r)
+    per_layer = [(n * r + (a - n)) / a
+                 for n, a, r in zip(net.word_counts(h.store_biases), words, sram)]
     if net.pairs:  # on the knob's own multiplier; nothing stored
         words, mults, per_layer = words + [0], mults + [net.pair_mults()], per_layer + [1.0]
         compute = compute + [knob.compute_power(h.bits, h.power_model, reference)]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from .. import knobs
+from ..errors import ConfigError
 from ..evaluation.inference import measurement
 from ..hardware import gradient_rule
 from ..knobs import EXACT
@@ -32,6 +33,10 @@ def check(cfg) -> None:
     check_baseline(cfg)
     check_knob(cfg, domains=("compute",))
     check_gradient(cfg, [cfg.method.knob])
+    if any(e.neurons for e in knobs.resolve(cfg.method.knob, cfg).layers):
+        raise ConfigError(f"method.knob={cfg.method.knob!r} names neurons of its own: "
+                          "ApproxANN chooses the neurons itself (allowed a knob of whole "
+                          "layers)")
 
 
 def degraded(m, base: tuple[float, float], now: tuple[float, float]) -> float:

@@ -92,7 +92,7 @@ def on_hardware(model: nn.Module, knob, calibration_data: torch.Tensor, *, bits:
         n = read_logits(model(x[:2]), model).shape[-1]
     model.train(was)
     net = Network(model, list(x.shape[1:]), n, sample=x[:2], unsupported=unsupported)
-    knob.assign([u.name for u in net.units])  # a layer entry that names none: ValueError now
+    knob.check_units(net.units)  # a layer entry that names none: ValueError now
     ranges = calibrate(net, x, bits, calibration_kwargs)
     return OnHardware(net, knob, bits, ranges, weight_format, store_biases, generator,
                       ste_clip, gradient, gradient_window).train(was)

@@ -40,6 +40,9 @@ class HwPlan:
     # (None: `multiplier` and `gradient` for every unit; products of two activations always)
     multipliers: list[hw.Multiplier] | None = None
     rules: list[hw.gradients.Rule | None] | None = None
+    # per unit, a knob's entries for some of its neurons: [(bool per output, multiplier,
+    # its weights)], applied over the unit's own output
+    neurons: list[list[tuple]] | None = None
 
     def unit_multiplier(self, i: int) -> hw.Multiplier:
         return self.multiplier if self.multipliers is None else self.multipliers[i]
@@ -65,8 +68,13 @@ class HwPlan:
         w, b = self.weights[i], self.biases[i]
         if rows is not None:  # the part of a packed weight (attention's in-projection)
             w, b = w[..., rows, :], b[..., rows]
-        return self.unit_multiplier(i).layer(x, self.fl(i, x), self.bits, w, self.weight_fl[i],
-                                             b, call)
+        fl = self.fl(i, x)
+        y = self.unit_multiplier(i).layer(x, fl, self.bits, w, self.weight_fl[i], b, call)
+        for mask, mult, wn in (self.neurons[i] if self.neurons and rows is None else []):
+            other = mult.layer(x, fl, self.bits, wn, self.weight_fl[i], b, call)
+            y = torch.where(mask.view(-1, *[1] * (y.dim() - 2)) if call.kind == "conv"
+                            else mask, other, y)
+        return y
 
     def pair(self, j: int, a: torch.Tensor, b: torch.Tensor, einsum: str | None = None):
         fa, fb = self.pair_fl(j, a, b)
@@ -185,12 +193,27 @@ def make_plan(net, knob, bits: int, ranges: Ranges | None, *, trials: int | None
     if knob.multiplier is None:
         return None
     parts = knob.assign([u.name for u in net.units])
-    weights, weight_fl_, biases, address = [], [], [], 0
-    for u, (mult, memory), (fw, ww, fb, bw) in zip(net.units, parts,
-                                                   weight_words(net, bits, weight_format)):
+    entries = knob.neuron_parts(net.units) if any(e.neurons for e in knob.layers) else None
+    weights, weight_fl_, biases, address, per_neuron = [], [], [], 0, []
+    for i, (u, (mult, memory), (fw, ww, fb, bw)) in enumerate(zip(
+            net.units, parts, weight_words(net, bits, weight_format))):
         bias_memory = memory if store_biases else hw.RELIABLE
         read = memory.read_at(ww, bits, trials, generator, address=address,
                               first_trial=first_trial)
+        alts = []
+        for e in reversed(entries[i]) if entries else []:  # the first entry applied last
+            mask = torch.zeros(u.outputs, dtype=torch.bool, device=ww.device)
+            mask[list(e.neurons)] = True
+            if e.memory is not None:  # these neurons' words read through their own memory
+                own = e.memory.read_at(ww, bits, trials, generator, address=address,
+                                       first_trial=first_trial)
+                dim = (1 if u.transposed else 0) + (read.dim() - ww.dim())
+                read = torch.where(mask.view(-1, *[1] * (read.dim() - dim - 1)), own, read)
+            if e.multiplier is not None:
+                alts.append((mask, e.multiplier, e.multiplier.weights(read, fw, bits)))
+        alts = [(m, mu, wn.transpose(-1, -2) if u.transposed and u.kind == "fc" else wn)
+                for m, mu, wn in alts]
+        per_neuron.append(alts)
         if u.kind == "embedding":  # a table lookup: the values as read
             w = hw.from_words(read, fw)
         else:
@@ -212,5 +235,6 @@ def make_plan(net, knob, bits: int, ranges: Ranges | None, *, trials: int | None
     return HwPlan(bits=bits, multiplier=mult, weights=weights, weight_fl=weight_fl_,
                   biases=biases, ranges=ranges, trials=trials, ste_clip=ste_clip,
                   gradient=rule, multipliers=per_unit,
+                  neurons=per_neuron if any(per_neuron) else None,
                   rules=None if per_unit is None else
                   [hw.gradient_rule(m, gradient, bits, gradient_window) for m in per_unit])

@@ -58,8 +58,7 @@ def check_network(settings: Settings) -> None:
         raise ConfigError(f"hardware.min_coverage={least}: {net.coverage.describe()} (allowed "
                           "a network whose share on the hardware is at least that)")
     for name in layered:  # every per-layer entry names a layer of this network
-        knobs.build(name, settings.knobs[name], settings.hardware.bits).assign(
-            [u.name for u in net.units])
+        knobs.build(name, settings.knobs[name], settings.hardware.bits).check_units(net.units)
 
 
 def validate(settings: Settings, data: bool = True) -> None:

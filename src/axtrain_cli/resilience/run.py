@@ -2,7 +2,7 @@
 predictor, the measured ground truth by fault injection on a validation part of the
 training data, and how well each predictor ranks (docs/resilience.md). Outputs:
 resilience.csv (per neuron), layers.csv (per layer), predictors.csv, curves.csv,
-resilience.png, resilience.json."""
+resilience.png, resilience.json, and knobs/protected.yaml (the protection knobs)."""
 
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ class ResilienceOptions:
     sample: int | None = None  # neurons injected, stratified by layer (None: all)
     seed: int = 0
     resamples: int = 1000  # bootstrap resamples of the correlations' intervals
+    protect: str = "10,25"  # percent of neurons the protection knobs keep exact / reliable
+    voltage_mv: float = 660.0  # the flipping SRAM's supply, for the protection knobs' power
 
 
 def parse(pairs: dict[str, str]) -> ResilienceOptions:
@@ -63,6 +65,8 @@ def parse(pairs: dict[str, str]) -> ResilienceOptions:
             ("validation", o.validation >= 10, "at least 10 training samples"),
             ("sample", o.sample is None or o.sample >= 1, "an integer >= 1, or null (all)"),
             ("resamples", o.resamples >= 100, "an integer >= 100"),
+            ("protect", _percents(o.protect) is not None, "percents in (0, 100), e.g. 10,25"),
+            ("voltage_mv", 0 < o.voltage_mv <= 1100, "a supply in (0, 1100] mV"),
             ("faults", bool(_list(o.faults)) and set(_list(o.faults)) <= set(FAULTS),
              ", ".join(FAULTS)),
             ("predictors", bool(_list(o.predictors)) and set(_list(o.predictors)) <=
@@ -70,6 +74,14 @@ def parse(pairs: dict[str, str]) -> ResilienceOptions:
         if not ok:
             raise ConfigError(f"{key}={getattr(o, key)!r} is out of range: allowed {allowed}")
     return o
+
+
+def _percents(text: str) -> list[float] | None:
+    try:
+        ks = [float(t) for t in _list(text)]
+    except ValueError:
+        return None
+    return ks if all(0 < k < 100 for k in ks) else None
 
 
 def _list(text: str) -> list[str]:
@@ -155,7 +167,34 @@ def resilience(cfg, model_file: Path, o: ResilienceOptions) -> dict:
                "seconds": round(time.perf_counter() - started, 1),
                "seconds_injection": round(seconds_injected, 1), "predictors": judged}
     _write(Path(o.out), df, layers, pd.DataFrame(judged), pd.DataFrame(curves), summary)
+    atomic_write_text(Path(o.out) / "knobs" / "protected.yaml", protection_knobs(
+        net, score, kn.to_dict(cfg.knobs[cfg.dataset.levels.get(o.knob, o.knob)]), o))
     return summary
+
+
+def protection_knobs(net, score, spec: dict, o: ResilienceOptions) -> str:
+    """Knobs that protect the top k % of neurons by each predictor (a knob set's YAML, after
+    the paper's): `protect_P_K`, the knob's multiplier with those neurons exact;
+    `shield_P_K`, weights read with flips at `rate` but those neurons' from reliable SRAM."""
+    import yaml
+
+    out = {"defaults": ["paper", "_self_"]}
+    flips = {"name": "flips", "voltage_mv": o.voltage_mv, "rate": o.rate}
+    for p, s in score.items():
+        if p == "random":
+            continue
+        for k in _percents(o.protect):
+            masks = quality.protected_masks(s, k)
+            kept = {u.name: [int(j) for j in torch.nonzero(m).flatten()]
+                    for u, m in zip(net.units, masks) if bool(m.any())}
+            tag = f"{p}_{k:g}"
+            if "multiplier" in _list(o.faults):
+                out[f"protect_{tag}"] = {"multiplier": spec.get("multiplier", {}), "layers": {
+                    n: {"multiplier": {"name": "exact"}, "neurons": js} for n, js in kept.items()}}
+            if "flips" in _list(o.faults):
+                out[f"shield_{tag}"] = {"memory": flips, "layers": {
+                    n: {"memory": {"name": "reliable"}, "neurons": js} for n, js in kept.items()}}
+    return yaml.safe_dump(out, sort_keys=False)
 
 
 @torch.no_grad()

@@ -181,3 +181,19 @@ def test_bad_options_are_one_line_exit_2_before_any_output(trained, args, words)
 def test_a_run_without_a_checkpoint_is_one_line(tmp_path):
     r = run_axtrain(["explore", f"run={tmp_path}"], cwd=tmp_path)
     assert r.returncode == 2 and "no model.pt there" in r.stderr
+
+
+def test_a_budget_only_exact_meets_names_the_closest_point():
+    from axtrain_cli.explore.run import choose, unmet_budgets
+
+    s = space(64)
+    points = walk.uniform(s)
+    exact_acc = points[0].accuracy
+    worst = [p for p in points if p.accuracy < exact_acc]
+    assert worst  # the space's approximate multipliers cost accuracy
+    tight = 100 * min(exact_acc - p.accuracy for p in worst) / 2
+    chosen = choose([p for p in points if p.accuracy < exact_acc or p.power == 1.0], exact_acc,
+                    [tight])
+    lines = unmet_budgets(chosen, points, s, exact_acc)
+    assert len(lines) == 1 and "no assignment cheaper than exact stays within" in lines[0]
+    assert "the closest loses" in lines[0]

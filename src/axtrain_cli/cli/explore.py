@@ -81,6 +81,8 @@ def main(argv: list[str]) -> None:
     except ConfigError as e:
         fail(str(e))
     _print(summary)
+    for line in summary["unmet"]:
+        print(line)
     print(f"explored in {time.perf_counter() - started:.0f} s ({summary['candidates']} "
           f"candidates, {summary['candidates_per_minute']} a minute); written to "
           f"{options.out}: pareto.csv, points.csv, sensitivity.csv, pareto.png, explore.json, "

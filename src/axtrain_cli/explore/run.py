@@ -150,8 +150,9 @@ def explore(p: Prepared) -> dict:
     exact_acc = next(p.accuracy for p in points if p.source == "uniform"
                      and p.assignment == space.uniform(space.exact))
     chosen = choose(points, exact_acc, o.budget_points)
+    unmet = unmet_budgets(chosen, points, space, exact_acc)
     measured = measure(chosen, space, net, part, cfg, o, ranges)
-    summary = write(out, space, points, chosen, measured, sens, exact_acc, {
+    summary = write(out, space, points, chosen, measured, sens, exact_acc, {"unmet": unmet,
         "model": str(model_file), "knobs": set_name, "study": name if o.search else None,
         "storage": url if o.search else None, "options": asdict(o),
         "seconds": round(time.perf_counter() - started, 1),
@@ -170,6 +171,20 @@ def choose(points, exact_acc: float, budgets: list[float]) -> dict:
         for source in walk.sources(points):
             ok = [p for p in points if p.source == source and p.accuracy >= exact_acc - b / 100]
             out[source, b] = min(ok, key=lambda p: (p.power, -p.accuracy))
+    return out
+
+
+def unmet_budgets(chosen: dict, points, space, exact_acc: float) -> list[str]:
+    """A line per budget that only the all-exact network meets, naming the closest point."""
+    exact = space.uniform(space.exact)
+    out = []
+    for b in dict.fromkeys(b for _, b in chosen):
+        if all(p.assignment == exact for (s, bb), p in chosen.items() if bb == b):
+            best = max((p for p in points if p.assignment != exact), key=lambda p: p.accuracy)
+            out.append(f"budgets: no assignment cheaper than exact stays within {b:g} points; "
+                       f"the closest loses {100 * (exact_acc - best.accuracy):.2f} points at "
+                       f"compute power {best.power:.3f} ({best.source})")
+            log.warning("explore: %s", out[-1])
     return out
 
 

@@ -188,7 +188,8 @@ def test_a_neurons_entry_changes_only_those_outputs_and_their_share_of_the_power
     mults = net.mult_counts()
     got = network_power(net, k, HardwareConf(bits=8))["compute"]
     r = hw.MULTIPLIERS.build(zero, 8).power()
-    assert r == 0.3 and got == pytest.approx((mults[0] * (2 / 5 * r + 3 / 5) + mults[1]) / sum(mults))
+    assert r == 0.3
+    assert got == pytest.approx((mults[0] * (2 / 5 * r + 3 / 5) + mults[1]) / sum(mults))
     flips = build("f", {"layers": {"first": {"memory": {"name": "flips", "voltage_mv": 400,
                                                         "rate": 1.0}, "neurons": [1]}}}, 8)
     plan = make_plan(net, flips, 8, ranges, generator=torch.Generator().manual_seed(0))

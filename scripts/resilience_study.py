@@ -33,7 +33,9 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--networks", default="mlp,lenet5")
-    p.add_argument("--sample", default="resnet20=200", help="net=N,...: neurons injected")
+    p.add_argument("--sample", default="resnet20=150", help="net=N,...: neurons injected")
+    p.add_argument("--validation", type=int, default=1000, help="validation samples")
+    p.add_argument("--reads", type=int, default=5, help="reads per neuron (flips)")
     p.add_argument("--append", action="store_true")
     a = p.parse_args()
     samples = dict(kv.split("=") for kv in a.sample.split(",") if kv)
@@ -46,7 +48,8 @@ def main() -> None:
             cfg = settings(net, "bp", seed, NETWORKS[net][3])
             model = a.runs / "runs" / f"{net}_seed{seed}" / "bp" / "model.pt"
             o = ResilienceOptions(out=str(a.out / "runs" / f"{net}_seed{seed}"), seed=seed,
-                                  sample=int(samples[net]) if net in samples else None)
+                                  sample=int(samples[net]) if net in samples else None,
+                                  validation=a.validation, reads=a.reads)
             s = resilience(cfg, model, o)
             rows += [{"network": net, "seed": seed, "seconds": s["seconds"],
                       "neurons": s["neurons"], **r} for r in s["predictors"]]

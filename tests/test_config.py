@@ -40,6 +40,7 @@ def test_every_option_composes_and_validates(group, tmp_path):
                                         else [f"dataset={opt}", *data.get(opt, [])]),
                "dataset": lambda opt: data.get(opt, []),  # LeNet-5: 28 x 28 inputs
                "knobs": lambda opt: {"tables": ["hardware=fixed8"],  # 8-bit words
+                                     "explore8": ["hardware=fixed8"],
                                      "mitchell": ["eval.knobs=[exact,K1]"]  # K1 only
                                      }.get(opt, [])}
     for opt in opts:

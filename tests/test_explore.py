@@ -112,7 +112,7 @@ def test_explore_writes_the_front_the_chosen_points_and_knobs_that_eval_takes(tr
                      f"out={out}"], cwd=trained)
     assert r.returncode == 0, r.stderr
     summary = json.loads((out / "explore.json").read_text())
-    assert summary["library"][0]["multiplier"] == "exact" and len(summary["library"]) == 10
+    assert summary["library"][0]["multiplier"] == "exact" and len(summary["library"]) == 11
     pareto = pd.read_csv(out / "pareto.csv", keep_default_na=False)
     assert set(pareto.source) == {"uniform", "greedy", "search"}
     assert [c for c in pareto if c.startswith("layer:")] == ["layer:0", "layer:2", "layer:4"]

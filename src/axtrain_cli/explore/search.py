@@ -93,13 +93,23 @@ def front(points: list[Point]) -> list[Point]:
     return out
 
 
-def storage(url: str):
+def storage(url: str, attempts: int = 8):
     """Optuna's storage for `url` (sqlite:///FILE waits for a busy database rather than
-    failing, so that several workers can share one file)."""
+    failing, so that several workers can share one file). Workers that start together may
+    race to create a new database's tables: the loser tries again once they exist."""
+    import random
+
     import optuna
+    from sqlalchemy.exc import OperationalError
 
     kwargs = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
-    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        except OperationalError as e:
+            if attempt == attempts - 1 or "already exists" not in str(e):
+                raise
+            time.sleep(0.2 + random.random())
 
 
 def search(space, *, study_name: str, url: str, trials: int | None, minutes: float | None,

@@ -74,11 +74,8 @@ def test_approxann_from_act_respects_max_loss(compose_cfg, tmp_path):
 @pytest.mark.parametrize("dataset,extra", [
     ("breast_cancer", []), ("image_seg", []), ("ionosphere", []),
     ("satimage", ["dataset.max_train=1500"]),
-    # the MNIST networks take minutes: the regression stage
-    pytest.param("mnist_mlp", ["dataset.max_train=2000", "dataset.max_test=500"],
-                 marks=pytest.mark.regression),
-    pytest.param("mnist_cnn", ["dataset.max_train=1000", "dataset.max_test=300"],
-                 marks=pytest.mark.regression),
+    ("mnist_mlp", ["dataset.max_train=2000", "dataset.max_test=500"]),
+    ("mnist_cnn", ["dataset.max_train=1000", "dataset.max_test=300"]),
 ])
 def test_axnn_terminates_within_its_constraints(compose_cfg, tmp_path, dataset, extra):
     df = _run(compose_cfg, tmp_path, [f"dataset={dataset}", "method=axnn", "train.epochs=3",

@@ -54,3 +54,53 @@ def _value(v) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ",".join(_value(x) for x in v) + "]"
     return f"'{v}'" if isinstance(v, str) else str(v)
+
+
+def run_arguments(argv: list[str], keys: set[str], doc: str, verb: str):
+    """`axtrain explore` and `axtrain resilience`'s arguments: run=DIR (a bp or act run's
+    dir or its model.pt), the command's own key=value options (`keys`), and Hydra overrides
+    of the run's config. Returns (model.pt, {option: text}, overrides), or None when help was
+    asked for (printed from `doc`); one line, exit 2, for anything else."""
+    run, pairs, overrides = None, {}, []
+    for a in argv:
+        if a in ("-h", "--help"):
+            print(doc.split("\n\n", 1)[1], end="")
+            return None
+        key, sep, value = a.partition("=")
+        if not sep or a.startswith("-"):
+            fail(f"{a!r} is not an option: allowed run=DIR, key=value options "
+                 f"({', '.join(sorted(keys))}) and Hydra overrides")
+        if key == "run":
+            run = value
+        elif key in keys:
+            pairs[key] = value
+        else:
+            overrides.append(a)
+    if run is None:
+        fail("run= is missing: allowed a bp or act run's dir or its model.pt")
+    file = Path(run).expanduser()
+    file = file / "model.pt" if file.is_dir() else file
+    if not file.is_file():
+        fail(f"run={run!r}: no model.pt there: allowed a bp or act run's dir or its model.pt "
+             f"(a network without a checkpoint cannot be {verb})")
+    return file, pairs, overrides
+
+
+def run_settings(file: Path, overrides: list[str]):
+    """The settings of the run whose checkpoint is `file`, with `overrides`, checked like a
+    job's (ConfigError, or one line for an unknown key or option)."""
+    from ..pipeline.checks import validate
+    from .compose import to_settings
+    from .messages import compose_error
+
+    run_overrides = eval_overrides([str(file), *overrides])
+    try:
+        cfg = to_settings(compose(run_overrides), run_overrides)
+    except Exception as e:  # ConfigError passes through; Hydra's errors as one line
+        from ..errors import ConfigError
+
+        if isinstance(e, ConfigError):
+            raise
+        fail(compose_error(e, overrides))
+    validate(cfg)
+    return cfg

@@ -14,55 +14,28 @@ from __future__ import annotations
 
 import time
 from dataclasses import fields
-from pathlib import Path
 
 from ..errors import ConfigError
-from .compose import compose, to_settings
-from .messages import compose_error, fail
+from .messages import fail
 
 
 def main(argv: list[str]) -> None:
     from ..resilience import ResilienceOptions, parse
+    from .eval import run_arguments, run_settings
 
-    keys = {f.name for f in fields(ResilienceOptions)}
-    run, pairs, overrides = None, {}, []
-    for a in argv:
-        if a in ("-h", "--help"):
-            print(__doc__.split("\n\n", 1)[1], end="")
-            return
-        key, sep, value = a.partition("=")
-        if not sep or a.startswith("-"):
-            fail(f"{a!r} is not an option: allowed run=DIR, key=value options "
-                 f"({', '.join(sorted(keys))}) and Hydra overrides")
-        if key == "run":
-            run = value
-        elif key in keys:
-            pairs[key] = value
-        else:
-            overrides.append(a)
-    if run is None:
-        fail("run= is missing: allowed a bp or act run's dir or its model.pt")
-    file = Path(run).expanduser()
-    file = file / "model.pt" if file.is_dir() else file
-    if not file.is_file():
-        fail(f"run={run!r}: no model.pt there: allowed a bp or act run's dir or its model.pt "
-             "(a network without a checkpoint cannot be analysed)")
-    from .eval import eval_overrides
-
+    got = run_arguments(argv, {f.name for f in fields(ResilienceOptions)}, __doc__, "analysed")
+    if got is None:
+        return
+    file, pairs, overrides = got
     try:
         options = parse(pairs)
-        run_overrides = eval_overrides([str(file), *overrides])
-        cfg = to_settings(compose(run_overrides), run_overrides)
+        cfg = run_settings(file, overrides)
         from ..networks import network_of
-        from ..pipeline.checks import validate
         from ..resilience.run import check
 
-        validate(cfg)
         check(cfg, options, sum(u.outputs for u in network_of(cfg).units))
     except ConfigError as e:
         fail(str(e))
-    except Exception as e:  # an unknown key or option: one line with the allowed ones
-        fail(compose_error(e, overrides))
     import logging
 
     import torch

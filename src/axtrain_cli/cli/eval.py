@@ -104,3 +104,17 @@ def run_settings(file: Path, overrides: list[str]):
         fail(compose_error(e, overrides))
     validate(cfg)
     return cfg
+
+
+def start_analysis(cfg) -> None:
+    """What a command on a finished run does before its work: log lines as `axtrain train`
+    writes them, and the run's threads (`threads`)."""
+    import logging
+
+    import torch
+
+    from ..pipeline.threads import choose_threads
+
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - "
+                        "%(message)s")
+    torch.set_num_threads(choose_threads(cfg.threads)[0])

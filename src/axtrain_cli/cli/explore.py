@@ -25,7 +25,7 @@ from .messages import fail
 
 def main(argv: list[str]) -> None:
     from ..explore import ExploreOptions, explore, parse, prepare
-    from .eval import run_arguments, run_settings
+    from .eval import run_arguments, run_settings, start_analysis
 
     got = run_arguments(argv, {f.name for f in fields(ExploreOptions)}, __doc__, "explored")
     if got is None:
@@ -38,15 +38,7 @@ def main(argv: list[str]) -> None:
         prepared = prepare(cfg, file, options, set_name)
     except ConfigError as e:
         fail(str(e))
-    import logging
-
-    from ..pipeline.threads import choose_threads
-
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - "
-                        "%(message)s")
-    import torch
-
-    torch.set_num_threads(choose_threads(cfg.threads)[0])
+    start_analysis(cfg)
     started = time.perf_counter()
     try:
         summary = explore(prepared)

@@ -21,7 +21,7 @@ from .messages import fail
 
 def main(argv: list[str]) -> None:
     from ..resilience import ResilienceOptions, parse
-    from .eval import run_arguments, run_settings
+    from .eval import run_arguments, run_settings, start_analysis
 
     got = run_arguments(argv, {f.name for f in fields(ResilienceOptions)}, __doc__, "analysed")
     if got is None:
@@ -36,16 +36,9 @@ def main(argv: list[str]) -> None:
         check(cfg, options, sum(u.outputs for u in network_of(cfg).units))
     except ConfigError as e:
         fail(str(e))
-    import logging
-
-    import torch
-
-    from ..pipeline.threads import choose_threads
     from ..resilience import resilience
 
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - "
-                        "%(message)s")
-    torch.set_num_threads(choose_threads(cfg.threads)[0])
+    start_analysis(cfg)
     started = time.perf_counter()
     try:
         summary = resilience(cfg, file, options)

@@ -319,3 +319,19 @@ def test_long_job_dir_names_keep_the_short_settings_whole():
     assert ",method=act,seed=2_" in name and "dataset.path=" in name
     assert dirname(9, long.replace("seed=2", "seed=3")) != name  # the hash keeps them apart
     assert dirname(3, "dataset=ionosphere,seed=1") == "3_dataset=ionosphere,seed=1"
+
+
+def test_a_runs_topology_becomes_overrides_hydra_reads_back_as_written():
+    """`axtrain eval/explore/resilience/synth` rebuild a run's network from the topology its
+    checkpoint records, nested `_target_` configs (a transformers model's) included."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from axtrain_cli.cli.eval import _value
+
+    topology = {"_target_": "transformers.ViTForImageClassification", "name": "vit",
+                "config": {"_target_": "transformers.ViTConfig", "hidden_sizes": [8, 16],
+                           "layer_norm_eps": 1e-12, "qkv_bias": True, "label": "it's",
+                           "mask": None, "image_size": 32}}
+    parser = OverridesParser.create()
+    for key, value in topology.items():
+        assert parser.parse_override(f"+topology.{key}={_value(value)}").value() == value

@@ -36,37 +36,63 @@ def tiny():
     return model, Network(model, [5], 3, sample=x[:2]), x, y
 
 
-def lrp_reference(model, x, y, rule, eps=1e-6):
-    """LRP written out layer by layer in plain tensor algebra (Montavon et al.'s rules):
-    R at the last layer's outputs = the label's logit; R_i = a_i sum_j w_ij R_j / z_j with
-    z_j = sum_i a_i w_ij + b_j (+ eps sign z_j) for epsilon, w+ and no bias for z+."""
-    w1, b1 = model.first.weight.detach(), model.first.bias.detach()
-    w2, b2 = model.last.weight.detach(), model.last.bias.detach()
-    out_first, out_last = torch.zeros(4), torch.zeros(3)
+class Three(nn.Module):
+    """A ReLU layer, then a layer whose outputs reach the last one with both signs."""
+
+    def __init__(self):
+        super().__init__()
+        self.first, self.mid, self.last = nn.Linear(5, 4), nn.Linear(4, 4), nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.last(self.mid(torch.relu(self.first(x))))
+
+
+def lrp_reference(layers, acts, x, y, rule, eps=1e-6):
+    """LRP written out layer by layer in plain tensor algebra (Montavon et al.'s rules) on
+    Linear `layers` with the elementwise `acts` between them: R at the last layer's outputs
+    = the label's logit; R_i = sum_j c_ij R_j / sum_i' c_i'j with c_ij = a_i w_ij (+ b_j and
+    eps sign z_j in the denominator) for epsilon, and c_ij = (a_i w_ij)+ for z+ (LRP's
+    alpha = 1, beta = 0 rule: a_i w+_ij where a_i >= 0). Relevance passes an activation
+    unchanged. Returns mean |R| at each layer's outputs."""
+    ws = [m.weight.detach() for m in layers]
+    bs = [m.bias.detach() for m in layers]
+    sums = [torch.zeros(len(b)) for b in bs]
     for xn, yn in zip(x, y):
-        z1 = w1 @ xn + b1
-        a1 = torch.relu(z1)
-        z2 = w2 @ a1 + b2
-        r2 = torch.zeros(3)
-        r2[yn] = z2[yn]
-        out_last += r2.abs()
-        if rule == "epsilon":
-            s = r2 / (z2 + eps * torch.where(z2 >= 0, 1.0, -1.0))
-            r1 = a1 * (w2.T @ s)
-        else:
-            zp = w2.clamp(min=0) @ a1 + eps
-            r1 = a1 * (w2.clamp(min=0).T @ (r2 / zp))
-        out_first += r1.abs()
-    return [out_first / len(x), out_last / len(x)]
+        inputs, a = [], xn
+        for k, (w, b) in enumerate(zip(ws, bs)):
+            inputs.append(a)
+            z = w @ a + b
+            a = acts[k](z) if k < len(acts) else z
+        r = torch.zeros(len(z))
+        r[yn] = z[yn]
+        for k in reversed(range(len(ws))):
+            sums[k] += r.abs()
+            a, w = inputs[k], ws[k]
+            if rule == "epsilon":
+                z = w @ a + bs[k]
+                c, den = w * a, z + eps * torch.where(z >= 0, 1.0, -1.0)
+            else:
+                c = (w * a).clamp(min=0)
+                den = c.sum(dim=1) + eps
+            r = (c * (r / den)[:, None]).sum(dim=0)
+    return [v / len(x) for v in sums]
 
 
 @pytest.mark.parametrize("rule", ["epsilon", "zplus"])
 def test_lrp_equals_the_rules_written_out_layer_by_layer(rule):
     model, net, x, y = tiny()
     got = P.lrp(net, x, y, rule)
-    want = lrp_reference(model, x, y, rule)
+    want = lrp_reference([model.first, model.last], [torch.relu], x, y, rule)
     for g, w in zip(got, want):
         assert torch.allclose(g, w, rtol=1e-4, atol=1e-6)
+    torch.manual_seed(1)  # a layer whose inputs take both signs
+    model = Three()
+    net = Network(model, [5], 3, sample=x[:2])
+    got = P.lrp(net, x, y, rule)
+    want = lrp_reference([model.first, model.mid, model.last], [torch.relu, lambda z: z],
+                         x, y, rule)
+    for g, w in zip(got, want):
+        assert torch.allclose(g, w, rtol=1e-4, atol=1e-6), (g, w)
 
 
 def test_gradient_activation_and_sensitivity_predictors_against_autograd_by_hand():

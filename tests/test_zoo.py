@@ -2,17 +2,19 @@
 with random weights (nothing downloaded), run by their own forward on the hardware models
 through the checks of tests/test_conformance.py, and `axtrain train` with bp, act and pas
 on three of them, their topologies given as YAML (`_target_` with a nested config, as
-hydra.utils.instantiate builds it)."""
+hydra.utils.instantiate builds it), and `axtrain eval`, `explore` and `resilience` on such a
+run."""
 
 from __future__ import annotations
 
 import copy
+import json
 
 import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import make_cifar, run_cli
+from conftest import make_cifar, run_axtrain, run_cli
 
 from axtrain_cli import on_hardware
 from axtrain_cli.networks import read_logits
@@ -135,3 +137,46 @@ def test_axtrain_trains_bp_act_and_pas_on_it(name, tmp_path):
     rows = pd.concat(pd.read_csv(f) for f in sweep.rglob("results.csv"))
     assert set(rows.method) == {"bp", "act", "pas"} and set(rows.topology) == {name}
     assert (rows.hw_mac_share == 1.0).all()
+
+
+def test_eval_explore_and_resilience_take_a_transformers_run(tmp_path):
+    """A ViT run (its topology a nested `_target_` config, rebuilt from the checkpoint) is
+    taken by `axtrain eval`, `explore` and `resilience` like a zoo network's: the chosen
+    points' knobs name the model's own modules and measure on eval what explore measured,
+    and every neuron of every unit is scored and injected."""
+    model_cls, config_cls, kwargs, _ = CONFIGS["vit"]
+    data = make_cifar(tmp_path / "cifar.tar.gz", per_batch=20, test=30)
+    conf = tmp_path / "conf" / "topology"
+    conf.mkdir(parents=True)
+    lines = [f"_target_: transformers.{model_cls}", "name: vit", "config:",
+             f"  _target_: transformers.{config_cls}", "  num_channels: 3", "  num_labels: 10"]
+    lines += [f"  {k}: {32 if k == 'image_size' else v}" for k, v in kwargs.items()]
+    (conf / "hf_vit.yaml").write_text("\n".join(lines) + "\n")
+    run = tmp_path / "bp"
+    r = run_cli([f"hydra.searchpath=[file://{tmp_path / 'conf'}]", "topology=hf_vit",
+                 "dataset=cifar10", f"dataset.path={data}", "train.epochs=1",
+                 "eval.knobs=[exact]", "progress=off", f"hydra.run.dir={run}"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = tmp_path / "ex"
+    r = run_axtrain(["explore", f"run={run}", "knobs=explore8", "hardware.bits=8", "trials=6",
+                     "population=4", "validation=40", f"out={out}"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads((out / "explore.json").read_text())
+    layers = [c[len("layer:"):] for c in pd.read_csv(out / "pareto.csv") if c.startswith("layer:")]
+    assert "vit.embeddings.patch_embeddings.projection" in layers and "classifier" in layers
+    first = summary["chosen"][0]
+    r = run_axtrain(["eval", str(run / "model.pt"), "hardware.bits=8",
+                     f"hydra.searchpath=[file://{out}]", "knobs=explored",
+                     f"eval.knobs=[exact,{first['knob']}]", f"hydra.run.dir={tmp_path / 'ev'}",
+                     "progress=off"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = pd.read_csv(tmp_path / "ev" / "results.csv", keep_default_na=False).set_index("knob")
+    assert rows.loc[first["knob"], "compute_power"] == pytest.approx(first["compute_power"])
+    assert rows.loc[first["knob"], "accuracy"] == pytest.approx(first["test_accuracy"])
+    r = run_axtrain(["resilience", f"run={run}", "validation=40", "reads=1", "resamples=100",
+                     f"out={tmp_path / 'rs'}"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    df = pd.read_csv(tmp_path / "rs" / "resilience.csv")
+    assert set(df.layer) == set(layers)
+    assert df.groupby("layer").size()["classifier"] == 10
+    assert df.loss_increase_multiplier.notna().all() and df.loss_increase_flips.notna().all()

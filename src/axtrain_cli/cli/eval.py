@@ -50,10 +50,17 @@ def eval_overrides(args: list[str]) -> list[str]:
 
 
 def _value(v) -> str:
-    """A config value as a Hydra override value (lists as [a,b], strings quoted)."""
+    """A config value as a Hydra override value: lists as [a,b], mappings as {k:v} (a nested
+    `_target_`'s config, say), strings quoted, None as null."""
     if isinstance(v, (list, tuple)):
         return "[" + ",".join(_value(x) for x in v) + "]"
-    return f"'{v}'" if isinstance(v, str) else str(v)
+    if isinstance(v, dict):
+        return "{" + ",".join(f"{k}:{_value(x)}" for k, x in v.items()) + "}"
+    if v is None:
+        return "null"
+    if isinstance(v, str):
+        return f'"{v}"' if "'" in v else f"'{v}'"
+    return str(v)
 
 
 def run_arguments(argv: list[str], keys: set[str], doc: str, verb: str):

@@ -18,7 +18,11 @@ LRP runs as input times a modified gradient: each layer's output y is replaced, 
 backward pass only, so that the gradient arriving at a layer's input is the relevance per
 unit of activation (`LrpTape`). epsilon: y * (y / (y + eps sign y)) held constant, i.e.
 R_i = a_i sum_j w_ij R_j / (z_j + eps sign z_j); z+: the backward goes through the positive
-weights, R_i = a_i sum_j w+_ij R_j / z+_j. A BatchNorm folded into its layer is part of
+weights, R_i = a_i sum_j w+_ij R_j / z+_j where a >= 0 (after a ReLU); on inputs of both
+signs (a first layer, a LayerNorm's output) z+ keeps the positive contributions, z+_ij =
+(a_i w_ij)+, which is LRP's alpha = 1, beta = 0 rule and equals z+ where a >= 0. Elementwise
+nonlinearities other than ReLU pass the gradient (relevance scaled by y f'(y) / f(y), as
+plain input times gradient does). A BatchNorm folded into its layer is part of
 it; an addition (a skip connection) splits relevance in proportion to its operands; max
 pooling passes it to the winner; products of two activations and einsum layers pass the
 plain gradient. The relevance starts at the logit of each sample's label.
@@ -60,9 +64,11 @@ class LrpTape:
         if self.rule == "epsilon" or not _plain_layer(unit):
             stab = y + self.eps * torch.where(y >= 0, 1.0, -1.0)
             out = y * (y / stab).detach()
-        else:  # z+: the gradient through the positive part of the (folded) weight
-            w = unit.stored_weight.clamp(min=0)
-            zp = (F.linear(a, w) if unit.kind == "fc" else _conv(unit, a, w)) + self.eps
+        else:  # z+: the gradient through the positive contributions a_i w_ij > 0 only
+            w = unit.stored_weight
+            zp = sum(F.linear(p, q) if unit.kind == "fc" else _conv(unit, p, q)
+                     for p, q in ((a.clamp(min=0), w.clamp(min=0)),
+                                  (a.clamp(max=0), w.clamp(max=0)))) + self.eps
             out = y.detach() + (zp - zp.detach()) * (y / zp).detach()
         self.seen[i] = out
         return out

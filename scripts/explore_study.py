@@ -36,16 +36,23 @@ BUDGETS = (1.0, 2.0)
 KNOBS = {k: v for k, v in yaml.safe_load(
     (files("axtrain_cli.conf") / "knobs" / "explore8.yaml").read_text()).items()
     if k not in ("defaults", "t_mitchell")}
-# a model nobody here wrote: a transformers ViT from a small config (nothing downloaded)
-HF_VIT = {"_target_": "transformers.ViTForImageClassification", "name": "hf_vit",
-          "config": {"_target_": "transformers.ViTConfig", "image_size": 28, "patch_size": 7,
-                     "num_channels": 1, "hidden_size": 32, "num_hidden_layers": 2,
-                     "num_attention_heads": 2, "intermediate_size": 64, "num_labels": 10}}
+
+
+def hf_vit(n_classes: int):
+    """A model nobody here wrote: a transformers ViT from a small config (nothing
+    downloaded), given as a factory (the library builds no `_target_` outside its zoo)."""
+    import transformers as T
+
+    return T.ViTForImageClassification(T.ViTConfig(
+        image_size=28, patch_size=7, num_channels=1, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=64, num_labels=n_classes))
+
+
 # network -> (dataset, topology, train / test samples, BP epochs, validation, search trials)
 NETWORKS = {"mlp": ("mnist_mlp", None, (12000, 5000), 5, 2000, 150),
             "lenet5": ("mnist_cnn", None, (12000, 5000), 4, 2000, 200),
             "resnet20": ("mnist_cnn", "resnet20", (3000, 2000), 3, 500, 60),
-            "hf_vit": ("mnist_cnn", HF_VIT, (4000, 2000), 3, 500, 60)}
+            "hf_vit": ("mnist_cnn", hf_vit, (4000, 2000), 3, 500, 60)}
 WAYS = {"uniform": "(a) best uniform knob", "greedy": "(b) greedy per layer",
         "search": "(c) NSGA-II search", "approxann": "(d) ApproxANN per neuron"}
 

@@ -102,8 +102,9 @@ def settings_for(dataset: str | dict = "breast_cancer", method: str | dict = "bp
     """The settings `axtrain train dataset=DATASET method=METHOD` composes: the application
     and its Table 1 network (or `topology`: a shipped one's name, a config mapping of a
     paper topology or of a `_target_` in axtrain's zoo, or a network class or factory of
-    yours: the library builds no other `_target_`, the command line does), the knob set by name (or a mapping of knobs added to
-    the paper's: {"m": {"multiplier": {"name": "mitchell"}}}), the word format by name, then
+    yours: the library builds no other `_target_`, the command line does), the knob set by
+    name (or a mapping of knobs added to the paper's: {"m": {"multiplier": {"name":
+    "mitchell"}}}), the word format by name, then
     `changes` (top-level keys; mappings change the keys they name, e.g. train={"epochs":
     20}; `dataset` and `method` may be mappings with their name and the settings they change,
     e.g. {"name": "mnist_cnn", "max_train": 2000}). Checked like the command line's

@@ -52,7 +52,7 @@ def hf_vit(n_classes: int):
 NETWORKS = {"mlp": ("mnist_mlp", None, (12000, 5000), 5, 2000, 150),
             "lenet5": ("mnist_cnn", None, (12000, 5000), 4, 2000, 200),
             "resnet20": ("mnist_cnn", "resnet20", (3000, 2000), 3, 500, 60),
-            "hf_vit": ("mnist_cnn", hf_vit, (4000, 2000), 3, 500, 60)}
+            "hf_vit": ("mnist_cnn", hf_vit, (12000, 5000), 8, 2000, 150)}
 WAYS = {"uniform": "(a) best uniform knob", "greedy": "(b) greedy per layer",
         "search": "(c) NSGA-II search", "approxann": "(d) ApproxANN per neuron"}
 

@@ -100,14 +100,17 @@ def storage(url: str, attempts: int = 8):
     import random
 
     import optuna
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import IntegrityError, OperationalError
 
     kwargs = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
     for attempt in range(attempts):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
-        except OperationalError as e:
-            if attempt == attempts - 1 or "already exists" not in str(e):
+        except (OperationalError, IntegrityError) as e:
+            # the race's two faces: a table another worker has just created, or the schema
+            # version row it has just written
+            racing = isinstance(e, IntegrityError) or "already exists" in str(e)
+            if attempt == attempts - 1 or not racing:
                 raise
             time.sleep(0.2 + random.random())
 

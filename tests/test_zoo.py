@@ -114,19 +114,25 @@ def test_a_transformers_model_runs_as_written(name):
     assert should and moved >= should, should - moved
 
 
-@pytest.mark.parametrize("name", ["resnet", "vit", "convnextv2"])
-def test_axtrain_trains_bp_act_and_pas_on_it(name, tmp_path):
-    """`axtrain train` with the model's YAML: a nested config instantiated the way Hydra
-    does, on a tiny CIFAR-10 archive."""
-    model_cls, config_cls, kwargs, side = CONFIGS[name]
-    data = make_cifar(tmp_path / "cifar.tar.gz", per_batch=20, test=30)
-    conf = tmp_path / "conf" / "topology"
-    conf.mkdir(parents=True)
+def write_topology(root, name: str) -> None:
+    """ROOT/conf/topology/hf_NAME.yaml: the model of CONFIGS as a `_target_` with a nested
+    config, for CIFAR-10's 3 x 32 x 32 inputs and 10 classes."""
+    model_cls, config_cls, kwargs, _ = CONFIGS[name]
+    conf = root / "conf" / "topology"
+    conf.mkdir(parents=True, exist_ok=True)
     kwargs = {**kwargs, "image_size": 32} if "image_size" in kwargs else kwargs
     lines = [f"_target_: transformers.{model_cls}", f"name: {name}", "config:",
              f"  _target_: transformers.{config_cls}", "  num_channels: 3", "  num_labels: 10"]
     lines += [f"  {k}: {v}" for k, v in kwargs.items()]
     (conf / f"hf_{name}.yaml").write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("name", ["resnet", "vit", "convnextv2"])
+def test_axtrain_trains_bp_act_and_pas_on_it(name, tmp_path):
+    """`axtrain train` with the model's YAML: a nested config instantiated the way Hydra
+    does, on a tiny CIFAR-10 archive."""
+    data = make_cifar(tmp_path / "cifar.tar.gz", per_batch=20, test=30)
+    write_topology(tmp_path, name)
     sweep = tmp_path / "sweep"
     r = run_cli(["-m", f"hydra.searchpath=[file://{tmp_path / 'conf'}]", f"topology=hf_{name}",
                  "dataset=cifar10", f"dataset.path={data}", "method=bp,act,pas",
@@ -144,14 +150,8 @@ def test_eval_explore_and_resilience_take_a_transformers_run(tmp_path):
     taken by `axtrain eval`, `explore` and `resilience` like a zoo network's: the chosen
     points' knobs name the model's own modules and measure on eval what explore measured,
     and every neuron of every unit is scored and injected."""
-    model_cls, config_cls, kwargs, _ = CONFIGS["vit"]
     data = make_cifar(tmp_path / "cifar.tar.gz", per_batch=20, test=30)
-    conf = tmp_path / "conf" / "topology"
-    conf.mkdir(parents=True)
-    lines = [f"_target_: transformers.{model_cls}", "name: vit", "config:",
-             f"  _target_: transformers.{config_cls}", "  num_channels: 3", "  num_labels: 10"]
-    lines += [f"  {k}: {32 if k == 'image_size' else v}" for k, v in kwargs.items()]
-    (conf / "hf_vit.yaml").write_text("\n".join(lines) + "\n")
+    write_topology(tmp_path, "vit")
     run = tmp_path / "bp"
     r = run_cli([f"hydra.searchpath=[file://{tmp_path / 'conf'}]", "topology=hf_vit",
                  "dataset=cifar10", f"dataset.path={data}", "train.epochs=1",

@@ -95,14 +95,23 @@ def front(points: list[Point]) -> list[Point]:
 
 def storage(url: str, attempts: int = 8):
     """Optuna's storage for `url` (sqlite:///FILE waits for a busy database rather than
-    failing, so that several workers can share one file). Workers that start together may
-    race to create a new database's tables: the loser tries again once they exist."""
+    failing, so that several workers can share one file). Workers that start together on a
+    new database would race to create its tables: on a SQLite file they take turns under a
+    lock on it; on a server the loser tries again once the tables exist."""
     import random
 
     import optuna
     from sqlalchemy.exc import IntegrityError, OperationalError
 
     kwargs = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
+    file = url.partition(":///")[2] if url.startswith("sqlite:///") else ""
+    if file and file != ":memory:":
+        import fcntl
+
+        # workers on one file create its tables in turn, not in a race
+        with open(file, "a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
     for attempt in range(attempts):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
